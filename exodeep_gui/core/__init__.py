@@ -1,0 +1,1 @@
+"""Pure numpy/scipy science and state: no Qt, no TensorFlow, no Keras."""

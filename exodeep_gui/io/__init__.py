@@ -1,0 +1,1 @@
+"""File formats (movies, annotations, results): no Qt, no TensorFlow, no Keras."""

@@ -1,0 +1,1 @@
+"""Models: the only layer that imports Keras (lazily). No Qt."""

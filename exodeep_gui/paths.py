@@ -1,0 +1,42 @@
+"""Where things are: bundled resources, the user's data folder, frozen or from source.
+Stdlib (+ platformdirs) only."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+APP_NAME = "ExoDeep"
+
+
+def is_frozen() -> bool:
+    """True inside a PyInstaller bundle."""
+    return bool(getattr(sys, "frozen", False)) and hasattr(sys, "_MEIPASS")
+
+
+def resources_dir() -> Path:
+    if is_frozen():
+        return Path(sys._MEIPASS) / "resources"          # type: ignore[attr-defined]
+    return Path(__file__).resolve().parent.parent / "resources"
+
+
+def user_data_dir() -> Path:
+    """Per-user data (downloaded models); EXODEEP_DATA_DIR overrides it (tests, clusters)."""
+    env = os.environ.get("EXODEEP_DATA_DIR")
+    if env:
+        return Path(env)
+    from platformdirs import user_data_dir as _udd
+
+    return Path(_udd(APP_NAME, appauthor=False))
+
+
+def user_models_dir() -> Path:
+    return user_data_dir() / "models"
+
+
+def model_search_path() -> list:
+    """Folders searched for known weight files before any download: EXODEEP_MODEL_PATH
+    (os.pathsep-separated), the user models folder and the bundled models."""
+    dirs = [Path(p) for p in os.environ.get("EXODEEP_MODEL_PATH", "").split(os.pathsep) if p]
+    return dirs + [user_models_dir(), resources_dir() / "models"]
