@@ -1,0 +1,30 @@
+"""Intensity normalisation as the ExoDeepFinder model was trained: per frame,
+(I − p1) / (p99 − p1) with the frame's 1st and 99th percentiles; a flat frame
+(p99 − p1 < 1e-3) becomes zeros. Not clipped."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from exodeep_gui.core.movie import MovieError
+
+LOW, HIGH = 1.0, 99.0
+
+
+def normalize_frames(frames: np.ndarray, low: float = LOW, high: float = HIGH,
+                     source: str = "movie", first_frame: int = 0) -> np.ndarray:
+    """Normalise a (t, y, x) block frame by frame; returns float32."""
+    x = np.asarray(frames, dtype=np.float32)
+    if x.ndim == 2:
+        x = x[None]
+    flat = x.reshape(x.shape[0], -1)
+    if not np.isfinite(flat).all():
+        bad = int(np.argmax(~np.isfinite(flat).all(axis=1)))
+        raise MovieError(f"{source}: frame {first_frame + bad + 1} holds NaN or infinite values")
+    p_lo, p_hi = np.percentile(flat, [low, high], axis=1)
+    span = (p_hi - p_lo).astype(np.float32)
+    ok = span >= 1e-3
+    scale = np.where(ok, 1.0 / np.where(ok, span, 1.0), 0.0).astype(np.float32)
+    out = (x - p_lo.astype(np.float32)[:, None, None]) * scale[:, None, None]
+    out[~ok] = 0.0
+    return out
