@@ -11,11 +11,19 @@ ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT.parent / "shared" / "reference"
 
 
-@pytest.fixture(autouse=True)
-def _isolated_user_data(tmp_path_factory, monkeypatch):
-    """Tests never touch the real user folder nor download anything."""
-    monkeypatch.setenv("EXODEEP_DATA_DIR", str(tmp_path_factory.getbasetemp() / "userdata"))
-    monkeypatch.setenv("EXODEEP_MODEL_PATH", str(REFERENCE) if REFERENCE.is_dir() else "")
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_user_data(tmp_path_factory):
+    """Tests never touch the real user folder nor download anything (session-wide, so that
+    module-scoped fixtures see it too)."""
+    saved = {k: os.environ.get(k) for k in ("EXODEEP_DATA_DIR", "EXODEEP_MODEL_PATH")}
+    os.environ["EXODEEP_DATA_DIR"] = str(tmp_path_factory.getbasetemp() / "userdata")
+    os.environ["EXODEEP_MODEL_PATH"] = str(REFERENCE) if REFERENCE.is_dir() else ""
+    yield
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
 
 
 @pytest.fixture(scope="session")

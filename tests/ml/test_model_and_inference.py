@@ -1,0 +1,140 @@
+import json
+
+import numpy as np
+import pytest
+
+from exodeep_gui.core.movie import Movie, MovieError
+from exodeep_gui.core.progress import CancelToken, Cancelled, run_to_end
+from exodeep_gui.ml.unet import ModelError, UNetSpec, build_unet
+
+TINY = UNetSpec(filters=(4, 6, 8))
+
+
+@pytest.fixture(scope="module")
+def tiny_model():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = build_unet(TINY)
+    # make the output depend on the input strongly enough for label maps to vary
+    for layer in model.layers:
+        if layer.__class__.__name__ == "Conv3D":
+            k, b = layer.get_weights()
+            layer.set_weights([k * 1.5, b + 0.02])
+    return model
+
+
+def test_published_architecture_layer_for_layer():
+    spec = UNetSpec()
+    model = build_unet(spec)
+    assert model.count_params() == 903_027
+    assert spec.time_reach == (12, 14)
+    counts = [int(np.prod(w.shape)) + int(np.prod(b.shape)) for w, b in
+              (l.get_weights() for l in model.layers if l.__class__.__name__ == "Conv3D")]
+    assert counts == [896, 27680, 41520, 62256, 83008, 110656, 110656, 110656, 32832, 145200,
+                      62256, 18480, 69152, 27680, 99]
+
+
+def test_streaming_equals_the_whole_movie_at_once(tiny_model):
+    from exodeep_gui.core.normalize import normalize_frames
+    from exodeep_gui.ml.predict import StreamingUNet
+
+    rng = np.random.default_rng(0)
+    movie = rng.poisson(50, (30, 32, 40)).astype(np.uint16)
+    padded = np.pad(normalize_frames(movie), ((12, 14), (0, 0), (0, 0)), mode="reflect")
+    full = tiny_model.predict(padded[None, ..., None], verbose=0)[0, 12:42]
+    for chunk in (1, 4, 100):
+        engine = StreamingUNet(tiny_model, TINY)
+        parts = []
+        for a in range(0, len(padded), chunk):
+            probs, t0 = engine.push(padded[None, a:a + chunk, ..., None], a)
+            if probs is not None:
+                parts.append((t0, probs[0]))
+        assert parts[0][0] == 12                              # first output = movie frame 0
+        got = np.concatenate([p for _, p in parts])
+        np.testing.assert_allclose(got, full, atol=2e-5)
+
+
+def test_spatial_tiling_does_not_change_the_result(tiny_model):
+    from exodeep_gui.ml.predict import segment_movie, tile_starts
+
+    assert tile_starts(200, 120) == [(0, 0, 84), (48, 84, 132), (80, 132, 200)]
+    movie = Movie(np.random.default_rng(2).poisson(80, (20, 90, 150)).astype(np.uint16))
+    whole = run_to_end(segment_movie(tiny_model, TINY, movie, max_tile=512))
+    tiled = run_to_end(segment_movie(tiny_model, TINY, movie, max_tile=80, voxels_per_chunk=30_000))
+    assert len(np.unique(whole.labels)) > 1
+    assert (whole.labels == tiled.labels).mean() > 0.9999
+    assert np.abs(whole.score.astype(int) - tiled.score.astype(int)).max() <= 1
+
+
+def test_detection_can_be_cancelled(tiny_model):
+    from exodeep_gui.ml.predict import segment_movie
+
+    movie = Movie(np.random.default_rng(3).poisson(80, (60, 32, 32)).astype(np.uint16))
+    token = CancelToken()
+    gen = segment_movie(tiny_model, TINY, movie, voxels_per_chunk=4 * 32 * 32, cancel=token)
+    next(gen)
+    next(gen)
+    token.cancel()
+    with pytest.raises(Cancelled):
+        for _ in gen:
+            pass
+
+
+def test_model_folder_round_trip_and_broken_folders(tmp_path, tiny_model):
+    from exodeep_gui.ml.detect import DetectOptions, Detector
+    from exodeep_gui.ml.models import read_model_folder, resolve_model, save_model_folder
+
+    folder = save_model_folder(tiny_model, TINY, tmp_path / "mymodel", training={"note": "test"})
+    info = resolve_model(str(folder))
+    assert info.spec == TINY and info.config["classes"][2] == "exocytosis"
+    det = Detector(info)
+    movie = Movie(np.random.default_rng(4).poisson(80, (20, 32, 32)).astype(np.uint16))
+    a = det.detect_blocking(movie, DetectOptions(threshold=0))
+    from exodeep_gui.ml.predict import segment_movie
+    ref = run_to_end(segment_movie(tiny_model, TINY, movie))
+    assert np.array_equal(a.segmentation.labels, ref.labels)
+    with pytest.raises(MovieError, match="at least 16"):
+        det.detect_blocking(Movie(np.zeros((5, 32, 32), np.uint16)))
+
+    (folder / "config.json").write_text("{ not json")
+    with pytest.raises(ModelError, match="broken configuration"):
+        read_model_folder(folder)
+    (folder / "config.json").write_text(json.dumps({"format": "exodeep-model", "version": 1,
+                                                    "weights": "gone.weights.h5"}))
+    with pytest.raises(ModelError, match="missing"):
+        read_model_folder(folder)
+    with pytest.raises(ModelError, match="no such model"):
+        resolve_model(str(tmp_path / "nowhere"))
+
+
+def test_registry_download_failure_is_explained(monkeypatch, tmp_path):
+    from exodeep_gui.ml import models
+
+    fake = models.RegistryEntry("fake", "Fake", "fake.h5", "http://127.0.0.1:9/fake.h5",
+                                "0" * 64, "none", "test")
+    monkeypatch.setitem(models.REGISTRY, "fake", fake)
+    with pytest.raises(ModelError, match="could not download"):
+        models.resolve_model("fake")
+    # a file with the right name but the wrong checksum is not used
+    (tmp_path / "fake.h5").write_bytes(b"not the model")
+    monkeypatch.setenv("EXODEEP_MODEL_PATH", str(tmp_path))
+    assert models.find_local(fake) is None
+
+
+def test_wrong_weights_file_is_refused(tmp_path):
+    import h5py
+    from exodeep_gui.ml.unet import load_keras2_h5_weights
+
+    p = tmp_path / "w.h5"
+    with h5py.File(p, "w") as f:
+        g = f.create_group("model_weights")
+        g.attrs["layer_names"] = [b"dense"]
+        d = g.create_group("dense")
+        d.attrs["weight_names"] = [b"dense/kernel:0"]
+        d.create_dataset("dense/kernel:0", data=np.zeros((3, 3)))
+    with pytest.raises(ModelError, match="not an ExoDeepFinder model"):
+        load_keras2_h5_weights(build_unet(TINY), p)
+    (tmp_path / "junk.h5").write_bytes(b"junk")
+    with pytest.raises(ModelError, match="not a readable"):
+        load_keras2_h5_weights(build_unet(TINY), tmp_path / "junk.h5")
