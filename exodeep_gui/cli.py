@@ -1,0 +1,301 @@
+"""``exodeep``: the headless command line (detect, evaluate, simulate, models, demo)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import List, Optional
+
+from exodeep_gui import __version__
+
+
+class UserError(Exception):
+    """An error whose message is for the user (no traceback)."""
+
+
+def _quiet_tensorflow() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+# ---------------------------------------------------------------- progress bar
+class ProgressBar:
+    def __init__(self, label: str, stream=None, width: int = 28):
+        self.label, self.width = label, width
+        self.stream = stream or sys.stderr
+        self._last = 0.0
+
+    def __call__(self, p) -> None:
+        now = time.monotonic()
+        if now - self._last < 0.2 and p.fraction < 1.0:
+            return
+        self._last = now
+        filled = int(self.width * p.fraction)
+        eta = "" if p.eta_s is None else f" ETA {int(p.eta_s) // 60}:{int(p.eta_s) % 60:02d}"
+        rate = f" {p.rate:.1f} frames/s" if p.stage == "detect" and p.rate else ""
+        self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (self.width - filled)}] "
+                          f"{100 * p.fraction:3.0f}%{rate}{eta}   ")
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.stream.write("\n")
+        self.stream.flush()
+
+
+# ---------------------------------------------------------------- inputs
+def expand_inputs(paths: List[str]) -> List[Path]:
+    """Movie files, frame folders, and batch folders (each movie file or frame folder inside)."""
+    from exodeep_gui.io.movie_io import MOVIE_SUFFIXES, TIFF_SUFFIXES
+
+    out: List[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if not p.exists():
+            raise UserError(f"{p}: no such file or folder")
+        if p.is_file():
+            out.append(p)
+            continue
+        tiffs = sorted(f for f in p.iterdir() if f.suffix.lower() in TIFF_SUFFIXES)
+        if tiffs and _is_single_frame(tiffs[0]):
+            out.append(p)                         # a folder of frames is one movie
+            continue
+        found = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in MOVIE_SUFFIXES
+                       and not f.name.startswith("."))
+        found += sorted(d for d in p.iterdir() if d.is_dir() and any(
+            _is_single_frame(f) for f in list(d.glob("*.tif"))[:1] + list(d.glob("*.tiff"))[:1]))
+        found = [f for f in found if not f.stem.endswith("_mask")]
+        if not found:
+            raise UserError(f"{p}: no movies in this folder")
+        out.extend(found)
+    return out
+
+
+def _is_single_frame(path: Path) -> bool:
+    try:
+        import tifffile
+
+        with tifffile.TiffFile(path) as tif:
+            return len(tif.pages) == 1 and tif.series[0].ndim == 2
+    except Exception:
+        return False
+
+
+# ---------------------------------------------------------------- commands
+def cmd_detect(args) -> int:
+    _quiet_tensorflow()
+    from exodeep_gui.io.atomic import check_writable_folder
+    from exodeep_gui.io.movie_io import open_movie
+    from exodeep_gui.io.results import write_objlist_xml, write_results_csv, write_roiset
+    from exodeep_gui.ml.detect import DetectOptions, Detector
+    from exodeep_gui.ml.device import describe_device
+
+    movies = expand_inputs(args.inputs)
+    options = DetectOptions(model=args.model, threshold=args.threshold, min_size=args.min_size,
+                            method=args.method)
+    if args.out:
+        check_writable_folder(Path(args.out))
+    detector = Detector.load(args.model)
+    print(f"model: {detector.name} ({detector.info.weights}); {describe_device()}", file=sys.stderr)
+    summary = []
+    for path in movies:
+        t0 = time.perf_counter()
+        try:
+            movie = open_movie(path, channel=args.channel)
+            out_dir = Path(args.out) if args.out else (path.parent if path.is_file() else path.parent)
+            stem = path.stem if path.is_file() else path.name
+            targets = {"csv": out_dir / f"{stem}_events.csv", "roi": out_dir / f"{stem}_RoiSet.zip",
+                       "xml": out_dir / f"{stem}_events.xml"}
+            targets = {k: v for k, v in targets.items() if k in args.formats}
+            if not args.overwrite:
+                existing = [str(v) for v in targets.values() if v.exists()]
+                if existing:
+                    raise UserError(f"{existing[0]} already exists (use --overwrite to replace it)")
+            check_writable_folder(out_dir)
+            bar = ProgressBar(f"{stem[:24]:24s}")
+            try:
+                from exodeep_gui.core.progress import run_to_end
+
+                detection = run_to_end(detector.detect(movie, options), bar)
+            finally:
+                bar.close()
+            events = detection.events()
+            if "csv" in targets:
+                write_results_csv(targets["csv"], events, movie.pixel_size_um, movie.frame_interval_s,
+                                  overwrite=args.overwrite)
+            if "roi" in targets:
+                write_roiset(targets["roi"], events, overwrite=args.overwrite)
+            if "xml" in targets:
+                write_objlist_xml(targets["xml"], events, overwrite=args.overwrite)
+            dt = time.perf_counter() - t0
+            summary.append((stem, movie.n_frames, len(events), dt, "ok"))
+            print(f"{stem}: {len(events)} events in {movie.n_frames} frames ({dt:.1f} s) → "
+                  f"{', '.join(str(v) for v in targets.values())}", file=sys.stderr)
+        except (UserError, ValueError, OSError) as exc:
+            summary.append((path.name, 0, 0, time.perf_counter() - t0, f"FAILED: {exc}"))
+            print(f"error: {exc}", file=sys.stderr)
+    _print_summary(summary)
+    return 0 if all(s[4] == "ok" for s in summary) else 1
+
+
+def _print_summary(rows) -> None:
+    if len(rows) < 1:
+        return
+    print(f"{'movie':30s} {'frames':>7s} {'events':>7s} {'time s':>8s}  status")
+    for name, frames, n, dt, status in rows:
+        print(f"{name[:30]:30s} {frames:7d} {n:7d} {dt:8.1f}  {status}")
+    ok = sum(1 for r in rows if r[4] == "ok")
+    print(f"{ok} of {len(rows)} movies done, {sum(r[2] for r in rows)} events")
+
+
+def _pair_tables(truth: Path, pred: Path) -> list:
+    if truth.is_file() and pred.is_file():
+        return [(truth, pred)]
+    if truth.is_dir() and pred.is_dir():
+        pairs = []
+        for t in sorted(truth.glob("*.csv")) + sorted(truth.glob("*.txt")) + sorted(truth.glob("*.xml")):
+            for cand in (f"{t.stem}_events.csv", f"{t.stem}.csv", f"{t.stem}_events.xml"):
+                if (pred / cand).is_file() and (pred / cand) != t:
+                    pairs.append((t, pred / cand))
+                    break
+        if not pairs:
+            raise UserError(f"no predictions in {pred} match the annotations in {truth} by name")
+        return pairs
+    raise UserError("give two files or two folders")
+
+
+def cmd_evaluate(args) -> int:
+    from exodeep_gui.core.evaluate import Scores, evaluate_events
+    from exodeep_gui.io.results import read_events
+
+    total = Scores(0, 0, 0)
+    pairs = _pair_tables(Path(args.truth), Path(args.pred))
+    for t, p in pairs:
+        s = evaluate_events(read_events(t), read_events(p), max_dist=args.max_dist,
+                            dt_range=(args.dt_min, args.dt_max), exclude_edge_frames=args.exclude_edges)
+        total = total + s
+        if len(pairs) > 1:
+            print(f"{t.stem:30s} {s.summary()}")
+    print(("all: " if len(pairs) > 1 else "") + total.summary())
+    return 0
+
+
+def cmd_simulate(args) -> int:
+    from exodeep_gui.core.simulate import SimulationParams
+    from exodeep_gui.io.simulated import write_simulated_set
+
+    params = SimulationParams(frames=args.frames, height=args.size[0], width=args.size[1],
+                              events=args.events)
+    paths = write_simulated_set(Path(args.out_dir), args.movies, params, seed=args.seed,
+                                overwrite=args.overwrite)
+    for p in paths:
+        print(p)
+    return 0
+
+
+def cmd_models(args) -> int:
+    from exodeep_gui.ml.models import list_models
+
+    for name, title, where in list_models():
+        print(f"{name:16s} {title}\n{'':16s} {where}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    """Simulate a movie, detect its events with the published model, evaluate, print scores."""
+    import tempfile
+
+    _quiet_tensorflow()
+    from exodeep_gui.core.evaluate import evaluate_events
+    from exodeep_gui.core.progress import run_to_end
+    from exodeep_gui.core.simulate import SimulationParams, simulate_movie
+    from exodeep_gui.core.movie import Movie
+    from exodeep_gui.io.results import write_results_csv
+    from exodeep_gui.ml.detect import DetectOptions, Detector
+
+    sim = simulate_movie(SimulationParams(frames=args.frames, height=128, width=128, events=15,
+                                          docked=25, visiting=10), seed=args.seed)
+    movie = Movie(sim.movie, pixel_size_um=sim.params.pixel_size_um,
+                  frame_interval_s=sim.params.frame_interval_s)
+    print(f"simulated movie {sim.movie.shape} with {len(sim.truth)} exocytosis events")
+    detector = Detector.load(args.model)
+    bar = ProgressBar("detecting")
+    detection = run_to_end(detector.detect(movie, DetectOptions(model=args.model)), bar)
+    bar.close()
+    events = detection.events()
+    out = Path(args.out or tempfile.mkdtemp(prefix="exodeep-demo-")) / "demo_events.csv"
+    write_results_csv(out, events, movie.pixel_size_um, movie.frame_interval_s, overwrite=True)
+    scores = evaluate_events(sim.truth, events)
+    print(f"{len(events)} events detected → {out}")
+    print(f"paper rule (≤4.5 px, −2…+5 frames): {scores.summary()}")
+    return 0
+
+
+# ---------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="exodeep", description="Find exocytosis events in TIRF movies.")
+    ap.add_argument("--version", action="version", version=f"exodeep {__version__}")
+    ap.add_argument("--debug", action="store_true", help="show full tracebacks")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("detect", help="detect events in movies (files, frame folders or folders of movies)")
+    d.add_argument("inputs", nargs="+", metavar="MOVIE_OR_FOLDER")
+    d.add_argument("--model", default="exodeepfinder", help="registry name, .h5 weights or model folder")
+    d.add_argument("--out", help="output folder (default: beside each movie)")
+    d.add_argument("--threshold", type=float, default=0.5, help="minimum event score, 0-1 (default 0.5)")
+    d.add_argument("--min-size", type=int, default=0, help="minimum event size in voxels")
+    d.add_argument("--channel", type=int, default=0, help="channel of multi-channel files (default 0)")
+    d.add_argument("--method", choices=["components", "meanshift"], default="components")
+    d.add_argument("--formats", type=lambda s: s.split(","), default=["csv", "roi", "xml"],
+                   help="comma-separated outputs among csv,roi,xml (default all)")
+    d.add_argument("--overwrite", action="store_true", help="replace existing result files")
+    d.set_defaults(func=cmd_detect)
+
+    e = sub.add_parser("evaluate", help="precision, recall, F1 of predictions against annotations")
+    e.add_argument("truth", help="annotation table (X, Y, Slice) or folder of them")
+    e.add_argument("pred", help="predicted events table or folder of them")
+    e.add_argument("--max-dist", type=float, default=4.5)
+    e.add_argument("--dt-min", type=int, default=-2)
+    e.add_argument("--dt-max", type=int, default=5)
+    e.add_argument("--exclude-edges", type=int, default=0, help="ignore the first and last N frames")
+    e.set_defaults(func=cmd_evaluate)
+
+    s = sub.add_parser("simulate", help="write simulated TIRF movies with ground truth")
+    s.add_argument("out_dir")
+    s.add_argument("--movies", type=int, default=1)
+    s.add_argument("--frames", type=int, default=300)
+    s.add_argument("--size", type=int, nargs=2, default=[256, 256], metavar=("HEIGHT", "WIDTH"))
+    s.add_argument("--events", type=int, default=40)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--overwrite", action="store_true")
+    s.set_defaults(func=cmd_simulate)
+
+    m = sub.add_parser("models", help="list available models")
+    m.set_defaults(func=cmd_models)
+
+    demo = sub.add_parser("demo", help="simulate, detect and evaluate (a self-check)")
+    demo.add_argument("--model", default="exodeepfinder")
+    demo.add_argument("--frames", type=int, default=120)
+    demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument("--out")
+    demo.set_defaults(func=cmd_demo)
+    return ap
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    except (UserError, ValueError, OSError) as exc:
+        if args.debug:
+            raise
+        print(f"exodeep: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+import numpy as np
+import pytest
+
+from exodeep_gui.cli import main
+
+
+@pytest.fixture(scope="module")
+def tiny_model_dir(tmp_path_factory):
+    import keras
+
+    from exodeep_gui.ml.models import save_model_folder
+    from exodeep_gui.ml.unet import UNetSpec, build_unet
+
+    keras.utils.set_random_seed(1)
+    spec = UNetSpec(filters=(4, 6, 8))
+    return save_model_folder(build_unet(spec), spec, tmp_path_factory.mktemp("m") / "tiny")
+
+
+def test_simulate_detect_evaluate_end_to_end(tmp_path, tiny_model_dir, capsys):
+    data = tmp_path / "data"
+    assert main(["simulate", str(data), "--movies", "2", "--frames", "20", "--size", "48", "48",
+                 "--events", "3"]) == 0
+    assert sorted(p.name for p in data.glob("*.tif")) == ["sim_000.tif", "sim_000_mask.tif",
+                                                         "sim_001.tif", "sim_001_mask.tif"]
+    out = tmp_path / "out"
+    assert main(["detect", str(data), "--model", str(tiny_model_dir), "--out", str(out),
+                 "--threshold", "0"]) == 0
+    report = capsys.readouterr().out
+    assert "2 of 2 movies done" in report
+    for stem in ("sim_000", "sim_001"):
+        for suffix in ("_events.csv", "_RoiSet.zip", "_events.xml"):
+            assert (out / f"{stem}{suffix}").is_file()
+    assert main(["evaluate", str(data), str(out)]) == 0
+    assert "all: precision" in capsys.readouterr().out
+    # a perfect prediction scores 1
+    assert main(["evaluate", str(data / "sim_000.csv"), str(data / "sim_000.csv")]) == 0
+    assert "F1 1.000" in capsys.readouterr().out
+
+
+def test_existing_results_are_not_overwritten(tmp_path, tiny_model_dir, capsys):
+    import tifffile
+
+    movie = tmp_path / "cell.tif"
+    tifffile.imwrite(movie, np.random.default_rng(0).poisson(50, (20, 32, 32)).astype(np.uint16))
+    precious = tmp_path / "cell_events.csv"
+    precious.write_text("my annotations")
+    assert main(["detect", str(movie), "--model", str(tiny_model_dir)]) == 1
+    assert precious.read_text() == "my annotations"
+    assert "--overwrite" in capsys.readouterr().err
+    assert main(["detect", str(movie), "--model", str(tiny_model_dir), "--overwrite"]) == 0
+    assert precious.read_text().startswith(" ,X,Y,Slice")
+
+
+def test_bad_inputs_give_one_line_errors(tmp_path, tiny_model_dir, capsys):
+    bad = tmp_path / "broken.tif"
+    bad.write_bytes(b"garbage" * 100)
+    assert main(["detect", str(bad), "--model", str(tiny_model_dir)]) == 1
+    err = capsys.readouterr().err
+    assert "broken.tif: not a TIFF file" in err and "Traceback" not in err
+    assert main(["detect", str(bad), "--model", str(tmp_path / "nomodel")]) == 1
+    assert "no such model" in capsys.readouterr().err
+    table = tmp_path / "t.csv"
+    table.write_text("a,b\n1,2\n")
+    assert main(["evaluate", str(table), str(table)]) == 1
+    assert "needs columns X, Y and Slice" in capsys.readouterr().err
+
+
+def test_models_lists_the_published_model(capsys):
+    assert main(["models"]) == 0
+    assert "exodeepfinder" in capsys.readouterr().out
