@@ -68,3 +68,17 @@ def test_bad_inputs_give_one_line_errors(tmp_path, tiny_model_dir, capsys):
 def test_models_lists_the_published_model(capsys):
     assert main(["models"]) == 0
     assert "exodeepfinder" in capsys.readouterr().out
+
+
+def test_spots_preview_writes_a_mask(tmp_path, capsys):
+    import tifffile
+
+    from exodeep_gui.core.simulate import SimulationParams, simulate_movie
+    from exodeep_gui.io.simulated import write_imagej_tiff
+
+    sim = simulate_movie(SimulationParams(frames=12, height=64, width=64, events=0, docked=8, visiting=0), seed=2)
+    movie = write_imagej_tiff(tmp_path / "cell.tif", sim.movie)
+    assert main(["spots", str(movie), "--start", "2", "--stop", "6"]) == 0
+    mask = tifffile.imread(tmp_path / "cell_spots.tif")
+    assert mask.shape == (4, 64, 64) and mask.max() == 255
+    assert "spot pixels in frames 3–6" in capsys.readouterr().out
