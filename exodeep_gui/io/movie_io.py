@@ -106,6 +106,7 @@ def _open_tiff(path: Path, channel: int, memory_limit_bytes: Optional[int]) -> M
             tmp = tempfile.NamedTemporaryFile(prefix="exodeep-", suffix=".raw", delete=False)
             tmp.close()
             data = series.asarray(out=tmp.name)
+            remove_when_unused(tmp.name)
         else:
             data = series.asarray()
     data = _to_tyx(data, axes, channel, path)
@@ -192,6 +193,25 @@ def _tiff_calibration(tif) -> tuple:
         except Exception:
             pixel_size = None
     return pixel_size, interval
+
+
+def remove_when_unused(path: str) -> None:
+    """Delete a temporary file that backs a memory map: at once where the OS allows it (the
+    mapping keeps the data), else when the program exits."""
+    try:
+        os.unlink(path)
+    except OSError:
+        import atexit
+
+        atexit.register(lambda: os.path.exists(path) and os.unlink(path))
+
+
+def temporary_memmap(shape, dtype, prefix: str = "exodeep-") -> np.memmap:
+    tmp = tempfile.NamedTemporaryFile(prefix=prefix, suffix=".raw", delete=False)
+    tmp.close()
+    arr = np.memmap(tmp.name, dtype=dtype, mode="w+", shape=tuple(shape))
+    remove_when_unused(tmp.name)
+    return arr
 
 
 def free_memory_bytes() -> int:

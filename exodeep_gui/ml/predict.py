@@ -14,7 +14,6 @@ equals a whole-frame computation. Tiles of one chunk go through the network as o
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from typing import Generator, List, Optional, Tuple
 
@@ -22,7 +21,7 @@ import numpy as np
 
 from exodeep_gui.core.movie import Movie
 from exodeep_gui.core.normalize import normalize_frames
-from exodeep_gui.io.movie_io import free_memory_bytes
+from exodeep_gui.io.movie_io import free_memory_bytes, temporary_memmap
 from exodeep_gui.core.progress import CancelToken, Progress, ProgressClock
 from exodeep_gui.ml.unet import UNetSpec, conv_layers
 
@@ -218,9 +217,7 @@ def _allocate(shape, name: str) -> np.ndarray:
     """A zeroed uint8 array, on disk (temporary memory map) when it would crowd RAM."""
     nbytes = int(np.prod(shape))
     if nbytes > free_memory_bytes() // 4:
-        tmp = tempfile.NamedTemporaryFile(prefix=f"exodeep-{name}-", suffix=".u8", delete=False)
-        tmp.close()
-        return np.memmap(tmp.name, dtype=np.uint8, mode="w+", shape=shape)
+        return temporary_memmap(shape, np.uint8, prefix=f"exodeep-{name}-")
     return np.zeros(shape, np.uint8)
 
 

@@ -54,8 +54,13 @@ def test_ome_tiff_and_compressed_and_float(tmp_path, stack):
 def test_large_compressed_tiff_goes_to_a_temporary_memmap(tmp_path, stack):
     path = tmp_path / "z.tif"
     tifffile.imwrite(path, stack, compression="zlib")
+    import tempfile
+
+    before = set(os.listdir(tempfile.gettempdir()))
     m = open_movie(path, memory_limit_bytes=1000)
     assert isinstance(m.data, np.memmap) and np.array_equal(np.asarray(m.data), stack)
+    leftovers = [f for f in set(os.listdir(tempfile.gettempdir())) - before if f.startswith("exodeep-")]
+    assert leftovers == []                          # the backing file is unlinked, the map stays valid
 
 
 def test_frame_folder_and_h5(tmp_path, stack):

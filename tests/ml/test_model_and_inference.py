@@ -138,3 +138,14 @@ def test_wrong_weights_file_is_refused(tmp_path):
     (tmp_path / "junk.h5").write_bytes(b"junk")
     with pytest.raises(ModelError, match="not a readable"):
         load_keras2_h5_weights(build_unet(TINY), tmp_path / "junk.h5")
+
+
+def test_outputs_go_to_disk_when_memory_is_short(tiny_model, monkeypatch):
+    from exodeep_gui.ml import predict
+
+    movie = Movie(np.random.default_rng(5).poisson(80, (20, 32, 32)).astype(np.uint16))
+    in_ram = run_to_end(predict.segment_movie(tiny_model, TINY, movie))
+    monkeypatch.setattr(predict, "free_memory_bytes", lambda: 1000)
+    on_disk = run_to_end(predict.segment_movie(tiny_model, TINY, movie))
+    assert isinstance(on_disk.labels, np.memmap) and isinstance(on_disk.score, np.memmap)
+    assert np.array_equal(on_disk.labels, in_ram.labels) and np.array_equal(on_disk.score, in_ram.score)
