@@ -103,7 +103,7 @@ def cmd_detect(args) -> int:
         t0 = time.perf_counter()
         try:
             movie = open_movie(path, channel=args.channel)
-            out_dir = Path(args.out) if args.out else (path.parent if path.is_file() else path.parent)
+            out_dir = Path(args.out) if args.out else path.parent
             stem = path.stem if path.is_file() else path.name
             targets = {"csv": out_dir / f"{stem}_events.csv", "roi": out_dir / f"{stem}_RoiSet.zip",
                        "xml": out_dir / f"{stem}_events.xml"}

@@ -40,9 +40,6 @@ class SegmentationResult:
     def event_mask(self) -> np.ndarray:
         return self.labels == 2
 
-    def score_float(self, index=...) -> np.ndarray:
-        return self.score[index].astype(np.float32) / 255.0
-
 
 class _Ops:
     """The few keras.ops the engine needs, bound once."""
