@@ -84,3 +84,12 @@ def validate_movie_array(data, source: str, min_frames: int = 1) -> None:
         raise MovieError(f"{source}: frames of {shape[1]}×{shape[2]} px are too small (at least 8×8)")
     if np.dtype(data.dtype).kind not in "uif":
         raise MovieError(f"{source}: unsupported pixel type {data.dtype}")
+
+
+def check_finite(block: np.ndarray, source: str, first_frame: int = 0) -> None:
+    """Raise :class:`MovieError` naming the first frame of ``block`` that holds NaN or infinity."""
+    if np.dtype(block.dtype).kind != "f":
+        return
+    bad = ~np.isfinite(block.reshape(block.shape[0], -1)).all(axis=1)
+    if bad.any():
+        raise MovieError(f"{source}: frame {first_frame + int(np.argmax(bad)) + 1} holds NaN or infinite values")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from exodeep_gui.core.movie import MovieError
+from exodeep_gui.core.movie import check_finite
 
 LOW, HIGH = 1.0, 99.0
 
@@ -17,10 +17,8 @@ def normalize_frames(frames: np.ndarray, low: float = LOW, high: float = HIGH,
     x = np.asarray(frames, dtype=np.float32)
     if x.ndim == 2:
         x = x[None]
+    check_finite(x, source, first_frame)
     flat = x.reshape(x.shape[0], -1)
-    if not np.isfinite(flat).all():
-        bad = int(np.argmax(~np.isfinite(flat).all(axis=1)))
-        raise MovieError(f"{source}: frame {first_frame + bad + 1} holds NaN or infinite values")
     p_lo, p_hi = np.percentile(flat, [low, high], axis=1)
     span = (p_hi - p_lo).astype(np.float32)
     ok = span >= 1e-3

@@ -20,7 +20,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from exodeep_gui.core.movie import Movie, MovieError, validate_movie_array
+from exodeep_gui.core.movie import Movie, MovieError, check_finite, validate_movie_array
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 MOVIE_SUFFIXES = TIFF_SUFFIXES + (".h5", ".hdf5", ".nd2")
@@ -62,16 +62,6 @@ def open_movie(path, channel: int = 0, memory_limit_bytes: Optional[int] = None)
         for a in range(0, movie.n_frames, 64):           # blocks: memory maps stay small in RAM
             check_finite(movie.frames(a, a + 64), str(path), first_frame=a)
     return movie
-
-
-def check_finite(block: np.ndarray, source: str, first_frame: int = 0) -> None:
-    """Raise :class:`MovieError` naming the first frame holding NaN or infinity."""
-    if block.dtype.kind != "f":
-        return
-    bad = ~np.isfinite(block.reshape(block.shape[0], -1)).all(axis=1)
-    if bad.any():
-        frame = first_frame + int(np.argmax(bad))
-        raise MovieError(f"{source}: frame {frame + 1} holds NaN or infinite values")
 
 
 def _short(exc: Exception) -> str:
