@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from exodeep_gui.core.evaluate import evaluate_events, match_events  # noqa: E402
 from exodeep_gui.core.simulate import SimulationParams, simulate_movie  # noqa: E402
 from exodeep_gui.io.results import read_events  # noqa: E402
-from exodeep_gui.io.simulated import write_imagej_tiff  # noqa: E402
+from exodeep_gui.io.movie_io import write_imagej_tiff  # noqa: E402
 
 WEIGHTS = ROOT.parent / "shared" / "reference" / "exodeepfinder_net_weights_FINAL.h5"
 MEASURE = ("import resource, subprocess, sys, time; t = time.perf_counter(); "

@@ -201,7 +201,7 @@ def cmd_spots(args) -> int:
     from exodeep_gui.core.progress import run_to_end
     from exodeep_gui.core.spots import SpotParams, detect_spots
     from exodeep_gui.io.movie_io import open_movie
-    from exodeep_gui.io.simulated import write_imagej_tiff
+    from exodeep_gui.io.movie_io import write_imagej_tiff
 
     path = Path(args.movie)
     movie = open_movie(path, channel=args.channel)

@@ -74,7 +74,7 @@ def test_spots_preview_writes_a_mask(tmp_path, capsys):
     import tifffile
 
     from exodeep_gui.core.simulate import SimulationParams, simulate_movie
-    from exodeep_gui.io.simulated import write_imagej_tiff
+    from exodeep_gui.io.movie_io import write_imagej_tiff
 
     sim = simulate_movie(SimulationParams(frames=12, height=64, width=64, events=0, docked=8, visiting=0), seed=2)
     movie = write_imagej_tiff(tmp_path / "cell.tif", sim.movie)

@@ -20,6 +20,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from exodeep_gui.io.atomic import atomic_path
 from exodeep_gui.core.movie import Movie, MovieError, check_finite, validate_movie_array
 
 TIFF_SUFFIXES = (".tif", ".tiff")
@@ -216,6 +217,23 @@ def free_memory_bytes() -> int:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
         return 4 << 30
+
+
+def write_imagej_tiff(path, movie: np.ndarray, pixel_size_um=None, frame_interval_s=None,
+                      overwrite: bool = False) -> Path:
+    """Write a (t, y, x) stack, or a 2D image, as an ImageJ TIFF with its calibration, atomically."""
+    import tifffile
+
+    meta = {"axes": "TYX" if movie.ndim == 3 else "YX"}
+    kwargs = {}
+    if frame_interval_s:
+        meta["finterval"] = frame_interval_s
+    if pixel_size_um:
+        meta["unit"] = "micron"
+        kwargs["resolution"] = (1.0 / pixel_size_um, 1.0 / pixel_size_um)
+    with atomic_path(path, overwrite, suffix=".part.tif") as tmp:
+        tifffile.imwrite(tmp, movie, imagej=True, metadata=meta, **kwargs)
+    return Path(path)
 
 
 # ---------------------------------------------------------------- folder of frames

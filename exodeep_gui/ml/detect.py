@@ -77,8 +77,6 @@ class Detector:
         yield Progress("events", 0, 1, "grouping voxels into events")
         cands = events_from_segmentation(seg.labels, seg.score, method=options.method,
                                          bandwidth=options.bandwidth)
-        if movie.frame_interval_s:
-            cands.extra["time_s"] = cands.frame * movie.frame_interval_s
         return Detection(movie.name, seg, cands, options, self.name)
 
     def detect_blocking(self, movie: Movie, options: DetectOptions = DetectOptions(),

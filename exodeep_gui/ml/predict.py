@@ -36,10 +36,6 @@ class SegmentationResult:
     labels: np.ndarray      # uint8 (t, y, x): argmax class (0 background, 1 spot, 2 exocytosis)
     score: np.ndarray       # uint8 (t, y, x): class-2 probability × 255
 
-    @property
-    def event_mask(self) -> np.ndarray:
-        return self.labels == 2
-
 
 class _Ops:
     """The few keras.ops the engine needs, bound once."""
