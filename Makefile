@@ -6,6 +6,8 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 # For development here: the published weights beside the checkout (never committed).
 SHARED_REF := $(wildcard ../shared/reference)
 export EXODEEP_MODEL_PATH ?= $(SHARED_REF)
+# CPU PyTorch for the Keras-backend tests, where a local wheel exists (PyPI's torch is the CUDA build)
+TORCH_WHEEL := $(firstword $(wildcard /opt/wheels/torch-2.13.0*.whl))
 
 .PHONY: setup run demo test lint bench clean
 
@@ -13,6 +15,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[test]"
+	$(if $(TORCH_WHEEL),$(BIN)/python -m pip install -q "$(TORCH_WHEEL)" || echo "torch not installed: its backend tests will skip")
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 setup: $(STAMP)

@@ -217,6 +217,72 @@ def cmd_spots(args) -> int:
     return 0
 
 
+def cmd_train(args) -> int:
+    """Train or fine-tune a model on annotated movies into a model folder."""
+    _quiet_tensorflow()
+    from exodeep_gui.core.progress import Cancelled, CancelToken, run_to_end
+    from exodeep_gui.core.schedule import parse_schedule, preset, scaled
+    from exodeep_gui.ml.dataset import check_training_items, find_training_items, split_items
+    from exodeep_gui.ml.train import TrainOptions, train
+
+    out = Path(args.out)
+    if args.resume:
+        train_items = valid_items = []
+        options = TrainOptions()
+        print(f"resuming the run in {out}")
+    else:
+        if not args.data:
+            raise UserError("give the training data (movies with same-name .csv annotations, or folders of them)")
+        items = find_training_items(args.data)
+        if args.valid:
+            train_items, valid_items = items, find_training_items(args.valid)
+        else:
+            train_items, valid_items = split_items(items, args.valid_fraction, seed=args.seed)
+        check_training_items(list(train_items) + list(valid_items))
+        schedule = parse_schedule(args.schedule) if args.schedule else preset(args.preset)
+        if args.steps_scale != 1.0:
+            schedule = scaled(schedule, args.steps_scale)
+        start_from = args.start_from
+        if start_from is None and args.preset == "finetune":
+            start_from = "exodeepfinder"
+        options = TrainOptions(schedule=schedule, start_from=start_from,
+                               filters=tuple(args.filters), learning_rate=args.lr,
+                               augment_intensity=args.augment_intensity, validate_every=args.validate_every,
+                               checkpoint_every=args.checkpoint_every, seed=args.seed)
+        print(f"training on {len(train_items)} movies, validating on {len(valid_items)}; preset "
+              f"{args.preset if not args.schedule else 'custom'}: "
+              + ", ".join(f"{s.patch}³×{s.batch}×{s.steps}" for s in schedule)
+              + (f"; from {start_from}" if start_from else "; from scratch"))
+        if not valid_items:
+            print("note: no validation movies, so the best model is the last one")
+    bar = ProgressBar("training")
+
+    def show(p):
+        if getattr(p, "validation", None):
+            v = p.validation
+            bar.stream.write(f"\rstep {p.global_step}: validation precision {v['precision']:.3f} recall "
+                             f"{v['recall']:.3f} F1 {v['f1']:.3f} (TP {v['tp']}, FP {v['fp']}, FN {v['fn']})"
+                             + " " * 20 + "\n")
+        bar(p)
+
+    token = CancelToken()
+    try:
+        result = run_to_end(train(train_items, valid_items, out, options, resume=args.resume,
+                                  overwrite=args.overwrite, cancel=token), show)
+    except KeyboardInterrupt:
+        bar.close()
+        print(f"stopped; continue with: exodeep train --resume --out {out}", file=sys.stderr)
+        return 130
+    bar.close()
+    best = result.best
+    print(f"{result.steps} steps → model folder {result.folder}")
+    if best:
+        print(f"best validation (step {best['step']}): precision {best['precision']:.3f} recall "
+              f"{best['recall']:.3f} F1 {best['f1']:.3f}")
+    print(f"detect with: exodeep detect MOVIE --model {result.folder}")
+    return 0
+
+
 def cmd_models(args) -> int:
     from exodeep_gui.ml.models import list_models
 
@@ -305,6 +371,31 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", help="mask TIFF (default: <movie>_spots.tif beside the movie)")
     sp.add_argument("--overwrite", action="store_true")
     sp.set_defaults(func=cmd_spots)
+
+    from exodeep_gui.core.schedule import PRESET_HELP
+
+    t = sub.add_parser("train", help="train or fine-tune a model on annotated movies",
+                       description="Movies with their annotations beside them (NAME.tif + NAME.csv with "
+                                   "X, Y, Slice, optional NAME_mask.tif), or folders of them.")
+    t.add_argument("data", nargs="*", metavar="DATA", help="annotated movies or folders of them")
+    t.add_argument("--out", required=True, help="the new model folder")
+    t.add_argument("--preset", choices=sorted(PRESET_HELP), default="quick",
+                   help="; ".join(f"{k}: {v}" for k, v in PRESET_HELP.items()) + " (default quick)")
+    t.add_argument("--schedule", help="custom stages patch:batch:shift:steps,… (replaces the preset)")
+    t.add_argument("--steps-scale", type=float, default=1.0, help="multiply every stage's steps")
+    t.add_argument("--from", dest="start_from", help="fine-tune this model (name or folder); "
+                   "the finetune preset starts from exodeepfinder by default")
+    t.add_argument("--filters", type=int, nargs=3, default=[32, 48, 64], help="U-Net widths from scratch")
+    t.add_argument("--valid", nargs="+", help="validation movies (default: a split of DATA by movie)")
+    t.add_argument("--valid-fraction", type=float, default=0.3)
+    t.add_argument("--validate-every", type=int, default=0, help="steps between validations (0: per stage)")
+    t.add_argument("--checkpoint-every", type=int, default=50, help="steps between checkpoints")
+    t.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate")
+    t.add_argument("--augment-intensity", action="store_true", help="random gain, offset and noise")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--resume", action="store_true", help="continue the unfinished run in --out")
+    t.add_argument("--overwrite", action="store_true", help="replace a model already in --out")
+    t.set_defaults(func=cmd_train)
 
     m = sub.add_parser("models", help="list available models")
     m.set_defaults(func=cmd_models)

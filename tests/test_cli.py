@@ -82,3 +82,26 @@ def test_spots_preview_writes_a_mask(tmp_path, capsys):
     mask = tifffile.imread(tmp_path / "cell_spots.tif")
     assert mask.shape == (4, 64, 64) and mask.max() == 255
     assert "spot pixels in frames 3–6" in capsys.readouterr().out
+
+
+def test_train_cli_end_to_end(tmp_path, capsys):
+    from exodeep_gui.cli import main
+
+    data = tmp_path / "data"
+    assert main(["simulate", str(data), "--movies", "2", "--frames", "32", "--size", "32", "32",
+                 "--events", "3"]) == 0
+    out = tmp_path / "model"
+    rc = main(["train", str(data), "--out", str(out), "--schedule", "8:4:2:2,16:2:4:1", "--filters", "4", "6", "8"])
+    text = capsys.readouterr().out
+    assert rc == 0, text
+    assert "3 steps → model folder" in text and "best validation" in text
+    assert (out / "config.json").is_file()
+    # the model folder detects, and a second run refuses to overwrite it
+    assert main(["detect", str(data / "sim_000.tif"), "--model", str(out), "--out", str(tmp_path / "det")]) == 0
+    assert (tmp_path / "det" / "sim_000_events.csv").is_file()
+    assert main(["train", str(data), "--out", str(out), "--schedule", "8:4:2:1"]) == 1
+    assert "not empty" in capsys.readouterr().err
+    # a movie without annotations is named in the error
+    (data / "sim_001.csv").unlink()
+    assert main(["train", str(data), "--out", str(tmp_path / "m2")]) == 1
+    assert "sim_001.tif: no annotations" in capsys.readouterr().err

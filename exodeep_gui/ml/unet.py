@@ -74,8 +74,23 @@ class UNetSpec:
         return cls(filters=filters, n_classes=int(d.get("n_classes", 3)))
 
 
-def build_unet(spec: UNetSpec = UNetSpec(), patch=(None, None, None)):
-    """Build the Keras model; ``patch`` is (t, y, x), None for any size (y, x multiples of 4)."""
+def build_unet(spec: UNetSpec = UNetSpec(), patch=(None, None, None), mixed_precision: bool = False):
+    """Build the Keras model; ``patch`` is (t, y, x), None for any size (y, x multiples of 4).
+
+    With ``mixed_precision`` the layers compute in float16 (GPUs) and the softmax head in float32."""
+    import keras
+
+    if mixed_precision:
+        saved = keras.config.dtype_policy()
+        keras.config.set_dtype_policy("mixed_float16")
+        try:
+            return _build(spec, patch, head_dtype="float32")
+        finally:
+            keras.config.set_dtype_policy(saved)
+    return _build(spec, patch, head_dtype=None)
+
+
+def _build(spec: UNetSpec, patch, head_dtype):
     import keras
     from keras import layers
 
@@ -83,8 +98,9 @@ def build_unet(spec: UNetSpec = UNetSpec(), patch=(None, None, None)):
     counter = iter(range(1, 100))
 
     def conv(x, c: ConvSpec):
+        extra = {"dtype": head_dtype} if head_dtype and c.activation == "softmax" else {}
         return layers.Conv3D(c.filters, c.k, padding="same", activation=c.activation,
-                             name=f"conv{next(counter):02d}")(x)
+                             name=f"conv{next(counter):02d}", **extra)(x)
 
     def run(x, name):
         for c in blocks[name]:

@@ -49,3 +49,36 @@ def test_torch_backend_gives_the_tensorflow_result(tmp_path):
     tf_out, torch_out = _run("tensorflow", folder), _run("torch", folder)
     assert (np.array(tf_out["labels"]) == np.array(torch_out["labels"])).mean() > 0.999
     assert np.abs(np.array(tf_out["score"]) - np.array(torch_out["score"])).max() <= 1
+
+
+TRAIN_SCRIPT = """
+import json, sys
+import numpy as np
+from pathlib import Path
+from exodeep_gui.core.progress import run_to_end
+from exodeep_gui.core.schedule import Stage
+from exodeep_gui.core.simulate import SimulationParams
+from exodeep_gui.io.simulated import write_simulated_set
+from exodeep_gui.ml.dataset import find_training_items
+from exodeep_gui.ml.train import TrainOptions, train
+root = Path(sys.argv[1])
+write_simulated_set(root / "data", 2, SimulationParams(frames=32, height=32, width=32, events=3, docked=3, visiting=1))
+items = find_training_items([root / "data"])
+opts = TrainOptions(schedule=(Stage(8, 4, 2, 3), Stage(16, 2, 4, 2)), filters=(4, 6, 8), checkpoint_every=0)
+res = run_to_end(train(items[:1], items[1:], root / "model", opts))
+print("RESULT " + json.dumps({"steps": res.steps, "losses": [h["loss"] for h in res.history],
+                               "f1": res.last["f1"]}))
+"""
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="PyTorch not installed")
+def test_a_tiny_model_trains_on_the_torch_backend(tmp_path):
+    env = dict(os.environ, KERAS_BACKEND="torch", PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2")
+    out = subprocess.run([sys.executable, "-c", TRAIN_SCRIPT, str(tmp_path)], capture_output=True, text=True,
+                         env=env, timeout=600)
+    line = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")]
+    assert line, out.stderr[-3000:]
+    res = json.loads(line[0][7:])
+    assert res["steps"] == 5 and len(res["losses"]) == 5
+    assert all(0.0 <= loss <= 3.0 for loss in res["losses"])
+    assert (tmp_path / "model" / "config.json").is_file()

@@ -1,0 +1,430 @@
+"""Training and fine-tuning: the multiclass curriculum, event-level validation, checkpoints.
+
+``train`` is a generator: it yields :class:`TrainProgress` reports (stage, step, loss,
+validation scores, steps/s, time left), honours a cancel token, and returns a
+:class:`TrainResult`. Everything it needs is in a frozen :class:`TrainOptions`.
+
+The output is an ExoDeep model folder::
+
+    config.json               architecture, classes, normalisation, schedule, data, scores, version
+    weights_best.weights.h5   the weights with the best validation F1 (the last ones without validation)
+    weights_last.weights.h5   the weights at the last step
+    history.csv               step, stage, patch, loss, validation loss/precision/recall/F1, time
+    validation.json           the validation report at every validation point
+    checkpoint/               weights + optimiser state + sampler state (while a run is unfinished)
+
+Validation is what users care about: full-movie detection on the validation movies and the
+paper's event matching (precision, recall, F1), at the end of every stage and every
+``validate_every`` steps.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import platform
+import shutil
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Generator, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from exodeep_gui import __version__
+from exodeep_gui.core.evaluate import Scores, evaluate_events
+from exodeep_gui.core.movie import Movie
+from exodeep_gui.core.patches import Augment, PatchSampler, TrainingMovie
+from exodeep_gui.core.postprocess import events_from_segmentation
+from exodeep_gui.core.progress import CancelToken, Cancelled, Progress
+from exodeep_gui.core.schedule import PRESETS, Schedule, Stage, from_list, to_list
+from exodeep_gui.io.atomic import OutputError, check_writable_folder, write_text_atomic
+from exodeep_gui.ml.dataset import TrainingItem, prepare_items, summary
+from exodeep_gui.ml.models import CONFIG_NAME, model_config
+from exodeep_gui.ml.unet import PUBLISHED_FILTERS, ModelError, UNetSpec
+
+CHECKPOINT = "checkpoint"
+BEST, LAST = "weights_best.weights.h5", "weights_last.weights.h5"
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """Everything a training run needs, frozen before it starts."""
+
+    schedule: Schedule = PRESETS["quick"]
+    start_from: Optional[str] = None          # a model name or folder to fine-tune; None: from scratch
+    filters: Tuple[int, int, int] = PUBLISHED_FILTERS   # architecture when training from scratch
+    alpha: float = 0.5                        # Tversky weights of false positives / negatives
+    beta: float = 0.5
+    learning_rate: float = 1e-4
+    background_share: float = 0.1             # share of patches centred anywhere in the cell
+    augment_intensity: bool = False
+    validate_every: int = 0                   # steps; 0: at the end of each stage only
+    checkpoint_every: int = 50                # steps
+    threshold: float = 0.5                    # event score threshold used for validation
+    seed: int = 0
+    mixed_precision: str = "auto"             # "auto" (on a GPU), "on", "off"
+    jit_compile: str = "auto"                 # "auto" (on a GPU), "on", "off"
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["schedule"] = to_list(self.schedule)
+        d["filters"] = list(self.filters)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainOptions":
+        d = dict(d)
+        d["schedule"] = from_list(d["schedule"])
+        d["filters"] = tuple(d["filters"])
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+    @property
+    def total_steps(self) -> int:
+        return sum(s.steps for s in self.schedule)
+
+
+@dataclass(frozen=True)
+class TrainProgress(Progress):
+    """A training report: ``done``/``total`` are optimiser steps over the whole schedule."""
+
+    stage_index: int = 0
+    n_stages: int = 0
+    stage_step: int = 0
+    patch: int = 0
+    loss: float = math.nan
+    validation: Optional[dict] = None        # set on reports that follow a validation
+    best_f1: Optional[float] = None
+    global_step: int = 0
+    work_done: float = 0.0                   # voxels trained on this session (stages differ in cost)
+    work_total: float = 0.0
+
+    @property
+    def eta_s(self) -> Optional[float]:
+        """Time left from the voxel throughput, since a 48³ step costs far more than an 8³ one."""
+        if self.work_done <= 0 or self.elapsed_s <= 0:
+            return super().eta_s
+        return max(0.0, (self.work_total - self.work_done) * self.elapsed_s / self.work_done)
+
+
+@dataclass
+class TrainResult:
+    folder: Path
+    steps: int
+    best: Optional[dict]
+    last: Optional[dict]
+    history: List[dict] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- loss
+def tversky_loss(alpha: float = 0.5, beta: float = 0.5):
+    """Tversky loss over one-hot targets: n_classes − Σ_c TP/(TP + α·FP + β·FN), with the sums
+    over batch, t, y and x together (one score per class per batch, as the reference); a tiny
+    epsilon keeps an absent class finite."""
+    from keras import ops
+
+    def loss(y_true, y_pred):
+        y_pred = ops.cast(y_pred, "float32")
+        y_true = ops.cast(y_true, "float32")
+        axes = tuple(range(len(y_pred.shape) - 1))
+        tp = ops.sum(y_pred * y_true, axis=axes)
+        fp = ops.sum(y_pred * (1.0 - y_true), axis=axes)
+        fn = ops.sum((1.0 - y_pred) * y_true, axis=axes)
+        score = tp / (tp + alpha * fp + beta * fn + 1e-7)
+        return ops.cast(ops.shape(y_pred)[-1], "float32") - ops.sum(score)
+
+    loss.__name__ = "tversky"
+    return loss
+
+
+# ---------------------------------------------------------------- hardware choices
+def has_gpu() -> bool:
+    from exodeep_gui.ml.device import describe_device
+
+    return "GPU" in describe_device()
+
+
+def _resolve(flag: str, gpu: bool) -> bool:
+    return gpu if flag == "auto" else flag == "on"
+
+
+# ---------------------------------------------------------------- validation
+def validate(model, spec: UNetSpec, movies: Sequence[TrainingMovie], threshold: float = 0.5,
+             cancel: Optional[CancelToken] = None) -> dict:
+    """Full-movie detection on ``movies`` and the paper's event scores against their annotations."""
+    from exodeep_gui.core.progress import run_to_end
+    from exodeep_gui.ml.predict import segment_movie
+
+    total = Scores(0, 0, 0)
+    per_movie = {}
+    for m in movies:
+        seg = run_to_end(segment_movie(model, spec, Movie(m.image), cancel=cancel))
+        pred = events_from_segmentation(seg.labels, seg.score).filtered(threshold=threshold)
+        s = evaluate_events(m.annotations, pred)
+        per_movie[m.name] = {"tp": s.tp, "fp": s.fp, "fn": s.fn, "f1": s.f1}
+        total = total + s
+    return {"precision": total.precision, "recall": total.recall, "f1": total.f1,
+            "tp": total.tp, "fp": total.fp, "fn": total.fn, "movies": per_movie}
+
+
+def validation_loss(model, batches) -> float:
+    if not batches:
+        return math.nan
+    return float(np.mean([float(np.asarray(model.test_on_batch(x, y))) for x, y in batches]))
+
+
+# ---------------------------------------------------------------- output folder and checkpoints
+def check_output_folder(folder: Path, resume: bool, overwrite: bool) -> None:
+    folder = Path(folder)
+    if resume:
+        if not (folder / CHECKPOINT / "state.json").is_file() and not (folder / (CHECKPOINT + ".old") / "state.json").is_file():
+            raise OutputError(f"{folder}: no unfinished training run to resume here")
+        return
+    if folder.exists() and any(folder.iterdir()) and not overwrite:
+        raise OutputError(f"{folder}: the folder is not empty; choose a new folder for the model "
+                          f"(or --resume to continue a run, --overwrite to replace it)")
+    check_writable_folder(folder)
+
+
+def _checkpoint_dir(folder: Path) -> Optional[Path]:
+    for name in (CHECKPOINT, CHECKPOINT + ".old"):
+        d = folder / name
+        if (d / "state.json").is_file():
+            return d
+    return None
+
+
+def write_checkpoint(folder: Path, model, state: dict) -> None:
+    """Weights, optimiser variables and state into ``checkpoint/``, swapped in atomically."""
+    from keras import ops
+
+    new, cur, old = folder / (CHECKPOINT + ".new"), folder / CHECKPOINT, folder / (CHECKPOINT + ".old")
+    shutil.rmtree(new, ignore_errors=True)
+    new.mkdir(parents=True)
+    model.save_weights(new / "model.weights.h5")
+    opt = getattr(model, "optimizer", None)
+    arrays = [ops.convert_to_numpy(v) for v in opt.variables] if opt is not None and opt.built else []
+    np.savez(new / "optimizer.npz", *arrays)
+    (new / "state.json").write_text(json.dumps(state), encoding="utf-8")
+    shutil.rmtree(old, ignore_errors=True)
+    if cur.exists():
+        cur.rename(old)
+    new.rename(cur)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def read_checkpoint(folder: Path) -> Tuple[Path, dict]:
+    d = _checkpoint_dir(Path(folder))
+    if d is None:
+        raise OutputError(f"{folder}: no checkpoint to resume from")
+    return d, json.loads((d / "state.json").read_text(encoding="utf-8"))
+
+
+def _history_csv(rows: Sequence[dict]) -> str:
+    cols = ["step", "stage", "patch", "loss", "val_loss", "precision", "recall", "f1", "elapsed_s"]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, cols, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in cols})
+    return buf.getvalue()
+
+
+# ---------------------------------------------------------------- the run
+def _compile(model, options: TrainOptions, jit: bool):
+    import keras
+
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=options.learning_rate, beta_1=0.9,
+                                                  beta_2=0.999, epsilon=1e-8),
+                  loss=tversky_loss(options.alpha, options.beta), jit_compile=jit)
+    model.optimizer.build(model.trainable_variables)
+
+
+def _restore_optimizer(model, path: Path) -> None:
+    with np.load(path) as npz:
+        arrays = [npz[f"arr_{i}"] for i in range(len(npz.files))]
+    variables = model.optimizer.variables
+    if arrays and len(arrays) == len(variables):
+        for v, a in zip(variables, arrays):
+            v.assign(a)
+
+
+def _initial_model(options: TrainOptions, mixed: bool):
+    from exodeep_gui.ml.models import resolve_model
+    from exodeep_gui.ml.unet import build_unet, load_keras2_h5_weights
+
+    if options.start_from:
+        info = resolve_model(options.start_from)
+        model = build_unet(info.spec, mixed_precision=mixed)
+        if info.weights_format == "keras2-h5":
+            load_keras2_h5_weights(model, info.weights)
+        else:
+            model.load_weights(info.weights)
+        return model, info.spec, info.name
+    spec = UNetSpec(filters=tuple(options.filters))
+    return build_unet(spec, mixed_precision=mixed), spec, None
+
+
+def train(train_items: Sequence[TrainingItem], valid_items: Sequence[TrainingItem], out_dir,
+          options: TrainOptions = TrainOptions(), *, resume: bool = False, overwrite: bool = False,
+          cancel: Optional[CancelToken] = None) -> Generator[Progress, None, TrainResult]:
+    """Train (or fine-tune) a model into the folder ``out_dir``; see the module docstring."""
+    import keras
+
+    out = Path(out_dir)
+    check_output_folder(out, resume, overwrite)
+    state: dict = {}
+    if resume:
+        ckpt, state = read_checkpoint(out)
+        options = TrainOptions.from_dict(state["options"])
+        train_items = [TrainingItem(Path(a), Path(b), Path(c) if c else None) for a, b, c in state["train"]]
+        valid_items = [TrainingItem(Path(a), Path(b), Path(c) if c else None) for a, b, c in state["valid"]]
+    elif overwrite and out.exists():
+        for name in (CHECKPOINT, CHECKPOINT + ".old", CHECKPOINT + ".new"):
+            shutil.rmtree(out / name, ignore_errors=True)
+    out.mkdir(parents=True, exist_ok=True)
+
+    train_movies = yield from prepare_items(train_items, seed=options.seed, cancel=cancel)
+    valid_movies = yield from prepare_items(valid_items, seed=options.seed + 1000, cancel=cancel)
+    sampler = PatchSampler(train_movies, background_share=options.background_share,
+                           augment=Augment(intensity=options.augment_intensity))
+    for stage in options.schedule:
+        sampler.check_fits(stage.patch)
+    valid_sampler = PatchSampler(valid_movies, background_share=options.background_share,
+                                 augment=Augment(dihedral=False)) if valid_movies else None
+
+    gpu = has_gpu()
+    mixed, jit = _resolve(options.mixed_precision, gpu), _resolve(options.jit_compile, gpu)
+    keras.utils.set_random_seed(options.seed)
+    model, spec, started_from = _initial_model(options, mixed)
+    if resume:
+        model.load_weights(ckpt / "model.weights.h5")
+    rng = np.random.default_rng(options.seed)
+    if resume:
+        rng.bit_generator.state = state["rng"]
+
+    history: List[dict] = state.get("history", [])
+    reports: List[dict] = state.get("validations", [])
+    best = state.get("best")
+    first_stage = int(state.get("stage", 0))
+    first_step = int(state.get("stage_step", 0))
+    global_step = int(state.get("global_step", 0))
+    elapsed0 = float(state.get("elapsed_s", 0.0))
+    t0 = time.perf_counter()
+    total = options.total_steps
+    n_stages = len(options.schedule)
+    data = {"train": summary(train_movies), "valid": summary(valid_movies)}
+
+    def elapsed() -> float:
+        return elapsed0 + time.perf_counter() - t0
+
+    def snapshot(stage_idx: int, stage_step: int) -> dict:
+        return {"options": options.to_dict(), "stage": stage_idx, "stage_step": stage_step,
+                "global_step": global_step, "history": history, "validations": reports, "best": best,
+                "rng": rng.bit_generator.state, "elapsed_s": elapsed(),
+                "train": [[str(i.movie), str(i.annotations), str(i.mask) if i.mask else ""] for i in train_items],
+                "valid": [[str(i.movie), str(i.annotations), str(i.mask) if i.mask else ""] for i in valid_items]}
+
+    def write_outputs(status: str) -> None:
+        model.save_weights(out / (LAST + ".part.weights.h5"))
+        (out / (LAST + ".part.weights.h5")).replace(out / LAST)
+        if best is None or not (out / BEST).is_file():
+            shutil.copyfile(out / LAST, out / (BEST + ".part"))
+            (out / (BEST + ".part")).replace(out / BEST)
+        cfg = model_config(spec, BEST, schedule=to_list(options.schedule), training={
+            "status": status, "steps": global_step, "total_steps": total, "options": options.to_dict(),
+            "started_from": started_from, "data": data, "best": best,
+            "last": reports[-1] if reports else None, "wall_time_s": round(elapsed(), 1),
+            "backend": keras.backend.backend(), "hardware": _hardware(gpu), "mixed_precision": mixed,
+            "exodeep_version": __version__}, weights_last=LAST)
+        write_text_atomic(out / CONFIG_NAME, json.dumps(cfg, indent=2), overwrite=True)
+        write_text_atomic(out / "history.csv", _history_csv(history), overwrite=True)
+        write_text_atomic(out / "validation.json", json.dumps(reports, indent=2), overwrite=True)
+
+    def do_validation(stage_idx: int, stage: Stage) -> dict:
+        nonlocal best
+        rep = validate(model, spec, valid_movies, options.threshold, cancel)
+        vrng = np.random.default_rng(options.seed + 7)
+        batches = [valid_sampler.sample(stage.patch, stage.batch, stage.shift, vrng) for _ in range(2)]
+        rep.update(step=global_step, stage=stage_idx + 1, patch=stage.patch,
+                   val_loss=validation_loss(model, batches), elapsed_s=round(elapsed(), 1))
+        reports.append(rep)
+        if history:
+            history[-1].update(val_loss=rep["val_loss"], precision=rep["precision"], recall=rep["recall"],
+                               f1=rep["f1"])
+        if best is None or rep["f1"] >= best["f1"]:
+            best = {k: rep[k] for k in ("step", "stage", "precision", "recall", "f1", "tp", "fp", "fn")}
+            model.save_weights(out / (BEST + ".part.weights.h5"))
+            (out / (BEST + ".part.weights.h5")).replace(out / BEST)
+        return rep
+
+    start_global = global_step
+
+    def work_until(stage_idx: int, stage_step: int) -> float:
+        return (sum(s.voxels_per_step * s.steps for s in options.schedule[:stage_idx])
+                + options.schedule[stage_idx].voxels_per_step * stage_step) if stage_idx < n_stages else \
+            sum(s.voxels_per_step * s.steps for s in options.schedule)
+
+    work0 = work_until(first_stage, first_step)
+    work_total = work_until(n_stages, 0) - work0
+
+    def report(stage_idx, stage, stage_step, loss, validation=None) -> TrainProgress:
+        # done/total/elapsed count this session's steps, so that steps/s and time left stay
+        # right after a resume; global_step is the position in the whole schedule
+        msg = (f"stage {stage_idx + 1}/{n_stages} ({stage.patch}³ patches) step {stage_step}/{stage.steps}"
+               f" loss {loss:.3f}" + (f" validation F1 {validation['f1']:.3f}" if validation else ""))
+        return TrainProgress("train", global_step - start_global, max(1, total - start_global), msg,
+                             time.perf_counter() - t0, stage_index=stage_idx, n_stages=n_stages,
+                             stage_step=stage_step, patch=stage.patch, loss=loss, validation=validation,
+                             best_f1=None if best is None else best["f1"], global_step=global_step,
+                             work_done=work_until(stage_idx, stage_step) - work0, work_total=work_total)
+
+    yield TrainProgress("train", 0, max(1, total - global_step), "starting", 0.0, n_stages=n_stages)
+    stage_idx, step = first_stage, first_step
+    try:
+        for stage_idx in range(first_stage, n_stages):
+            stage = options.schedule[stage_idx]
+            _compile(model, options, jit)                 # a fresh Adam per stage, as the reference
+            start = first_step if stage_idx == first_stage else 0
+            if resume and stage_idx == first_stage and start > 0:
+                _restore_optimizer(model, ckpt / "optimizer.npz")
+            step = start
+            last_loss = math.nan
+            while step < stage.steps:
+                if cancel is not None:
+                    cancel.raise_if_cancelled()
+                x, y = sampler.sample(stage.patch, stage.batch, stage.shift, rng)
+                last_loss = float(np.asarray(model.train_on_batch(x, y)))
+                if not math.isfinite(last_loss):
+                    raise ModelError(f"training diverged at step {global_step + 1} (loss {last_loss}); "
+                                     "try a lower learning rate")
+                step += 1
+                global_step += 1
+                history.append({"step": global_step, "stage": stage_idx + 1, "patch": stage.patch,
+                                "loss": round(last_loss, 6), "elapsed_s": round(elapsed(), 2)})
+                validation = None
+                end_of_stage = step == stage.steps
+                if valid_movies and (end_of_stage or (options.validate_every and step % options.validate_every == 0)):
+                    validation = do_validation(stage_idx, stage)
+                if options.checkpoint_every and step % options.checkpoint_every == 0 and not end_of_stage:
+                    write_checkpoint(out, model, snapshot(stage_idx, step))
+                yield report(stage_idx, stage, step, last_loss, validation)
+            write_checkpoint(out, model, snapshot(stage_idx + 1, 0))
+    except Cancelled:
+        write_checkpoint(out, model, snapshot(stage_idx, step))
+        write_outputs("cancelled")
+        raise
+    write_outputs("finished")
+    for name in (CHECKPOINT, CHECKPOINT + ".old", CHECKPOINT + ".new"):
+        shutil.rmtree(out / name, ignore_errors=True)
+    return TrainResult(out, global_step, best, reports[-1] if reports else None, history)
+
+
+def _hardware(gpu: bool) -> str:
+    import os
+
+    from exodeep_gui.ml.device import describe_device
+
+    return f"{describe_device()}; {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"

@@ -1,0 +1,182 @@
+"""The training engine: data checks, patch sampling, loss, a short run, cancel and resume."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from exodeep_gui.core.events import EventTable
+from exodeep_gui.core.patches import Augment, PatchSampler, TrainingMovie
+from exodeep_gui.core.progress import CancelToken, Cancelled, run_to_end
+from exodeep_gui.core.schedule import PRESETS, ScheduleError, Stage, parse_schedule
+from exodeep_gui.core.simulate import SimulationParams
+from exodeep_gui.io.atomic import OutputError
+from exodeep_gui.io.simulated import write_simulated_set
+from exodeep_gui.ml.dataset import TrainingDataError, check_training_items, find_training_items, split_items
+
+TINY_SCHEDULE = (Stage(8, 4, 2, 4), Stage(16, 2, 4, 3))
+PARAMS = SimulationParams(frames=40, height=48, width=48, events=5, docked=5, visiting=2)
+
+
+@pytest.fixture(scope="module")
+def sim_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("sims")
+    write_simulated_set(folder, 3, PARAMS, seed=11)
+    return folder
+
+
+def tiny_options(**kw):
+    from exodeep_gui.ml.train import TrainOptions
+
+    base = dict(schedule=TINY_SCHEDULE, filters=(4, 6, 8), checkpoint_every=2, seed=3)
+    base.update(kw)
+    return TrainOptions(**base)
+
+
+def test_schedule_presets_and_parsing():
+    paper = PRESETS["paper"]
+    assert [(s.patch, s.batch, s.shift) for s in paper] == [(8, 256, 4), (16, 128, 8), (32, 32, 16), (48, 10, 32)]
+    assert sum(s.steps for s in paper) == 40_000
+    assert parse_schedule("8:16:4:10, 16:8:8:5") == (Stage(8, 16, 4, 10), Stage(16, 8, 8, 5))
+    with pytest.raises(ScheduleError, match="multiple of 4"):
+        parse_schedule("10:16:4:10")
+    with pytest.raises(ScheduleError, match="patch:batch:shift:steps"):
+        parse_schedule("8:16")
+
+
+def test_find_and_check_training_data(sim_folder, tmp_path):
+    items = find_training_items([sim_folder])
+    assert [i.name for i in items] == ["sim_011", "sim_012", "sim_013"]
+    assert all(i.annotations.suffix == ".csv" and i.mask is not None for i in items)
+    check_training_items(items)
+    train, valid = split_items(items, 0.3, seed=0)
+    assert len(train) == 2 and len(valid) == 1 and not set(train) & set(valid)
+
+    # every problem at once: an event outside the movie, a duplicate, a movie without annotations
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for suffix in (".tif", "_mask.tif"):
+        (bad / f"a{suffix}").write_bytes((sim_folder / f"sim_011{suffix}").read_bytes())
+    (bad / "b.tif").write_bytes((sim_folder / "sim_012.tif").read_bytes())
+    (bad / "a.csv").write_text(" ,X,Y,Slice\n1,10,10,5\n2,10,10,5\n3,500,10,5\n")
+    with pytest.raises(TrainingDataError) as err:
+        check_training_items(find_training_items([bad]))
+    text = str(err.value)
+    assert "outside the movie" in text and "more than once" in text and "b.tif: no annotations" in text
+
+
+def test_sampler_balances_classes_and_keeps_time_order():
+    rng = np.random.default_rng(0)
+    T, H, W = 40, 32, 32
+    image = np.broadcast_to(np.arange(T, dtype=np.float16)[:, None, None], (T, H, W)).copy()
+    labels = np.zeros((T, H, W), np.int8)
+    labels[20, 16, 16] = 2
+    labels[10, 5, 5] = 1
+    movie = TrainingMovie("m", image, labels, {1: np.array([[10, 5, 5]]), 2: np.array([[20, 16, 16]])})
+    sampler = PatchSampler([movie], background_share=0.0, augment=Augment(dihedral=True))
+    x, y = sampler.sample(8, 200, 0, rng)
+    assert x.shape == (200, 8, 8, 8, 1) and y.shape == (200, 8, 8, 8, 3)
+    assert np.allclose(y.sum(-1), 1)
+    # time is never flipped: image values rise along the patch's time axis
+    assert (np.diff(x[..., 0], axis=1) > 0).all()
+    has2 = y[..., 2].any(axis=(1, 2, 3))
+    has1 = y[..., 1].any(axis=(1, 2, 3))
+    assert 0.35 < has2.mean() < 0.65 and 0.35 < has1.mean() < 0.65
+    # with shift 0, every event patch holds its event voxel at the same time index (centre)
+    t_idx = np.nonzero(y[has2][..., 2].any(axis=(2, 3)))[1]
+    assert (t_idx == 4).all()
+
+
+def test_tversky_loss_values():
+    from keras import ops
+
+    from exodeep_gui.ml.train import tversky_loss
+
+    y = np.eye(3, dtype=np.float32)[np.random.default_rng(0).integers(0, 3, (2, 4, 4, 4))]
+    loss = tversky_loss()
+    assert float(ops.convert_to_numpy(loss(y, y))) == pytest.approx(0.0, abs=1e-5)
+    uniform = np.full_like(y, 1 / 3)
+    n = y.sum(axis=(0, 1, 2, 3))
+    N = y.shape[0] * 64
+    tp, fp, fn = n / 3, (N - n) / 3, 2 * n / 3
+    expected = 3 - np.sum(tp / (tp + 0.5 * fp + 0.5 * fn))
+    assert float(ops.convert_to_numpy(loss(y, uniform))) == pytest.approx(expected, rel=1e-5)
+
+
+def test_train_writes_a_model_folder_that_detects(sim_folder, tmp_path):
+    from exodeep_gui.ml.detect import DetectOptions, Detector
+    from exodeep_gui.ml.train import train
+
+    items = find_training_items([sim_folder])
+    tr, va = split_items(items, 0.3, seed=0)
+    out = tmp_path / "model"
+    reports = []
+    result = run_to_end(train(tr, va, out, tiny_options()), reports.append)
+    assert result.steps == 7
+    steps = [r for r in reports if r.stage == "train" and r.done > 0]
+    assert [r.global_step for r in steps] == list(range(1, 8))
+    assert all(np.isfinite(r.loss) for r in steps)
+    assert sum(r.validation is not None for r in steps) == 2          # end of each stage
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["architecture"]["filters"] == [4, 6, 8]
+    assert cfg["schedule"][1] == {"patch": 16, "batch": 2, "shift": 4, "steps": 3}
+    assert cfg["training"]["status"] == "finished" and cfg["training"]["data"]["valid"]["movies"] == [va[0].name]
+    rows = list(csv.DictReader((out / "history.csv").open()))
+    assert len(rows) == 7 and rows[-1]["f1"] != ""
+    assert not (out / "checkpoint").exists()
+    assert (out / "weights_best.weights.h5").is_file() and (out / "weights_last.weights.h5").is_file()
+    # the folder is a model: detection runs with it
+    from exodeep_gui.io.movie_io import open_movie
+
+    det = Detector.load(str(out)).detect_blocking(open_movie(va[0].movie), DetectOptions(model=str(out)))
+    assert det.segmentation.labels.shape == (40, 48, 48)
+    # a finished folder is not overwritten by a new run
+    with pytest.raises(OutputError, match="not empty"):
+        run_to_end(train(tr, va, out, tiny_options()))
+
+
+def test_cancel_then_resume_continues_without_lost_steps(sim_folder, tmp_path):
+    from exodeep_gui.ml.train import read_checkpoint, train
+
+    items = find_training_items([sim_folder])
+    tr, va = split_items(items, 0.3, seed=0)
+    out = tmp_path / "model"
+    token = CancelToken()
+    seen = []
+
+    def on_report(r):
+        seen.append(r)
+        if getattr(r, "global_step", 0) == 5:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        run_to_end(train(tr, va, out, tiny_options(), cancel=token), on_report)
+    _, state = read_checkpoint(out)
+    assert state["global_step"] == 5 and state["stage"] == 1 and state["stage_step"] == 1
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["training"]["status"] == "cancelled"
+
+    reports = []
+    result = run_to_end(train([], [], out, resume=True), reports.append)
+    assert result.steps == 7
+    assert [r.global_step for r in reports if r.stage == "train" and r.done > 0] == [6, 7]
+    assert [int(r["step"]) for r in csv.DictReader((out / "history.csv").open())] == list(range(1, 8))
+
+
+def test_fine_tune_starts_from_a_model_folder(sim_folder, tmp_path):
+    from exodeep_gui.ml.models import load_keras_model, read_model_folder
+    from exodeep_gui.ml.train import train
+
+    items = find_training_items([sim_folder])
+    base = tmp_path / "base"
+    run_to_end(train(items[:1], [], base, tiny_options(schedule=(Stage(8, 2, 2, 1),))))
+    before = [w.copy() for w in load_keras_model(read_model_folder(base)).get_weights()]
+    tuned = tmp_path / "tuned"
+    run_to_end(train(items[:1], [], tuned, tiny_options(schedule=(Stage(8, 2, 2, 2),), start_from=str(base),
+                                                         filters=(32, 48, 64))))
+    cfg = json.loads((tuned / "config.json").read_text())
+    assert cfg["architecture"]["filters"] == [4, 6, 8]          # the base model's architecture wins
+    assert cfg["training"]["started_from"] == "base"
+    after = load_keras_model(read_model_folder(tuned)).get_weights()
+    assert any(not np.allclose(a, b) for a, b in zip(before, after))
