@@ -20,7 +20,10 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-run demo: $(STAMP)
+run: $(STAMP)
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/exodeep-gui --demo
+
+demo: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/exodeep demo
 
 lint: $(STAMP)

@@ -1,8 +1,20 @@
-"""``python -m exodeep_gui``: the headless demo until the window lands (then the app)."""
+"""``python -m exodeep_gui``: the app (window); ``python -m exodeep_gui detect …`` and the other
+``exodeep`` commands run headless."""
 
 import sys
 
-from exodeep_gui.cli import main
+CLI_COMMANDS = {"detect", "evaluate", "simulate", "spots", "train", "models", "demo"}
+
+
+def run(argv) -> int:
+    if argv and argv[0] in CLI_COMMANDS:
+        from exodeep_gui.cli import main as cli_main
+
+        return cli_main(argv)
+    from exodeep_gui.gui.app import main as gui_main
+
+    return gui_main(argv)
+
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:] or ["demo"]))
+    sys.exit(run(sys.argv[1:]))

@@ -40,3 +40,17 @@ def model_search_path() -> list:
     (os.pathsep-separated), the user models folder and the bundled models."""
     dirs = [Path(p) for p in os.environ.get("EXODEEP_MODEL_PATH", "").split(os.pathsep) if p]
     return dirs + [user_models_dir(), resources_dir() / "models"]
+
+
+def user_log_dir() -> Path:
+    return user_data_dir() / "logs"
+
+
+def settings_file() -> Path:
+    return user_data_dir() / "settings.json"
+
+
+def bundled_models() -> list:
+    """Model folders shipped with the app (resources/models/*/config.json)."""
+    root = resources_dir() / "models"
+    return sorted(p.parent for p in root.glob("*/config.json")) if root.is_dir() else []

@@ -1,0 +1,108 @@
+"""Composition root: ``exodeep-gui [MOVIE…] [--demo]`` / ``python -m exodeep_gui gui``.
+
+Sets up logging (a file in the user log folder), pyqtgraph (row-major images), an exception
+hook that shows errors in a dialog instead of dying, the settings, and the main window."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import logging.handlers
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import List, Optional
+
+from exodeep_gui import __version__
+from exodeep_gui.paths import user_data_dir, user_log_dir
+
+log = logging.getLogger("exodeep")
+
+
+def setup_logging() -> Path:
+    folder = user_log_dir()
+    path = folder / "exodeep.log"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logging.getLogger().addHandler(handler)
+        logging.getLogger().setLevel(logging.INFO)
+    except OSError:
+        pass
+    return path
+
+
+def demo_movie() -> Path:
+    """A small simulated movie (with its ground truth CSV), generated once in the user folder."""
+    from exodeep_gui.core.simulate import SimulationParams, simulate_movie
+    from exodeep_gui.io.simulated import write_simulated
+
+    folder = user_data_dir() / "demo"
+    path = folder / "demo_movie.tif"
+    if not path.is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        sim = simulate_movie(SimulationParams(frames=150, height=160, width=160, events=20, docked=30,
+                                              visiting=10), seed=7)
+        write_simulated(folder, "demo_movie", sim, overwrite=True)
+    return path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="exodeep-gui", description="ExoDeep: find exocytosis events in TIRF movies.")
+    ap.add_argument("movies", nargs="*", help="movies to open")
+    ap.add_argument("--demo", action="store_true", help="open the demo movie (simulated, with its ground truth)")
+    ap.add_argument("--version", action="version", version=f"ExoDeep {__version__}")
+    return ap
+
+
+def make_window(movies: List[str], demo: bool = False):
+    """Create the main window (QApplication must exist) and open ``movies``."""
+    import pyqtgraph as pg
+
+    from exodeep_gui.gui.main_window import MainWindow
+    from exodeep_gui.gui.settings import Settings
+
+    pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
+    window = MainWindow(Settings.load())
+    if demo:
+        path = demo_movie()
+        window.open_paths([path])
+        truth = path.with_suffix(".csv")
+        if truth.is_file():
+            window.import_annotations_dialog(str(truth))
+    if movies:
+        window.open_paths(movies)
+    return window
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    log_path = setup_logging()
+    from PySide6.QtWidgets import QApplication
+
+    from exodeep_gui.gui.dialogs import show_error
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("ExoDeep")
+    window = make_window(args.movies, args.demo)
+
+    def excepthook(kind, value, tb):
+        details = "".join(traceback.format_exception(kind, value, tb))
+        show_error(window, f"Something went wrong: {value}\n(The details are also in {log_path}.)", details)
+
+    sys.excepthook = excepthook
+    window.show()
+    log.info("ExoDeep %s started", __version__)
+    code = app.exec()
+    window.settings.save()
+    # delete the window while Qt is alive (else PySide6 may crash while collecting at exit)
+    window.deleteLater()
+    app.processEvents()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

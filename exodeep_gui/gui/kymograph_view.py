@@ -1,0 +1,67 @@
+"""The kymograph beside the movie: time × distance along the line, a cursor at the current
+frame, detected events near the line marked; a click jumps to that frame; export as TIFF/PNG."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from exodeep_gui.core.kymograph import events_near_line, kymograph
+from exodeep_gui.core.state import ViewerState
+
+
+class KymographView(QWidget):
+    def __init__(self, state: ViewerState, parent=None):
+        super().__init__(parent)
+        self.state = state
+        self.data: np.ndarray = None
+        self.plot = pg.PlotWidget()
+        self.plot.setLabel("bottom", "distance along the line", units="px")
+        self.plot.setLabel("left", "frame")
+        self.plot.invertY(True)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.plot.addItem(self.image)
+        self.cursor = pg.InfiniteLine(angle=0, pen=pg.mkPen("#ff3030", width=1))
+        self.plot.addItem(self.cursor)
+        self.marks = pg.ScatterPlotItem(symbol="o", size=10, brush=None, pen=pg.mkPen("#ffd000", width=2))
+        self.plot.addItem(self.marks)
+        self.plot.scene().sigMouseClicked.connect(self._clicked)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.plot)
+        state.line_changed.connect(lambda _: self.update_kymograph())
+        state.movie_changed.connect(lambda _: self.update_kymograph())
+        state.levels_changed.connect(lambda _: self.update_kymograph(recompute=False))
+        state.frame_changed.connect(self.cursor.setValue)
+        state.events_changed.connect(self._marks)
+
+    def update_kymograph(self, recompute: bool = True) -> None:
+        doc, line = self.state.current, self.state.line
+        if doc is None or line is None or len(line) < 2:
+            self.data = None
+            self.image.clear()
+            self.marks.setData([], [])
+            return
+        if recompute or self.data is None:
+            self.data = kymograph(doc.movie.data, line)
+        self.image.setImage(self.data, autoLevels=False, levels=doc.levels)
+        self.image.setRect(0, -0.5, self.data.shape[1], self.data.shape[0])
+        self.cursor.setValue(self.state.frame)
+        self._marks()
+
+    def _marks(self) -> None:
+        if self.data is None or self.state.line is None:
+            self.marks.setData([], [])
+            return
+        ev = self.state.events()
+        idx, dist = events_near_line(ev, self.state.line)
+        self.marks.setData(dist + 0.5, ev.frame[idx].astype(float))
+
+    def _clicked(self, event) -> None:
+        if self.data is None or event.button() != Qt.LeftButton:
+            return
+        p = self.plot.getViewBox().mapSceneToView(event.scenePos())
+        if 0 <= p.x() <= self.data.shape[1]:
+            self.state.set_frame(int(round(p.y())))

@@ -1,0 +1,224 @@
+"""The movie viewer: current frame with fixed contrast (histogram/LUT), zoom/pan, frame bar
+with play/pause, event overlay, kymograph polyline, and the value under the cursor.
+Bound to :class:`~exodeep_gui.core.state.ViewerState`."""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QSlider, QSpinBox, QToolButton, QVBoxLayout,
+                               QWidget)
+
+from exodeep_gui.core.state import ViewerState, auto_levels
+
+MARKER_FRAMES = 3          # an event is drawn from 3 frames before to 3 after its frame
+
+
+class MovieView(QWidget):
+    hover = Signal(str)
+
+    def __init__(self, state: ViewerState, parent=None):
+        super().__init__(parent)
+        self.state = state
+        self.add_mode = False
+        self._updating_levels = False
+
+        self.canvas = pg.GraphicsLayoutWidget()
+        self.view = self.canvas.addViewBox(lockAspect=True, invertY=True)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.view.addItem(self.image)
+        self.events_item = pg.ScatterPlotItem(symbol="o", size=16, brush=None, pen=pg.mkPen("#ffd000", width=2))
+        self.selected_item = pg.ScatterPlotItem(symbol="o", size=24, brush=None, pen=pg.mkPen("#ff3030", width=3))
+        self.truth_item = pg.ScatterPlotItem(symbol="+", size=14, pen=pg.mkPen("#30ff60", width=2))
+        for item in (self.events_item, self.truth_item, self.selected_item):
+            self.view.addItem(item)
+        self.histogram = pg.HistogramLUTItem(image=self.image)
+        self.canvas.addItem(self.histogram)
+        self.histogram.sigLevelsChanged.connect(self._levels_from_histogram)
+        self.roi: Optional[pg.PolyLineROI] = None
+        self.canvas.scene().sigMouseMoved.connect(self._mouse_moved)
+        self.canvas.scene().sigMouseClicked.connect(self._mouse_clicked)
+
+        self.play_button = QToolButton(text="▶")
+        self.play_button.setToolTip("Play / pause (Space)")
+        self.play_button.setCheckable(True)
+        self.play_button.toggled.connect(self._toggle_play)
+        self.slider = QSlider(Qt.Horizontal)
+        self.slider.valueChanged.connect(state.set_frame)
+        self.frame_box = QSpinBox()
+        self.frame_box.setToolTip("Frame (1-based, as Fiji's Slice)")
+        self.frame_box.valueChanged.connect(lambda v: state.set_frame(v - 1))
+        self.time_label = QLabel()
+        self.fps_box = QSpinBox(minimum=1, maximum=200, value=20, suffix=" fps")
+        self.fps_box.valueChanged.connect(self._set_fps)
+        self.auto_button = QPushButton("Auto contrast")
+        self.auto_button.clicked.connect(self.auto_contrast)
+        self.timer = QTimer(self)
+        self.timer.timeout.connect(self._advance)
+        self._set_fps(self.fps_box.value())
+
+        bar = QHBoxLayout()
+        for w in (self.play_button, self.slider, self.frame_box, self.time_label, self.fps_box, self.auto_button):
+            bar.addWidget(w)
+        bar.setStretch(1, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.canvas, 1)
+        layout.addLayout(bar)
+
+        state.movie_changed.connect(self._movie_changed)
+        state.frame_changed.connect(self._frame_changed)
+        state.levels_changed.connect(self._levels_changed)
+        state.events_changed.connect(self._overlay)
+        state.selection_changed.connect(lambda _: self._overlay())
+        self._movie_changed(state.current)
+
+    # ---- state → view
+    def _movie_changed(self, doc) -> None:
+        self.play_button.setChecked(False)
+        enabled = doc is not None
+        for w in (self.slider, self.frame_box, self.play_button, self.auto_button):
+            w.setEnabled(enabled)
+        if doc is None:
+            self.image.clear()
+            self.time_label.setText("")
+            return
+        n = doc.movie.n_frames
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, n - 1)
+        self.slider.blockSignals(False)
+        self.frame_box.blockSignals(True)
+        self.frame_box.setRange(1, n)
+        self.frame_box.blockSignals(False)
+        self._show_frame(self.state.frame)
+        self._levels_changed(doc.levels)
+        h, w = doc.movie.shape[1:]
+        self.view.setRange(xRange=(0, w), yRange=(0, h), padding=0.02)
+
+    def _show_frame(self, frame: int) -> None:
+        doc = self.state.current
+        if doc is None:
+            return
+        self.image.setImage(doc.movie.frame(frame), autoLevels=False, levels=doc.levels)
+
+    def _frame_changed(self, frame: int) -> None:
+        doc = self.state.current
+        if doc is None:
+            return
+        self._show_frame(frame)
+        for w, v in ((self.slider, frame), (self.frame_box, frame + 1)):
+            if w.value() != v:
+                w.blockSignals(True)
+                w.setValue(v)
+                w.blockSignals(False)
+        dt = doc.movie.frame_interval_s
+        self.time_label.setText(f"{frame * dt:8.2f} s" if dt else f"frame {frame + 1}/{doc.movie.n_frames}")
+        self._overlay()
+
+    def _levels_changed(self, levels) -> None:
+        if levels is None:
+            return
+        self._updating_levels = True
+        self.image.setLevels(levels)
+        self.histogram.setLevels(*levels)
+        self._updating_levels = False
+
+    def _levels_from_histogram(self) -> None:
+        if not self._updating_levels and self.state.current is not None:
+            self.state.set_levels(self.histogram.getLevels())
+
+    def auto_contrast(self) -> None:
+        doc = self.state.current
+        if doc is not None:
+            self.state.set_levels(auto_levels(doc.movie.frame(self.state.frame)))
+
+    def _overlay(self) -> None:
+        ev = self.state.events()
+        f = self.state.frame
+        near = np.abs(ev.frame - f) <= MARKER_FRAMES if len(ev) else np.zeros(0, bool)
+        self.events_item.setData(ev.x[near], ev.y[near])
+        doc = self.state.current
+        truth = doc.annotations if doc is not None else None
+        if truth is not None and len(truth):
+            tn = np.abs(truth.frame - f) <= MARKER_FRAMES
+            self.truth_item.setData(truth.x[tn], truth.y[tn])
+        else:
+            self.truth_item.setData([], [])
+        row = self.state.selected
+        if row is not None and 0 <= row < len(ev):
+            self.selected_item.setData([ev.x[row]], [ev.y[row]])
+        else:
+            self.selected_item.setData([], [])
+
+    # ---- playing
+    def _set_fps(self, fps: int) -> None:
+        self.timer.setInterval(max(1, int(1000 / fps)))
+
+    def _toggle_play(self, on: bool) -> None:
+        self.play_button.setText("⏸" if on else "▶")
+        if on:
+            self.timer.start()
+        else:
+            self.timer.stop()
+
+    def _advance(self) -> None:
+        doc = self.state.current
+        if doc is None:
+            self.play_button.setChecked(False)
+            return
+        self.state.set_frame((self.state.frame + 1) % doc.movie.n_frames)
+
+    # ---- kymograph line
+    def start_line(self, points=None) -> None:
+        doc = self.state.current
+        if doc is None:
+            return
+        h, w = doc.movie.shape[1:]
+        if points is None:
+            points = [[w * 0.2, h * 0.5], [w * 0.8, h * 0.5]]
+        if self.roi is not None:
+            self.view.removeItem(self.roi)
+        self.roi = pg.PolyLineROI(points, closed=False, pen=pg.mkPen("#00e0ff", width=2))
+        self.roi.sigRegionChanged.connect(self._line_moved)
+        self.view.addItem(self.roi)
+        self._line_moved()
+
+    def _line_moved(self) -> None:
+        if self.roi is None:
+            return
+        pts = [self.roi.mapToParent(h.pos()) for h in self.roi.getHandles()]
+        self.state.set_line([[p.x(), p.y()] for p in pts])
+
+    def clear_line(self) -> None:
+        if self.roi is not None:
+            self.view.removeItem(self.roi)
+            self.roi = None
+        self.state.set_line(None)
+
+    # ---- mouse
+    def _image_pos(self, scene_pos):
+        p = self.view.mapSceneToView(scene_pos)
+        return p.x(), p.y()
+
+    def _mouse_moved(self, scene_pos) -> None:
+        doc = self.state.current
+        if doc is None:
+            return
+        x, y = self._image_pos(scene_pos)
+        h, w = doc.movie.shape[1:]
+        xi, yi = int(np.floor(x)), int(np.floor(y))
+        if 0 <= xi < w and 0 <= yi < h:
+            value = doc.movie.frame(self.state.frame)[yi, xi]
+            self.hover.emit(f"x {xi}  y {yi}  frame {self.state.frame + 1}  value {value}")
+
+    def _mouse_clicked(self, event) -> None:
+        if not self.add_mode or self.state.current is None or event.button() != Qt.LeftButton:
+            return
+        x, y = self._image_pos(event.scenePos())
+        h, w = self.state.current.movie.shape[1:]
+        if 0 <= x < w and 0 <= y < h:
+            self.state.add_event(x, y, self.state.frame)
+            event.accept()

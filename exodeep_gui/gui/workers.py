@@ -1,0 +1,115 @@
+"""Long work off the GUI thread: a worker runs a progress generator in a QThread.
+
+The worker gets everything as arguments (a frozen options object, a movie), never reads
+widgets, checks a CancelToken between steps, reports progress/result/error by signals and
+always emits ``done`` (so buttons are never left disabled). This module is the only bridge
+from the GUI to ``exodeep_gui.ml`` compute.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import Callable, Optional
+
+from PySide6.QtCore import QObject, QThread, Signal
+
+from exodeep_gui.core.progress import Cancelled, CancelToken
+
+log = logging.getLogger(__name__)
+
+
+class GeneratorWorker(QObject):
+    progress = Signal(object)        # a core.progress.Progress
+    result = Signal(object)
+    failed = Signal(str, str)        # message, details
+    cancelled = Signal()
+    done = Signal()
+
+    def __init__(self, make_generator: Callable, *args, **kwargs):
+        super().__init__()
+        self._make = make_generator
+        self._args, self._kwargs = args, kwargs
+        self.token = CancelToken()
+
+    def cancel(self) -> None:
+        self.token.cancel()
+
+    def run(self) -> None:
+        try:
+            gen = self._make(*self._args, cancel=self.token, **self._kwargs)
+            while True:
+                try:
+                    report = next(gen)
+                except StopIteration as stop:
+                    self.result.emit(stop.value)
+                    break
+                self.progress.emit(report)
+        except Cancelled:
+            self.cancelled.emit()
+        except MemoryError:
+            self.failed.emit("Not enough memory for this movie. Close other movies or programs, or "
+                             "crop the movie, and try again.", traceback.format_exc())
+        except Exception as exc:           # reported to the user, never fatal
+            log.exception("worker failed")
+            self.failed.emit(str(exc) or type(exc).__name__, traceback.format_exc())
+        finally:
+            self.done.emit()
+
+
+_THREADS: list = []
+
+
+def running_threads() -> list:
+    """Worker threads still running (tests fail when one is left behind)."""
+    _THREADS[:] = [t for t in _THREADS if _alive(t)]
+    return list(_THREADS)
+
+
+def _alive(thread: QThread) -> bool:
+    try:
+        return thread.isRunning()
+    except RuntimeError:             # the C++ object is gone
+        return False
+
+
+def start(worker: GeneratorWorker, parent: Optional[QObject] = None) -> QThread:
+    """Run ``worker`` in a new QThread that quits and is cleaned up when the work is done."""
+    thread = QThread(parent)
+    _THREADS.append(thread)
+    worker.moveToThread(thread)
+    thread.started.connect(worker.run)
+    worker.done.connect(thread.quit)
+    thread.finished.connect(worker.deleteLater)
+    thread.start()
+    return thread
+
+
+def detect_generator(model_name: str, movies, options, cancel: CancelToken):
+    """Load the model once, then detect in each movie; yields progress, returns [(doc_key, Detection)]."""
+    from exodeep_gui.core.progress import Progress
+    from exodeep_gui.ml.detect import Detector
+
+    yield Progress("load", 0, 1, f"loading model {model_name}")
+    detector = Detector.load(model_name)
+    results = []
+    for i, (key, movie) in enumerate(movies):
+        cancel.raise_if_cancelled()
+        gen = detector.detect(movie, options, cancel=cancel)
+        while True:
+            try:
+                p = next(gen)
+            except StopIteration as stop:
+                results.append((key, stop.value))
+                break
+            msg = f"{movie.name} ({i + 1}/{len(movies)}): {p.message}"
+            yield Progress(p.stage, p.done, p.total, msg, p.elapsed_s)
+    return results
+
+
+def device_description(model_name: str, cancel: CancelToken):
+    """Which backend/device will run models (imports Keras, so it runs in a worker)."""
+    from exodeep_gui.ml.device import describe_device
+
+    yield from ()
+    return describe_device()
