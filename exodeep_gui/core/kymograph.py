@@ -32,11 +32,29 @@ def kymograph(data, line: np.ndarray, step: float = 1.0) -> np.ndarray:
     y0 = np.minimum(np.floor(y).astype(int), H - 2 if H > 1 else 0)
     fx, fy = (x - x0).astype(np.float32), (y - y0).astype(np.float32)
     x1, y1 = np.minimum(x0 + 1, W - 1), np.minimum(y0 + 1, H - 1)
-    # read only the bounding box of the line, once (cheap for memory-mapped movies)
-    ya, yb, xa, xb = y0.min(), y1.max() + 1, x0.min(), x1.max() + 1
-    box = np.asarray(data[:, ya:yb, xa:xb], np.float32)
-    g = lambda yy, xx: box[:, yy - ya, xx - xa]
-    return ((1 - fy) * ((1 - fx) * g(y0, x0) + fx * g(y0, x1)) + fy * ((1 - fx) * g(y1, x0) + fx * g(y1, x1)))
+    # gather the four neighbours of every point, a block of frames at a time (cheap for
+    # memory-mapped movies: only the line's bounding box is read, never converted whole)
+    out = np.empty((T, len(pts)), np.float32)
+    if isinstance(data, np.ndarray) and data.flags.c_contiguous:
+        # flat pixel indices into whole frames: no copy (memory maps read only the pages needed)
+        flat_all, wb, ya, xa = data.reshape(T, H * W), W, 0, 0
+    else:
+        flat_all = None
+        ya, yb, xa, xb = y0.min(), y1.max() + 1, x0.min(), x1.max() + 1
+        wb = xb - xa
+    corners = [((y0 - ya) * wb + (x0 - xa), (1 - fy) * (1 - fx)), ((y0 - ya) * wb + (x1 - xa), (1 - fy) * fx),
+               ((y1 - ya) * wb + (x0 - xa), fy * (1 - fx)), ((y1 - ya) * wb + (x1 - xa), fy * fx)]
+    for a in range(0, T, 64):
+        if flat_all is not None:
+            flat = flat_all[a:a + 64]
+        else:
+            box = np.asarray(data[a:a + 64, ya:yb, xa:xb])
+            flat = box.reshape(box.shape[0], -1)
+        acc = out[a:a + 64]
+        acc[:] = 0
+        for idx, weight in corners:          # np.take on flat pixels: far faster than 2D fancy indexing
+            acc += weight * np.take(flat, idx, axis=1)
+    return out
 
 
 def events_near_line(events: EventTable, line: np.ndarray, max_dist: float = 3.0):

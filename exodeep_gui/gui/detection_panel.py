@@ -138,6 +138,9 @@ class DetectionPanel(QWidget):
         self.model_box.setEnabled(not on)
 
     def _progress(self, p) -> None:
+        if p.stage == "device":
+            self.device_label.setText("Runs on: " + p.message)
+            return
         self.progress.setValue(int(1000 * p.fraction))
         extra = ""
         if p.stage == "detect" and p.rate:

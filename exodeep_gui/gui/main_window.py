@@ -43,6 +43,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(split)
 
         self.movie_list = QListWidget()
+        self.movie_list.setMaximumWidth(260)
         self.movie_list.currentRowChanged.connect(self._pick_movie)
         self.detection = DetectionPanel(self.state)
         self.events = EventPanel(self.state)

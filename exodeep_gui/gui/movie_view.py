@@ -36,6 +36,8 @@ class MovieView(QWidget):
         for item in (self.events_item, self.truth_item, self.selected_item):
             self.view.addItem(item)
         self.histogram = pg.HistogramLUTItem(image=self.image)
+        # the histogram is computed once per movie (middle frame), not at every frame drawn
+        self.image.sigImageChanged.disconnect(self.histogram.imageChanged)
         self.canvas.addItem(self.histogram)
         self.histogram.sigLevelsChanged.connect(self._levels_from_histogram)
         self.roi: Optional[pg.PolyLineROI] = None
@@ -94,6 +96,7 @@ class MovieView(QWidget):
         self.frame_box.setRange(1, n)
         self.frame_box.blockSignals(False)
         self._show_frame(self.state.frame)
+        self.histogram.imageChanged(autoLevel=False)
         self._levels_changed(doc.levels)
         h, w = doc.movie.shape[1:]
         self.view.setRange(xRange=(0, w), yRange=(0, h), padding=0.02)

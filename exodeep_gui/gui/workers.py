@@ -90,8 +90,11 @@ def detect_generator(model_name: str, movies, options, cancel: CancelToken):
     from exodeep_gui.core.progress import Progress
     from exodeep_gui.ml.detect import Detector
 
+    from exodeep_gui.ml.device import describe_device
+
     yield Progress("load", 0, 1, f"loading model {model_name}")
     detector = Detector.load(model_name)
+    yield Progress("device", 1, 1, describe_device())
     results = []
     for i, (key, movie) in enumerate(movies):
         cancel.raise_if_cancelled()
@@ -107,9 +110,3 @@ def detect_generator(model_name: str, movies, options, cancel: CancelToken):
     return results
 
 
-def device_description(model_name: str, cancel: CancelToken):
-    """Which backend/device will run models (imports Keras, so it runs in a worker)."""
-    from exodeep_gui.ml.device import describe_device
-
-    yield from ()
-    return describe_device()

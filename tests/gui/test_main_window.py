@@ -124,6 +124,7 @@ def test_detection_runs_in_a_worker_and_can_be_cancelled(window, qtbot, sim_movi
     assert window.state.current.detection is not None
     assert window.state.current.detection.segmentation.labels.shape == (40, 64, 64)
     assert window.detection.run_button.isEnabled() and "Done" in window.detection.status.text()
+    assert "CPU" in window.detection.device_label.text() or "GPU" in window.detection.device_label.text()
 
     # cancel: the run stops, the buttons come back, nothing is replaced
     before = window.state.current.detection
@@ -143,3 +144,17 @@ def test_missing_model_reports_an_error(window, qtbot, sim_movie_file, tmp_path)
         window.detection.run()
     assert "no such model" in sig.args[0]
     qtbot.waitUntil(lambda: window.detection.run_button.isEnabled(), timeout=10_000)
+
+
+def test_scrubbing_does_not_leak_references_to_none(window, sim_movie_file):
+    """PySide6 6.12.0 on Python 3.11 lost a reference to None at every slider move and the app
+    crashed after a few thousand frames ("deallocating None"); the pinned version must not."""
+    import sys
+
+    path, _ = sim_movie_file
+    window.open_paths([path])
+    before = sys.getrefcount(None)
+    for i in range(300):
+        window.movie_view.slider.setValue(i % 40)
+        window.movie_view.canvas.viewport().repaint()
+    assert sys.getrefcount(None) - before > -50

@@ -1,0 +1,54 @@
+"""Screenshot of the main window on the demo movie with detections, a kymograph line through
+an event and the event selected: ``python tools/screenshot.py OUT.png [--model NAME_OR_DIR]``.
+Runs offscreen (or under Xvfb with QT_QPA_PLATFORM=xcb)."""
+
+import argparse
+import os
+import sys
+import time
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("out")
+    ap.add_argument("--model", default="exodeepfinder")
+    args = ap.parse_args()
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication([])
+    from exodeep_gui.gui.app import make_window
+
+    w = make_window([], demo=True)
+    w.resize(1500, 900)
+    w.show()
+    w.detection.set_model(args.model)
+    done = []
+    w.detection.finished.connect(lambda: done.append(1))
+    w.detection.run()
+    t0 = time.time()
+    while not done and time.time() - t0 < 600:
+        app.processEvents()
+        time.sleep(0.02)
+    ev = w.state.events()
+    print(f"{len(ev)} events; {w.detection.status.text()}")
+    if len(ev):
+        row = len(ev) // 2
+        x, y, f = float(ev.x[row]), float(ev.y[row]), int(ev.frame[row])
+        w.movie_view.start_line([[max(0, x - 40), y], [x + 40, y]])
+        w.state.select(row)
+        w.events.view.selectRow(row)
+        w.state.set_frame(f + 1)
+    for _ in range(20):
+        app.processEvents()
+    ok = w.grab().save(args.out)
+    w.close()
+    w.deleteLater()
+    app.processEvents()
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
