@@ -9,7 +9,7 @@ export EXODEEP_MODEL_PATH ?= $(SHARED_REF)
 # CPU PyTorch for the Keras-backend tests, where a local wheel exists (PyPI's torch is the CUDA build)
 TORCH_WHEEL := $(firstword $(wildcard /opt/wheels/torch-2.13.0*.whl))
 
-.PHONY: setup run demo test lint bench clean
+.PHONY: setup run demo test lint bench clean installer test-installer
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ lint: $(STAMP)
 
 test: $(STAMP) lint
 	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -q
+
+installer: $(STAMP)
+	bash installer/build.sh $(BIN)/python
+
+test-installer: $(STAMP)
+	EXODEEP_TEST_INSTALLER=1 TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -q tests/test_installer.py
 
 bench: $(STAMP)
 	bash ../shared/tools/install-reference-exodeepfinder.sh .reference-venv

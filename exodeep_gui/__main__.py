@@ -7,6 +7,11 @@ CLI_COMMANDS = {"detect", "evaluate", "simulate", "spots", "train", "models", "d
 
 
 def run(argv) -> int:
+    if argv and argv[0] == "--self-test":
+        from exodeep_gui.selftest import run as self_test
+
+        model = argv[argv.index("--model") + 1] if "--model" in argv[:-1] else None
+        return self_test(model)
     if argv and argv[0] in CLI_COMMANDS:
         from exodeep_gui.cli import main as cli_main
 

@@ -248,6 +248,7 @@ def cmd_train(args) -> int:
         options = TrainOptions(schedule=schedule, start_from=start_from,
                                filters=tuple(args.filters), learning_rate=args.lr,
                                augment_intensity=args.augment_intensity, validate_every=args.validate_every,
+                               background_share=args.background_share,
                                checkpoint_every=args.checkpoint_every, seed=args.seed)
         print(f"training on {len(train_items)} movies, validating on {len(valid_items)}; preset "
               f"{args.preset if not args.schedule else 'custom'}: "
@@ -392,6 +393,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--checkpoint-every", type=int, default=50, help="steps between checkpoints")
     t.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate")
     t.add_argument("--augment-intensity", action="store_true", help="random gain, offset and noise")
+    t.add_argument("--background-share", type=float, default=0.1,
+                   help="share of patches centred anywhere in the cell, not on an object (default 0.1)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--resume", action="store_true", help="continue the unfinished run in --out")
     t.add_argument("--overwrite", action="store_true", help="replace a model already in --out")
