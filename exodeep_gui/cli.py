@@ -333,8 +333,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("inputs", nargs="+", metavar="MOVIE_OR_FOLDER")
     d.add_argument("--model", default="exodeepfinder", help="registry name, .h5 weights or model folder")
     d.add_argument("--out", help="output folder (default: beside each movie)")
-    d.add_argument("--threshold", type=float, default=0.5, help="minimum event score, 0-1 (default 0.5)")
-    d.add_argument("--min-size", type=int, default=0, help="minimum event size in voxels")
+    d.add_argument("--threshold", type=float, default=None,
+                   help="minimum event score, 0-1 (default: the model's recommendation, else 0.5)")
+    d.add_argument("--min-size", type=int, default=None,
+                   help="minimum event size in voxels (default: the model's recommendation, else 0)")
     d.add_argument("--channel", type=int, default=0, help="channel of multi-channel files (default 0)")
     d.add_argument("--method", choices=["components", "meanshift"], default="components")
     d.add_argument("--formats", type=lambda s: s.split(","), default=["csv", "roi", "xml"],

@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("movies", nargs="*", help="movies to open")
     ap.add_argument("--demo", action="store_true", help="open the demo movie (simulated, with its ground truth)")
     ap.add_argument("--version", action="version", version=f"ExoDeep {__version__}")
+    ap.add_argument("--startup-probe", action="store_true", help=argparse.SUPPRESS)  # quit once shown
     return ap
 
 
@@ -96,6 +97,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     sys.excepthook = excepthook
     window.show()
     log.info("ExoDeep %s started", __version__)
+    if args.startup_probe:               # benchmarks: time from launch to a drawn window
+        from PySide6.QtCore import QTimer
+
+        def shown():
+            print("WINDOW_SHOWN", flush=True)
+            window.close()
+
+        QTimer.singleShot(0, shown)
     code = app.exec()
     window.settings.save()
     # delete the window while Qt is alive (else PySide6 may crash while collecting at exit)

@@ -14,15 +14,16 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayo
 from exodeep_gui.core.state import ViewerState
 from exodeep_gui.gui import workers
 from exodeep_gui.ml.detect import DetectOptions
-from exodeep_gui.ml.models import PUBLISHED, find_local
+from exodeep_gui.ml.models import PUBLISHED, find_local, read_model_folder, recommended_filter
 from exodeep_gui.paths import bundled_models
 
 
 def model_choices() -> list:
-    """(label, model spec) pairs: bundled models, then the published model (local or download)."""
-    out = [(f"{p.name} (bundled, offline)", str(p)) for p in bundled_models()]
+    """(label, model spec) pairs: the published model first (recommended for real data; local or
+    downloaded on first use), then the models bundled with the app (offline)."""
     where = "on this computer" if find_local(PUBLISHED) else "downloaded on first use"
-    out.append((f"ExoDeepFinder published model ({where})", PUBLISHED.name))
+    out = [(f"ExoDeepFinder published model — recommended ({where})", PUBLISHED.name)]
+    out += [(f"{p.name} (bundled, offline; trained on simulated movies)", str(p)) for p in bundled_models()]
     return out
 
 
@@ -39,6 +40,7 @@ class DetectionPanel(QWidget):
         self.model_box = QComboBox()
         for label, spec in model_choices():
             self.model_box.addItem(label, spec)
+        self.model_box.currentIndexChanged.connect(self._model_changed)
         browse = QPushButton("Model folder…")
         browse.clicked.connect(self._browse)
         self.device_label = QLabel("device: checked when a model first runs")
@@ -90,6 +92,18 @@ class DetectionPanel(QWidget):
             self.model_box.addItem(f"{Path(spec).name} (folder)", spec)
             i = self.model_box.count() - 1
         self.model_box.setCurrentIndex(i)
+
+    def _model_changed(self) -> None:
+        """A model folder that recommends a threshold and minimum size (chosen on its validation
+        movies when it was trained) sets them."""
+        spec = self.model()
+        if spec and Path(spec).is_dir():
+            try:
+                threshold, min_size = recommended_filter(read_model_folder(Path(spec)).config)
+            except ValueError:
+                return                    # a broken folder is reported when it runs
+            self.threshold.setValue(threshold)
+            self.min_size.setValue(min_size)
 
     def model(self) -> str:
         return self.model_box.currentData()

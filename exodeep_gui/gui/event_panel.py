@@ -87,6 +87,8 @@ class EventPanel(QWidget):
         self.trace.setLabel("bottom", "frames from the event")
         self.trace.setLabel("left", "mean 7×7 intensity")
         self.trace.setMaximumHeight(180)
+        self.trace.getAxis("bottom").enableAutoSIPrefix(False)
+        self.trace.setXRange(-10, 30)
         self.trace_curve = self.trace.plot([], [], pen=pg.mkPen("#ffd000", width=2))
         self.trace.addItem(pg.InfiniteLine(0, angle=90, pen=pg.mkPen("#888", style=Qt.DashLine)))
 

@@ -21,6 +21,9 @@ class KymographView(QWidget):
         self.plot.setLabel("bottom", "distance along the line", units="px")
         self.plot.setLabel("left", "frame")
         self.plot.invertY(True)
+        for side in ("left", "bottom"):
+            self.plot.getAxis(side).enableAutoSIPrefix(False)
+        self.plot.setRange(xRange=(0, 100), yRange=(0, 100))
         self.image = pg.ImageItem(axisOrder="row-major")
         self.plot.addItem(self.image)
         self.cursor = pg.InfiniteLine(angle=0, pen=pg.mkPen("#ff3030", width=1))

@@ -14,7 +14,7 @@ from exodeep_gui.core.events import EventTable
 from exodeep_gui.core.movie import Movie, MovieError
 from exodeep_gui.core.postprocess import events_from_segmentation
 from exodeep_gui.core.progress import CancelToken, Progress, run_to_end
-from exodeep_gui.ml.models import ModelInfo, load_keras_model, resolve_model
+from exodeep_gui.ml.models import ModelInfo, load_keras_model, recommended_filter, resolve_model
 from exodeep_gui.ml.predict import SegmentationResult, segment_movie
 
 MIN_FRAMES = 16
@@ -25,8 +25,8 @@ class DetectOptions:
     """Everything a detection run needs, frozen before the run starts."""
 
     model: str = "exodeepfinder"
-    threshold: float = 0.5          # minimum peak class-2 probability of an event
-    min_size: int = 0               # minimum event size in voxels
+    threshold: Optional[float] = None   # minimum peak class-2 probability; None: the model's recommendation (else 0.5)
+    min_size: Optional[int] = None      # minimum event size in voxels; None: the model's recommendation (else 0)
     method: str = "components"      # or "meanshift" (the reference's clustering)
     bandwidth: float = 5.0          # mean-shift bandwidth (voxels)
     max_tile: int = 512             # frames wider than this are tiled (px)
@@ -72,6 +72,9 @@ class Detector:
         if movie.n_frames < MIN_FRAMES:
             raise MovieError(f"{movie.source or movie.name}: {movie.n_frames} frames; the model needs "
                              f"at least {MIN_FRAMES}")
+        rec_t, rec_s = recommended_filter(self.info.config)
+        options = options.with_(threshold=rec_t if options.threshold is None else options.threshold,
+                                min_size=rec_s if options.min_size is None else options.min_size)
         seg = yield from segment_movie(self.model, self.info.spec, movie, max_tile=options.max_tile,
                                        voxels_per_chunk=options.voxels_per_chunk, cancel=cancel)
         yield Progress("events", 0, 1, "grouping voxels into events")

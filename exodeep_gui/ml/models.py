@@ -160,6 +160,12 @@ def read_model_folder(folder: Path) -> ModelInfo:
     return ModelInfo(Path(folder).name, weights, fmt, arch, cfg)
 
 
+def recommended_filter(config: dict) -> tuple:
+    """(threshold, min_size) a model folder recommends (chosen on its validation movies), else (0.5, 0)."""
+    rec = (config or {}).get("recommended") or {}
+    return float(rec.get("threshold", 0.5)), int(rec.get("min_size", 0))
+
+
 def model_config(spec: UNetSpec, weights_name: str, **extra) -> dict:
     cfg = {"format": CONFIG_FORMAT, "version": CONFIG_VERSION, "exodeep_version": __version__,
            "architecture": spec.to_dict(), "classes": CLASSES, "normalisation": dict(NORMALISATION),

@@ -169,6 +169,32 @@ def validate(model, spec: UNetSpec, movies: Sequence[TrainingMovie], threshold: 
             "tp": total.tp, "fp": total.fp, "fn": total.fn, "movies": per_movie}
 
 
+THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+MIN_SIZES = (0, 10, 20, 30, 40, 50, 60, 80, 100)
+
+
+def calibrate(model, spec: UNetSpec, movies: Sequence[TrainingMovie], cancel: Optional[CancelToken] = None) -> dict:
+    """The score threshold and minimum size that give the best event F1 on ``movies`` (the network
+    runs once per movie; the filters are swept on its candidates)."""
+    from exodeep_gui.core.progress import run_to_end
+    from exodeep_gui.ml.predict import segment_movie
+
+    cands = []
+    for m in movies:
+        seg = run_to_end(segment_movie(model, spec, Movie(m.image), cancel=cancel))
+        cands.append((events_from_segmentation(seg.labels, seg.score), m.annotations))
+    best = None
+    for t in THRESHOLDS:
+        for size in MIN_SIZES:
+            total = Scores(0, 0, 0)
+            for c, truth in cands:
+                total = total + evaluate_events(truth, c.filtered(threshold=t, min_size=size))
+            if best is None or total.f1 > best["f1"] + 1e-9:
+                best = {"threshold": t, "min_size": size, "precision": total.precision, "recall": total.recall,
+                        "f1": total.f1, "chosen_on": "validation movies"}
+    return best
+
+
 def validation_loss(model, batches) -> float:
     if not batches:
         return math.nan
@@ -417,6 +443,13 @@ def train(train_items: Sequence[TrainingItem], valid_items: Sequence[TrainingIte
         write_outputs("cancelled")
         raise
     write_outputs("finished")
+    if valid_movies:
+        yield TrainProgress("calibrate", 0, 1, "choosing the score threshold and minimum size on the validation movies",
+                            time.perf_counter() - t0, n_stages=n_stages, global_step=global_step)
+        model.load_weights(out / BEST)
+        cfg = json.loads((out / CONFIG_NAME).read_text(encoding="utf-8"))
+        cfg["recommended"] = calibrate(model, spec, valid_movies, cancel)
+        write_text_atomic(out / CONFIG_NAME, json.dumps(cfg, indent=2), overwrite=True)
     for name in (CHECKPOINT, CHECKPOINT + ".old", CHECKPOINT + ".new"):
         shutil.rmtree(out / name, ignore_errors=True)
     return TrainResult(out, global_step, best, reports[-1] if reports else None, history)

@@ -122,6 +122,10 @@ def test_train_writes_a_model_folder_that_detects(sim_folder, tmp_path):
     assert cfg["architecture"]["filters"] == [4, 6, 8]
     assert cfg["schedule"][1] == {"patch": 16, "batch": 2, "shift": 4, "steps": 3}
     assert cfg["training"]["status"] == "finished" and cfg["training"]["data"]["valid"]["movies"] == [va[0].name]
+    # the filters are calibrated on the validation movies and used by detection by default
+    rec = cfg["recommended"]
+    assert rec["chosen_on"] == "validation movies" and 0 <= rec["f1"] <= 1
+    assert rec["threshold"] in (0.5, 0.6, 0.7, 0.8, 0.9, 0.95) and rec["min_size"] % 10 == 0
     rows = list(csv.DictReader((out / "history.csv").open()))
     assert len(rows) == 7 and rows[-1]["f1"] != ""
     assert not (out / "checkpoint").exists()
@@ -131,6 +135,7 @@ def test_train_writes_a_model_folder_that_detects(sim_folder, tmp_path):
 
     det = Detector.load(str(out)).detect_blocking(open_movie(va[0].movie), DetectOptions(model=str(out)))
     assert det.segmentation.labels.shape == (40, 48, 48)
+    assert (det.options.threshold, det.options.min_size) == (rec["threshold"], rec["min_size"])
     # a finished folder is not overwritten by a new run
     with pytest.raises(OutputError, match="not empty"):
         run_to_end(train(tr, va, out, tiny_options()))
