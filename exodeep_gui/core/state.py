@@ -33,7 +33,7 @@ class Signal:
             slot(*args)
 
 
-@dataclass
+@dataclass(eq=False)        # identity, not field-by-field (fields hold whole movies)
 class MovieDoc:
     """An open movie with everything that belongs to it: detections, edits, annotations."""
 

@@ -136,6 +136,22 @@ def test_detection_runs_in_a_worker_and_can_be_cancelled(window, qtbot, sim_movi
     assert window.detection.status.text() == "Cancelled."
 
 
+def test_detect_in_all_movies_keeps_results_per_movie(window, qtbot, sim_movie_file, tiny_model_dir, tmp_path):
+    from exodeep_gui.core.simulate import SimulationParams, simulate_movie
+    from exodeep_gui.io.simulated import write_simulated
+
+    path, _ = sim_movie_file
+    other = write_simulated(tmp_path, "other", simulate_movie(
+        SimulationParams(frames=32, height=48, width=56, events=2, docked=3, visiting=1), seed=4))
+    window.open_paths([path, other])
+    assert len(window.state.docs) == 2
+    window.detection.set_model(str(tiny_model_dir))
+    with qtbot.waitSignal(window.detection.finished, timeout=120_000):
+        window.detection.run(all_movies=True)
+    shapes = [d.detection.segmentation.labels.shape for d in window.state.docs]
+    assert shapes == [(40, 64, 64), (32, 48, 56)]
+
+
 def test_missing_model_reports_an_error(window, qtbot, sim_movie_file, tmp_path):
     path, _ = sim_movie_file
     window.open_paths([path])
