@@ -51,6 +51,8 @@ class KymographView(QWidget):
             self.data = kymograph(doc.movie.data, line)
         self.image.setImage(self.data, autoLevels=False, levels=doc.levels)
         self.image.setRect(0, -0.5, self.data.shape[1], self.data.shape[0])
+        if recompute:
+            self.plot.setRange(xRange=(0, self.data.shape[1]), yRange=(-0.5, self.data.shape[0] - 0.5), padding=0.02)
         self.cursor.setValue(self.state.frame)
         self._marks()
 
