@@ -47,39 +47,9 @@ class ProgressBar:
 # ---------------------------------------------------------------- inputs
 def expand_inputs(paths: List[str]) -> List[Path]:
     """Movie files, frame folders, and batch folders (each movie file or frame folder inside)."""
-    from exodeep_gui.io.movie_io import MOVIE_SUFFIXES, TIFF_SUFFIXES
+    from exodeep_gui.io.movie_io import find_movies
 
-    out: List[Path] = []
-    for raw in paths:
-        p = Path(raw)
-        if not p.exists():
-            raise UserError(f"{p}: no such file or folder")
-        if p.is_file():
-            out.append(p)
-            continue
-        tiffs = sorted(f for f in p.iterdir() if f.suffix.lower() in TIFF_SUFFIXES)
-        if tiffs and _is_single_frame(tiffs[0]):
-            out.append(p)                         # a folder of frames is one movie
-            continue
-        found = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in MOVIE_SUFFIXES
-                       and not f.name.startswith("."))
-        found += sorted(d for d in p.iterdir() if d.is_dir() and any(
-            _is_single_frame(f) for f in list(d.glob("*.tif"))[:1] + list(d.glob("*.tiff"))[:1]))
-        found = [f for f in found if not f.stem.endswith("_mask")]
-        if not found:
-            raise UserError(f"{p}: no movies in this folder")
-        out.extend(found)
-    return out
-
-
-def _is_single_frame(path: Path) -> bool:
-    try:
-        import tifffile
-
-        with tifffile.TiffFile(path) as tif:
-            return len(tif.pages) == 1 and tif.series[0].ndim == 2
-    except Exception:
-        return False
+    return find_movies(paths)
 
 
 # ---------------------------------------------------------------- commands

@@ -9,43 +9,26 @@ from typing import Iterable, List, Tuple
 
 from exodeep_gui.core.state import MovieDoc
 from exodeep_gui.io.atomic import check_writable_folder
-from exodeep_gui.io.movie_io import MOVIE_SUFFIXES, open_movie
+from exodeep_gui.core.movie import MovieError
+from exodeep_gui.io.movie_io import find_movies, open_movie
 from exodeep_gui.io.results import read_events, write_results_csv, write_roiset
 
 
-def movie_paths(paths: Iterable) -> List[Path]:
-    """Dropped paths → movies: files, frame folders, and the movies inside plain folders."""
-    out: List[Path] = []
-    for raw in paths:
-        p = Path(raw)
-        if p.is_file():
-            out.append(p)
-        elif p.is_dir():
-            inside = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in MOVIE_SUFFIXES
-                            and not f.stem.endswith("_mask") and not f.name.startswith("."))
-            multi = [f for f in inside if _n_pages(f) > 1 or f.suffix.lower() not in (".tif", ".tiff")]
-            out.extend(multi if multi else [p])           # a folder of single frames is one movie
-    return out
-
-
-def _n_pages(path: Path) -> int:
-    try:
-        import tifffile
-
-        with tifffile.TiffFile(path) as tif:
-            return len(tif.pages)
-    except Exception:
-        return 0
-
-
 def open_movies(paths: Iterable) -> Tuple[list, List[str]]:
-    """(movies, error messages): one unreadable file never stops the others."""
+    """(movies, error messages) for dropped paths (files, frame folders, folders of movies): one
+    unreadable file never stops the others."""
     movies, errors = [], []
-    for p in movie_paths(paths):
+    for raw in paths:
         try:
-            movies.append(open_movie(p))
-        except Exception as exc:
+            found = find_movies([raw])
+        except MovieError as exc:
             errors.append(str(exc))
+            continue
+        for p in found:
+            try:
+                movies.append(open_movie(p))
+            except Exception as exc:
+                errors.append(str(exc))
     return movies, errors
 
 

@@ -36,6 +36,43 @@ def is_movie_path(path: Path) -> bool:
     return path.is_dir() or path.suffix.lower() in MOVIE_SUFFIXES
 
 
+def find_movies(paths) -> list:
+    """Movie files, frame folders, and folders of movies (each movie file or frame folder inside;
+    ``*_mask`` images and hidden files are skipped). Raises :class:`MovieError` for a missing path
+    or a folder without movies."""
+    out = []
+    for raw in paths:
+        p = Path(raw)
+        if not p.exists():
+            raise MovieError(f"{p}: no such file or folder")
+        if p.is_file():
+            out.append(p)
+            continue
+        tiffs = sorted(f for f in p.iterdir() if f.suffix.lower() in TIFF_SUFFIXES and not f.stem.endswith("_mask"))
+        if tiffs and _is_single_frame(tiffs[0]):
+            out.append(p)                         # a folder of frames is one movie
+            continue
+        found = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in MOVIE_SUFFIXES
+                       and not f.name.startswith("."))
+        found += sorted(d for d in p.iterdir() if d.is_dir() and any(
+            _is_single_frame(f) for f in list(d.glob("*.tif"))[:1] + list(d.glob("*.tiff"))[:1]))
+        found = [f for f in found if not f.stem.endswith("_mask")]
+        if not found:
+            raise MovieError(f"{p}: no movies in this folder")
+        out.extend(found)
+    return out
+
+
+def _is_single_frame(path: Path) -> bool:
+    try:
+        import tifffile
+
+        with tifffile.TiffFile(path) as tif:
+            return len(tif.pages) == 1 and tif.series[0].ndim == 2
+    except Exception:
+        return False
+
+
 def open_movie(path, channel: int = 0, memory_limit_bytes: Optional[int] = None) -> Movie:
     """Open ``path`` (file or folder of frames) and return a (t, y, x) movie."""
     path = Path(path)

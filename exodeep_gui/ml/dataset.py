@@ -23,7 +23,7 @@ from exodeep_gui.core.patches import TrainingMovie
 from exodeep_gui.core.progress import CancelToken, Progress, ProgressClock
 from exodeep_gui.core.spots import SpotParams, detect_spots
 from exodeep_gui.core.targets import DEFAULT_CONE, build_target, check_annotations
-from exodeep_gui.io.movie_io import MOVIE_SUFFIXES, open_movie
+from exodeep_gui.io.movie_io import find_movies, open_movie
 from exodeep_gui.io.results import AnnotationError, read_events
 
 ANNOTATION_SUFFIXES = (".csv", ".xml", ".txt")
@@ -74,14 +74,10 @@ def find_training_items(paths: Sequence) -> List[TrainingItem]:
     :func:`check_training_items` reports it."""
     items: List[TrainingItem] = []
     for raw in paths:
-        p = Path(raw)
-        if p.is_file() and p.suffix.lower() in MOVIE_SUFFIXES:
-            movies = [p]
-        elif p.is_dir():
-            movies = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in MOVIE_SUFFIXES
-                            and not f.stem.endswith("_mask") and not f.name.startswith("."))
-        else:
-            raise TrainingDataError([f"{p}: no such movie or folder"])
+        try:
+            movies = find_movies([raw])
+        except MovieError as exc:
+            raise TrainingDataError([str(exc)]) from None
         items.extend(TrainingItem(m, _annotation_for(m), _mask_for(m)) for m in movies)
     if not items:
         raise TrainingDataError([f"no movies found in {', '.join(str(p) for p in paths)}"])
