@@ -57,7 +57,7 @@ def cmd_detect(args) -> int:
     _quiet_tensorflow()
     from exodeep_gui.io.atomic import check_writable_folder
     from exodeep_gui.io.movie_io import open_movie
-    from exodeep_gui.io.results import write_objlist_xml, write_results_csv, write_roiset
+    from exodeep_gui.io.results import result_paths, write_results
     from exodeep_gui.ml.detect import DetectOptions, Detector
     from exodeep_gui.ml.device import describe_device
 
@@ -75,13 +75,9 @@ def cmd_detect(args) -> int:
             movie = open_movie(path, channel=args.channel)
             out_dir = Path(args.out) if args.out else path.parent
             stem = path.stem if path.is_file() else path.name
-            targets = {"csv": out_dir / f"{stem}_events.csv", "roi": out_dir / f"{stem}_RoiSet.zip",
-                       "xml": out_dir / f"{stem}_events.xml"}
-            targets = {k: v for k, v in targets.items() if k in args.formats}
-            if not args.overwrite:
-                existing = [str(v) for v in targets.values() if v.exists()]
-                if existing:
-                    raise UserError(f"{existing[0]} already exists (use --overwrite to replace it)")
+            existing = [p for p in result_paths(out_dir, stem, args.formats).values() if p.exists()]
+            if existing and not args.overwrite:        # before the network runs, not after
+                raise UserError(f"{existing[0]} already exists (use --overwrite to replace it)")
             check_writable_folder(out_dir)
             bar = ProgressBar(f"{stem[:24]:24s}")
             try:
@@ -91,17 +87,12 @@ def cmd_detect(args) -> int:
             finally:
                 bar.close()
             events = detection.events()
-            if "csv" in targets:
-                write_results_csv(targets["csv"], events, movie.pixel_size_um, movie.frame_interval_s,
-                                  overwrite=args.overwrite)
-            if "roi" in targets:
-                write_roiset(targets["roi"], events, overwrite=args.overwrite)
-            if "xml" in targets:
-                write_objlist_xml(targets["xml"], events, overwrite=args.overwrite)
+            written = write_results(out_dir, stem, events, movie.pixel_size_um, movie.frame_interval_s,
+                                    args.formats, overwrite=args.overwrite)
             dt = time.perf_counter() - t0
             summary.append((stem, movie.n_frames, len(events), dt, "ok"))
             print(f"{stem}: {len(events)} events in {movie.n_frames} frames ({dt:.1f} s) → "
-                  f"{', '.join(str(v) for v in targets.values())}", file=sys.stderr)
+                  f"{', '.join(str(v) for v in written)}", file=sys.stderr)
         except (UserError, ValueError, OSError) as exc:
             summary.append((path.name, 0, 0, time.perf_counter() - t0, f"FAILED: {exc}"))
             print(f"error: {exc}", file=sys.stderr)

@@ -55,6 +55,13 @@ class EventTable:
             keep &= mask[yi, xi].astype(bool)
         return self.select(keep)
 
+    def concat(self, other: "EventTable") -> "EventTable":
+        """The rows of ``self`` then ``other`` (core columns; extra columns only when both have them)."""
+        extra = {k: np.r_[v, other.extra[k]] for k, v in self.extra.items() if k in other.extra}
+        return EventTable.from_arrays(np.r_[self.x, other.x], np.r_[self.y, other.y],
+                                      np.r_[self.frame, other.frame], np.r_[self.score, other.score],
+                                      np.r_[self.size, other.size], extra)
+
     def sorted(self) -> "EventTable":
         return self.select(np.lexsort((self.x, self.y, self.frame)))
 

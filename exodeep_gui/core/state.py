@@ -58,11 +58,7 @@ class MovieDoc:
         if self.deleted and len(base):
             keep = [event_key(base, i) not in self.deleted for i in range(len(base))]
             base = base.select(np.array(keep, bool))
-        if len(self.added):
-            base = EventTable.from_arrays(np.r_[base.x, self.added.x], np.r_[base.y, self.added.y],
-                                          np.r_[base.frame, self.added.frame],
-                                          np.r_[base.score, self.added.score], np.r_[base.size, self.added.size])
-        return base.sorted()
+        return base.concat(self.added).sorted()
 
 
 def event_key(table: EventTable, i: int) -> tuple:
@@ -181,10 +177,7 @@ class ViewerState:
         doc = self.current
         if doc is None:
             return
-        new = EventTable.from_arrays([x], [y], [frame], [1.0], [0])
-        doc.added = EventTable.from_arrays(np.r_[doc.added.x, new.x], np.r_[doc.added.y, new.y],
-                                           np.r_[doc.added.frame, new.frame], np.r_[doc.added.score, 1.0],
-                                           np.r_[doc.added.size, 0])
+        doc.added = doc.added.concat(EventTable.from_arrays([x], [y], [frame], [1.0], [0]))
         doc.undo.append(("unadd_last", None))
         self.events_changed.emit()
 
@@ -198,9 +191,7 @@ class ViewerState:
         elif kind == "unadd_last":
             doc.added = doc.added.select(np.arange(len(doc.added)) < len(doc.added) - 1)
         elif kind == "unadd":
-            doc.added = EventTable.from_arrays(np.r_[doc.added.x, payload.x], np.r_[doc.added.y, payload.y],
-                                               np.r_[doc.added.frame, payload.frame],
-                                               np.r_[doc.added.score, payload.score], np.r_[doc.added.size, payload.size])
+            doc.added = doc.added.concat(payload)
         self.selected = None
         self.events_changed.emit()
         return True

@@ -87,6 +87,8 @@ class DetectionPanel(QWidget):
             self.set_model(folder)
 
     def set_model(self, spec: str) -> None:
+        if Path(spec).is_dir():
+            spec = str(Path(spec).resolve())         # one entry per folder, however it was named
         i = self.model_box.findData(spec)
         if i < 0:
             self.model_box.addItem(f"{Path(spec).name} (folder)", spec)

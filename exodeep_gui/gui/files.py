@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Iterable, List, Tuple
 
 from exodeep_gui.core.state import MovieDoc
-from exodeep_gui.io.atomic import check_writable_folder
 from exodeep_gui.core.movie import MovieError
 from exodeep_gui.io.movie_io import find_movies, open_movie
-from exodeep_gui.io.results import read_events, write_results_csv, write_roiset
+from exodeep_gui.io.results import read_events, write_results
 
 
 def open_movies(paths: Iterable) -> Tuple[list, List[str]]:
@@ -34,14 +33,9 @@ def open_movies(paths: Iterable) -> Tuple[list, List[str]]:
 
 def export_doc(doc: MovieDoc, folder, overwrite: bool = False) -> List[Path]:
     """``<movie>_events.csv`` (ImageJ Results) and ``<movie>_RoiSet.zip`` into ``folder``."""
-    folder = Path(folder)
-    check_writable_folder(folder)
-    ev = doc.events()
     m = doc.movie
-    csv = write_results_csv(folder / f"{doc.name}_events.csv", ev, m.pixel_size_um, m.frame_interval_s,
-                            overwrite=overwrite)
-    roi = write_roiset(folder / f"{doc.name}_RoiSet.zip", ev, overwrite=overwrite)
-    return [csv, roi]
+    return write_results(folder, doc.name, doc.events(), m.pixel_size_um, m.frame_interval_s,
+                         formats=("csv", "roi"), overwrite=overwrite)
 
 
 def import_annotations(doc: MovieDoc, path) -> int:

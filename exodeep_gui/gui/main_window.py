@@ -19,7 +19,7 @@ from exodeep_gui.gui.event_panel import EventPanel
 from exodeep_gui.gui.kymograph_view import KymographView
 from exodeep_gui.gui.movie_view import MovieView
 from exodeep_gui.gui.settings import Settings
-from exodeep_gui.io.atomic import OutputError
+from exodeep_gui.io.atomic import OutputError, OutputExists
 
 log = logging.getLogger("exodeep")
 MOVIE_FILTER = "Movies (*.tif *.tiff *.ome.tif *.nd2 *.h5 *.hdf5);;All files (*)"
@@ -211,11 +211,11 @@ class MainWindow(QMainWindow):
         for doc in docs:
             try:
                 written += files.export_doc(doc, folder)
-            except OutputError as exc:
-                if "exists" in str(exc) and QMessageBox.question(self, "ExoDeep", f"{exc}\nReplace it?") == QMessageBox.Yes:
+            except OutputExists as exc:
+                if QMessageBox.question(self, "ExoDeep", f"{exc}\nReplace it?") == QMessageBox.Yes:
                     written += files.export_doc(doc, folder, overwrite=True)
-                else:
-                    show_error(self, str(exc))
+            except OutputError as exc:
+                show_error(self, str(exc))
         self.statusBar().showMessage(f"wrote {len(written)} files into {folder}")
         return written
 

@@ -213,8 +213,9 @@ class MovieView(QWidget):
         x, y = self._image_pos(scene_pos)
         h, w = doc.movie.shape[1:]
         xi, yi = int(np.floor(x)), int(np.floor(y))
-        if 0 <= xi < w and 0 <= yi < h:
-            value = doc.movie.frame(self.state.frame)[yi, xi]
+        shown = self.image.image                # the frame on screen: no re-read of the movie
+        if shown is not None and 0 <= xi < w and 0 <= yi < h:
+            value = shown[yi, xi]
             self.hover.emit(f"x {xi}  y {yi}  frame {self.state.frame + 1}  value {value}")
 
     def _mouse_clicked(self, event) -> None:

@@ -12,7 +12,7 @@ import logging
 import traceback
 from typing import Callable, Optional
 
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QObject, Qt, QThread, Signal
 
 from exodeep_gui.core.progress import Cancelled, CancelToken
 
@@ -79,7 +79,9 @@ def start(worker: GeneratorWorker, parent: Optional[QObject] = None) -> QThread:
     _THREADS.append(thread)
     worker.moveToThread(thread)
     thread.started.connect(worker.run)
-    worker.done.connect(thread.quit)
+    # quit from the worker's own thread at once: a queued quit would wait for the GUI thread, which
+    # may itself be waiting for this thread to finish (that deadlocked for wait()'s 5 s timeout)
+    worker.done.connect(thread.quit, Qt.DirectConnection)
     thread.finished.connect(worker.deleteLater)
     thread.start()
     return thread

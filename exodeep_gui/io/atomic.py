@@ -15,6 +15,10 @@ class OutputError(OSError):
     """An output cannot be written; the message says where and why."""
 
 
+class OutputExists(OutputError):
+    """The output file is already there and overwriting was not asked for."""
+
+
 def check_writable_folder(folder: Path) -> None:
     folder = Path(folder)
     try:
@@ -30,14 +34,14 @@ def atomic_path(path, overwrite: bool = False, suffix: str = ".part"):
     """Yield a temporary path next to ``path``; on success it replaces ``path``."""
     path = Path(path)
     if path.exists() and not overwrite:
-        raise OutputError(f"{path}: already exists (not overwritten; remove it or ask to overwrite)")
+        raise OutputExists(f"{path}: already exists (not overwritten; remove it or ask to overwrite)")
     check_writable_folder(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)
         if path.exists() and not overwrite:     # appeared meanwhile
-            raise OutputError(f"{path}: already exists (not overwritten)")
+            raise OutputExists(f"{path}: already exists (not overwritten)")
         os.replace(tmp, path)
     except BaseException:
         try:

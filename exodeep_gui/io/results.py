@@ -12,7 +12,9 @@ from typing import Optional
 import numpy as np
 
 from exodeep_gui.core.events import EventTable
-from exodeep_gui.io.atomic import atomic_path, write_text_atomic
+from exodeep_gui.io.atomic import OutputExists, atomic_path, check_writable_folder, write_text_atomic
+
+RESULT_FORMATS = ("csv", "roi", "xml")
 
 
 class AnnotationError(ValueError):
@@ -151,3 +153,27 @@ def write_roiset(path, events: EventTable, overwrite: bool = False) -> Path:
             import zipfile
             zipfile.ZipFile(tmp, "w").close()
     return Path(path)
+
+
+# ---------------------------------------------------------------- one movie's result files
+def result_paths(folder, stem: str, formats=RESULT_FORMATS) -> dict:
+    """``<stem>_events.csv`` (ImageJ Results), ``<stem>_RoiSet.zip`` (Fiji), ``<stem>_events.xml``."""
+    folder = Path(folder)
+    names = {"csv": f"{stem}_events.csv", "roi": f"{stem}_RoiSet.zip", "xml": f"{stem}_events.xml"}
+    return {k: folder / names[k] for k in RESULT_FORMATS if k in formats}
+
+
+def write_results(folder, stem: str, events: EventTable, pixel_size_um=None, frame_interval_s=None,
+                  formats=RESULT_FORMATS, overwrite: bool = False) -> list:
+    """Write a movie's events in ``formats`` into ``folder``; checks every target before writing
+    any, so a refused overwrite leaves nothing half-done. Returns the paths written."""
+    paths = result_paths(folder, stem, formats)
+    check_writable_folder(Path(folder))
+    if not overwrite:
+        existing = [p for p in paths.values() if p.exists()]
+        if existing:
+            raise OutputExists(f"{existing[0]}: already exists (not overwritten; remove it or ask to overwrite)")
+    writers = {"csv": lambda p: write_results_csv(p, events, pixel_size_um, frame_interval_s, overwrite),
+               "roi": lambda p: write_roiset(p, events, overwrite),
+               "xml": lambda p: write_objlist_xml(p, events, overwrite)}
+    return [writers[k](p) for k, p in paths.items()]

@@ -189,11 +189,11 @@ def save_model_folder(model, spec: UNetSpec, folder, overwrite: bool = False, **
     return folder
 
 
-def load_keras_model(info: ModelInfo):
+def load_keras_model(info: ModelInfo, mixed_precision: bool = False):
     """Build the network of ``info`` and load its weights (Keras imported here, lazily)."""
     from exodeep_gui.ml.unet import build_unet, load_keras2_h5_weights
 
-    model = build_unet(info.spec)
+    model = build_unet(info.spec, mixed_precision=mixed_precision)
     if info.weights_format == "keras2-h5":
         load_keras2_h5_weights(model, info.weights)
     else:

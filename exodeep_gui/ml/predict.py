@@ -138,13 +138,17 @@ class StreamingUNet:
         self.blocks = {name: [_TimeConv(self.o, kern, bias, c.k, c.activation)
                               for _, (kern, bias, c) in zip(range(len(specs)), it)]
                        for name, specs in self.spec.blocks().items()}
+        self.cancel: Optional[CancelToken] = None   # set by the caller for fine-grained cancel
         self.skip_high = _SkipQueue(self.o)
         self.skip_mid = _SkipQueue(self.o)
 
     def _run(self, name, box: list, t0):
-        """Run a block; ``box`` holds its input and is emptied (inputs are freed early)."""
+        """Run a block; ``box`` holds its input and is emptied (inputs are freed early).
+        The cancel token is checked before every layer, so a cancel never waits for a whole chunk."""
         x = None
         for i, layer in enumerate(self.blocks[name]):
+            if self.cancel is not None:
+                self.cancel.raise_if_cancelled()
             if i:
                 box, x = [x], None
             x, t0 = layer(box, t0)
@@ -236,6 +240,7 @@ def segment_movie(model, spec: UNetSpec, movie: Movie, *, max_tile: int = 512,
     labels = _allocate((T, H, W), "labels")
     score = _allocate((T, H, W), "score")
     engine = StreamingUNet(model, spec)
+    engine.cancel = cancel
     clock = ProgressClock("detect", T)
     done = 0
     yield clock.report(0, "starting")

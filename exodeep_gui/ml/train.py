@@ -151,18 +151,25 @@ def _resolve(flag: str, gpu: bool) -> bool:
 
 
 # ---------------------------------------------------------------- validation
-def validate(model, spec: UNetSpec, movies: Sequence[TrainingMovie], threshold: float = 0.5,
-             cancel: Optional[CancelToken] = None) -> dict:
-    """Full-movie detection on ``movies`` and the paper's event scores against their annotations."""
+def _candidates(model, spec: UNetSpec, movies: Sequence[TrainingMovie], cancel: Optional[CancelToken]):
+    """Every unfiltered event the network finds in each whole movie (the streaming engine)."""
     from exodeep_gui.core.progress import run_to_end
     from exodeep_gui.ml.predict import segment_movie
 
-    total = Scores(0, 0, 0)
-    per_movie = {}
+    out = []
     for m in movies:
         seg = run_to_end(segment_movie(model, spec, Movie(m.image), cancel=cancel))
-        pred = events_from_segmentation(seg.labels, seg.score).filtered(threshold=threshold)
-        s = evaluate_events(m.annotations, pred)
+        out.append(events_from_segmentation(seg.labels, seg.score))
+    return out
+
+
+def validate(model, spec: UNetSpec, movies: Sequence[TrainingMovie], threshold: float = 0.5,
+             cancel: Optional[CancelToken] = None) -> dict:
+    """Full-movie detection on ``movies`` and the paper's event scores against their annotations."""
+    total = Scores(0, 0, 0)
+    per_movie = {}
+    for m, cands in zip(movies, _candidates(model, spec, movies, cancel)):
+        s = evaluate_events(m.annotations, cands.filtered(threshold=threshold))
         per_movie[m.name] = {"tp": s.tp, "fp": s.fp, "fn": s.fn, "f1": s.f1}
         total = total + s
     return {"precision": total.precision, "recall": total.recall, "f1": total.f1,
@@ -176,13 +183,7 @@ MIN_SIZES = (0, 10, 20, 30, 40, 50, 60, 80, 100)
 def calibrate(model, spec: UNetSpec, movies: Sequence[TrainingMovie], cancel: Optional[CancelToken] = None) -> dict:
     """The score threshold and minimum size that give the best event F1 on ``movies`` (the network
     runs once per movie; the filters are swept on its candidates)."""
-    from exodeep_gui.core.progress import run_to_end
-    from exodeep_gui.ml.predict import segment_movie
-
-    cands = []
-    for m in movies:
-        seg = run_to_end(segment_movie(model, spec, Movie(m.image), cancel=cancel))
-        cands.append((events_from_segmentation(seg.labels, seg.score), m.annotations))
+    cands = list(zip(_candidates(model, spec, movies, cancel), (m.annotations for m in movies)))
     best = None
     for t in THRESHOLDS:
         for size in MIN_SIZES:
@@ -205,13 +206,20 @@ def validation_loss(model, batches) -> float:
 def check_output_folder(folder: Path, resume: bool, overwrite: bool) -> None:
     folder = Path(folder)
     if resume:
-        if not (folder / CHECKPOINT / "state.json").is_file() and not (folder / (CHECKPOINT + ".old") / "state.json").is_file():
+        if _checkpoint_dir(folder) is None:
             raise OutputError(f"{folder}: no unfinished training run to resume here")
         return
     if folder.exists() and any(folder.iterdir()) and not overwrite:
         raise OutputError(f"{folder}: the folder is not empty; choose a new folder for the model "
                           f"(or --resume to continue a run, --overwrite to replace it)")
     check_writable_folder(folder)
+
+
+def _save_weights(model, path: Path) -> None:
+    """Weights written beside ``path`` then renamed over it (never a half-written file)."""
+    part = path.with_name(path.name[:-len(".weights.h5")] + ".part.weights.h5")
+    model.save_weights(part)
+    part.replace(path)
 
 
 def _checkpoint_dir(folder: Path) -> Optional[Path]:
@@ -278,17 +286,12 @@ def _restore_optimizer(model, path: Path) -> None:
 
 
 def _initial_model(options: TrainOptions, mixed: bool):
-    from exodeep_gui.ml.models import resolve_model
-    from exodeep_gui.ml.unet import build_unet, load_keras2_h5_weights
+    from exodeep_gui.ml.models import load_keras_model, resolve_model
+    from exodeep_gui.ml.unet import build_unet
 
     if options.start_from:
         info = resolve_model(options.start_from)
-        model = build_unet(info.spec, mixed_precision=mixed)
-        if info.weights_format == "keras2-h5":
-            load_keras2_h5_weights(model, info.weights)
-        else:
-            model.load_weights(info.weights)
-        return model, info.spec, info.name
+        return load_keras_model(info, mixed_precision=mixed), info.spec, info.name
     spec = UNetSpec(filters=tuple(options.filters))
     return build_unet(spec, mixed_precision=mixed), spec, None
 
@@ -354,16 +357,14 @@ def train(train_items: Sequence[TrainingItem], valid_items: Sequence[TrainingIte
                 "valid": [[str(i.movie), str(i.annotations), str(i.mask) if i.mask else ""] for i in valid_items]}
 
     def write_outputs(status: str) -> None:
-        model.save_weights(out / (LAST + ".part.weights.h5"))
-        (out / (LAST + ".part.weights.h5")).replace(out / LAST)
+        _save_weights(model, out / LAST)
         if best is None or not (out / BEST).is_file():
-            shutil.copyfile(out / LAST, out / (BEST + ".part"))
-            (out / (BEST + ".part")).replace(out / BEST)
+            _save_weights(model, out / BEST)
         cfg = model_config(spec, BEST, schedule=to_list(options.schedule), training={
             "status": status, "steps": global_step, "total_steps": total, "options": options.to_dict(),
             "started_from": started_from, "data": data, "best": best,
             "last": reports[-1] if reports else None, "wall_time_s": round(elapsed(), 1),
-            "backend": keras.backend.backend(), "hardware": _hardware(gpu), "mixed_precision": mixed,
+            "backend": keras.backend.backend(), "hardware": _hardware(), "mixed_precision": mixed,
             "exodeep_version": __version__}, weights_last=LAST)
         write_text_atomic(out / CONFIG_NAME, json.dumps(cfg, indent=2), overwrite=True)
         write_text_atomic(out / "history.csv", _history_csv(history), overwrite=True)
@@ -382,16 +383,15 @@ def train(train_items: Sequence[TrainingItem], valid_items: Sequence[TrainingIte
                                f1=rep["f1"])
         if best is None or rep["f1"] >= best["f1"]:
             best = {k: rep[k] for k in ("step", "stage", "precision", "recall", "f1", "tp", "fp", "fn")}
-            model.save_weights(out / (BEST + ".part.weights.h5"))
-            (out / (BEST + ".part.weights.h5")).replace(out / BEST)
+            _save_weights(model, out / BEST)
         return rep
 
     start_global = global_step
 
     def work_until(stage_idx: int, stage_step: int) -> float:
-        return (sum(s.voxels_per_step * s.steps for s in options.schedule[:stage_idx])
-                + options.schedule[stage_idx].voxels_per_step * stage_step) if stage_idx < n_stages else \
-            sum(s.voxels_per_step * s.steps for s in options.schedule)
+        """Voxels trained on from the start of the schedule to (stage, step)."""
+        done = sum(s.voxels_per_step * s.steps for s in options.schedule[:stage_idx])
+        return done + (options.schedule[stage_idx].voxels_per_step * stage_step if stage_idx < n_stages else 0)
 
     work0 = work_until(first_stage, first_step)
     work_total = work_until(n_stages, 0) - work0
@@ -455,7 +455,7 @@ def train(train_items: Sequence[TrainingItem], valid_items: Sequence[TrainingIte
     return TrainResult(out, global_step, best, reports[-1] if reports else None, history)
 
 
-def _hardware(gpu: bool) -> str:
+def _hardware() -> str:
     import os
 
     from exodeep_gui.ml.device import describe_device

@@ -131,3 +131,19 @@ def test_imagej_roi_manager_opens_the_roiset(tmp_path, events):
                    f'print("TYPE " + selectionType + " SLICE " + getSliceNumber() + " XY " + xs[0] + "," + ys[0]);\n',
                    tmp_path)
     assert "ROIS 3" in text and "TYPE 10 SLICE 15 XY 40.5,8" in text, text[-2000:]
+
+
+def test_write_results_checks_every_target_before_writing_any(tmp_path):
+    from exodeep_gui.io.atomic import OutputExists
+    from exodeep_gui.io.results import result_paths, write_results
+
+    events = EventTable.from_arrays([3.0, 8.5], [4.0, 2.0], [1, 6])
+    paths = result_paths(tmp_path, "m")
+    paths["roi"].write_bytes(b"the user's own file")
+    with pytest.raises(OutputExists):
+        write_results(tmp_path, "m", events)
+    assert not paths["csv"].exists() and not paths["xml"].exists()
+    assert paths["roi"].read_bytes() == b"the user's own file"
+    written = write_results(tmp_path, "m", events, formats=("csv", "roi"), overwrite=True)
+    assert written == [paths["csv"], paths["roi"]]
+    assert len(read_events(paths["csv"])) == 2
