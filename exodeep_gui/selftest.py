@@ -1,6 +1,7 @@
 """``ExoDeep --self-test [--model M]``: a headless check of an installed (frozen) app. Opens the
 demo movie, detects with a bundled or given model on the CPU, writes the CSV to a temporary
-folder, reads it back and exits 0 (1 on any failure, with the reason)."""
+folder, reads it back, runs the same detection the way the window does (in an engine process:
+the check that the frozen app can start one) and exits 0 (1 on any failure, with the reason)."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def run(model: Optional[str] = None) -> int:
         from exodeep_gui.core.simulate import SimulationParams, simulate_movie
         from exodeep_gui.core.movie import Movie
         from exodeep_gui.io.results import read_events, write_results_csv
-        from exodeep_gui.ml.detect import DetectOptions, Detector
+        from exodeep_gui.ml.detect import DetectOptions, Detector, detect_in_subprocess
         from exodeep_gui.ml.device import describe_device
         from exodeep_gui.paths import is_frozen
 
@@ -46,8 +47,12 @@ def run(model: Optional[str] = None) -> int:
         write_results_csv(out, events, 0.16, 0.3)
         back = read_events(out)
         assert len(back) == len(events), "the CSV did not read back"
+        [(_, child)] = run_to_end(detect_in_subprocess(model, [(0, movie)], DetectOptions(model=model)))
+        assert (child.segmentation.score == detection.segmentation.score).all(), \
+            "the engine process gave another result"
         print(f"ExoDeep {__version__} self-test OK: frozen={is_frozen()} model={model} "
-              f"{describe_device()}; {len(events)} events on a {sim.movie.shape} demo movie → {out} "
+              f"{describe_device()}; {len(events)} events on a {sim.movie.shape} demo movie → {out}; "
+              f"engine process agrees "
               f"({time.perf_counter() - t0:.1f} s)")
         return 0
     except Exception as exc:

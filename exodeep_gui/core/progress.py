@@ -21,10 +21,13 @@ class Cancelled(Exception):
 
 
 class CancelToken:
-    """A thread-safe flag that a caller sets and long work polls."""
+    """A thread-safe flag that a caller sets and long work polls.
 
-    def __init__(self) -> None:
-        self._event = threading.Event()
+    ``event`` may be any object with ``set``/``is_set`` (a ``multiprocessing`` event lets a
+    parent process cancel work running in a child, see :mod:`exodeep_gui.core.jobs`)."""
+
+    def __init__(self, event=None) -> None:
+        self._event = threading.Event() if event is None else event
 
     def cancel(self) -> None:
         self._event.set()

@@ -85,3 +85,114 @@ class Detector:
     def detect_blocking(self, movie: Movie, options: DetectOptions = DetectOptions(),
                         callback=None) -> Detection:
         return run_to_end(self.detect(movie, options), callback)
+
+
+# ---------------------------------------------------------------- detection in a child process
+@dataclass(frozen=True)
+class MovieRef:
+    """How a child process gets a movie the parent has open: a ``.npy`` file the parent wrote
+    (movies held in memory) or the movie's own file, opened again (memory-mapped or lazy)."""
+
+    path: str
+    kind: str                       # "npy" or "open"
+    source: Optional[str]
+    channel: int
+    pixel_size_um: Optional[float]
+    frame_interval_s: Optional[float]
+
+    def open(self) -> Movie:
+        from pathlib import Path
+
+        import numpy as np
+
+        if self.kind == "npy":
+            movie = Movie(np.load(self.path, mmap_mode="r"), channel=self.channel)
+        else:
+            from exodeep_gui.io.movie_io import open_movie
+
+            movie = open_movie(self.path, channel=self.channel)
+        movie.source = Path(self.source) if self.source else None
+        movie.pixel_size_um, movie.frame_interval_s = self.pixel_size_um, self.frame_interval_s
+        return movie
+
+
+def movie_ref(movie: Movie, folder, index: int) -> MovieRef:
+    """Hand ``movie`` to a child: its file when it can be opened again there (memory-mapped,
+    frame folders, HDF5, ND2: nothing is copied), else a ``.npy`` copy in ``folder``."""
+    from pathlib import Path
+
+    import numpy as np
+
+    source = str(movie.source) if movie.source is not None else None
+    in_memory = isinstance(movie.data, np.ndarray) and not isinstance(movie.data, np.memmap)
+    if source and not in_memory and Path(source).exists():
+        return MovieRef(source, "open", source, movie.channel, movie.pixel_size_um, movie.frame_interval_s)
+    path = Path(folder) / f"movie_{index}.npy"
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=movie.dtype, shape=movie.shape)
+    for a in range(0, movie.n_frames, 64):
+        out[a:a + 64] = movie.frames(a, a + 64)
+    out.flush()
+    del out
+    return MovieRef(str(path), "npy", source, movie.channel, movie.pixel_size_um, movie.frame_interval_s)
+
+
+def detect_job(model_name: str, refs, options: DetectOptions, folder: str,
+               cancel: Optional[CancelToken] = None):
+    """The child's side of :func:`detect_in_subprocess`: load the model, detect in each movie,
+    store the per-voxel maps as ``.npy`` files in ``folder``; returns small per-movie records."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from exodeep_gui.ml.device import describe_device
+
+    yield Progress("load", 0, 1, f"loading model {model_name}")
+    detector = Detector.load(model_name)
+    yield Progress("device", 1, 1, describe_device())
+    records = []
+    for i, ref in enumerate(refs):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        movie = ref.open()
+        gen = detector.detect(movie, options, cancel=cancel)
+        while True:
+            try:
+                p = next(gen)
+            except StopIteration as stop:
+                det = stop.value
+                break
+            yield Progress(p.stage, p.done, p.total, f"{movie.name} ({i + 1}/{len(refs)}): {p.message}",
+                           p.elapsed_s)
+        labels, score = Path(folder) / f"labels_{i}.npy", Path(folder) / f"score_{i}.npy"
+        np.save(labels, det.segmentation.labels)
+        np.save(score, det.segmentation.score)
+        records.append((det.movie_name, str(labels), str(score), det.candidates, det.options, det.model_name))
+    return records
+
+
+def detect_in_subprocess(model_name: str, movies, options: DetectOptions,
+                         cancel: Optional[CancelToken] = None):
+    """Detect in ``movies`` ([(key, Movie)]) with the network running in a child process (so
+    the caller's process never imports the deep-learning framework; see core.jobs). Yields
+    progress; returns [(key, Detection)] exactly as an in-process run would. On cancel the child
+    gets one second to stop by itself (it checks before every layer), then it is terminated: it
+    writes nothing the user keeps, so stopping it is always safe."""
+    import shutil
+    import tempfile
+
+    import numpy as np
+
+    from exodeep_gui.core.jobs import run_in_subprocess
+
+    folder = tempfile.mkdtemp(prefix="exodeep-detect-")
+    try:
+        refs = [movie_ref(movie, folder, i) for i, (_, movie) in enumerate(movies)]
+        records = yield from run_in_subprocess("exodeep_gui.ml.detect:detect_job", model_name, refs,
+                                               options, folder, cancel=cancel, grace_s=1.0)
+        results = []
+        for (key, _), (name, labels, score, cands, opts, model) in zip(movies, records):
+            seg = SegmentationResult(np.load(labels), np.load(score))
+            results.append((key, Detection(name, seg, cands, opts, model)))
+        return results
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

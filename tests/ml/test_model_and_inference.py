@@ -149,3 +149,33 @@ def test_outputs_go_to_disk_when_memory_is_short(tiny_model, monkeypatch):
     on_disk = run_to_end(predict.segment_movie(tiny_model, TINY, movie))
     assert isinstance(on_disk.labels, np.memmap) and isinstance(on_disk.score, np.memmap)
     assert np.array_equal(on_disk.labels, in_ram.labels) and np.array_equal(on_disk.score, in_ram.score)
+
+
+def test_detection_in_a_child_process_equals_detection_here(tmp_path, tiny_model):
+    """The window's path (network in a spawned process, maps back through files) gives exactly
+    what an in-process run gives, for a movie held in memory and for one opened from its file;
+    a movie the model cannot use fails there with the same error as here."""
+    from exodeep_gui.io.movie_io import open_movie, write_imagej_tiff
+    from exodeep_gui.ml.detect import DetectOptions, Detector, detect_in_subprocess
+    from exodeep_gui.ml.models import save_model_folder
+
+    folder = save_model_folder(tiny_model, TINY, tmp_path / "m")
+    in_memory = Movie(np.random.default_rng(5).poisson(80, (24, 32, 32)).astype(np.uint16))
+    path = write_imagej_tiff(tmp_path / "cell.tif", np.random.default_rng(6).poisson(90, (20, 40, 36))
+                             .astype(np.uint16), pixel_size_um=0.16, frame_interval_s=0.1)
+    on_disk = open_movie(path)
+    options = DetectOptions(model=str(folder), threshold=0.0)
+    stages = []
+    results = run_to_end(detect_in_subprocess(str(folder), [("a", in_memory), ("b", on_disk)], options),
+                         lambda p: stages.append(p.stage))
+    assert [k for k, _ in results] == ["a", "b"]
+    assert {"load", "device", "detect", "events"} <= set(stages)
+    here = Detector.load(str(folder))
+    for (_, got), movie in zip(results, (in_memory, on_disk)):
+        want = here.detect_blocking(movie, options)
+        assert np.array_equal(got.segmentation.labels, want.segmentation.labels)
+        assert np.array_equal(got.segmentation.score, want.segmentation.score)
+        assert got.movie_name == movie.name and got.events().frame.tolist() == want.events().frame.tolist()
+    assert results[1][1].movie_name == "cell"
+    with pytest.raises(MovieError, match="at least 16"):
+        run_to_end(detect_in_subprocess(str(folder), [("c", Movie(np.zeros((5, 32, 32), np.uint16)))], options))
