@@ -62,10 +62,21 @@ def main() -> int:
         write_simulated_set(work / "data", 6, params, seed=100, overwrite=True)
     if not (work / "heldout" / "simulation.json").is_file():
         write_simulated_set(work / "heldout", 3, params, seed=200, overwrite=True)
+    tr, va = split_items(find_training_items([work / "data"]), 0.3, seed=0)
     if args.start_from:
         before = held_out_scores(args.start_from, work / "heldout")
         print(f"held-out before fine-tuning ({args.start_from}): " + json.dumps(before))
-    tr, va = split_items(find_training_items([work / "data"]), 0.3, seed=0)
+        # the same filter calibration on the validation movies that training ends with, so that
+        # "before" and "after" are compared alike
+        from exodeep_gui.ml.dataset import prepare_items
+        from exodeep_gui.ml.models import load_keras_model, resolve_model
+        from exodeep_gui.ml.train import calibrate
+
+        info = resolve_model(args.start_from)
+        rec = calibrate(load_keras_model(info), info.spec, run_to_end(prepare_items(va)))
+        cal = held_out_scores(args.start_from, work / "heldout", rec["threshold"], rec["min_size"])
+        print(f"held-out before fine-tuning, calibrated on the validation movies {json.dumps(rec)}: "
+              + json.dumps(cal))
     options = TrainOptions(schedule=parse_schedule(args.schedule), start_from=args.start_from,
                            filters=tuple(args.filters), learning_rate=args.lr,
                            background_share=args.background_share, checkpoint_every=100,

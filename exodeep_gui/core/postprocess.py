@@ -3,8 +3,10 @@
 Default: 3D (t, y, x) connected components (26-connectivity) of the voxels whose most
 likely class is exocytosis; one event per component at its centroid (x, y sub-pixel,
 frame = rounded mean frame), score = peak class-2 probability, size = voxel count.
-Option ``method="meanshift"``: the reference's clustering (scikit-learn MeanShift, flat
-kernel, bandwidth 5 voxels, bin seeding, centre = the mode), for equivalence.
+Option ``method="meanshift"``: the reference's clustering (scikit-learn's MeanShift with a flat
+kernel, bandwidth 5 voxels, bin seeding; centre = the mode), for equivalence. It is implemented
+here step for step on scipy's k-d tree (a test checks it against scikit-learn where that is
+installed), so the app does not depend on scikit-learn (16 MB of the frozen bundle).
 """
 
 from __future__ import annotations
@@ -41,11 +43,8 @@ def _components(mask: np.ndarray, score: np.ndarray) -> EventTable:
 
 
 def _meanshift(mask: np.ndarray, score: np.ndarray, bandwidth: float) -> EventTable:
-    from sklearn.cluster import MeanShift
-
     coords = np.argwhere(mask)                               # (t, y, x)
-    ms = MeanShift(bandwidth=bandwidth, bin_seeding=True).fit(coords)
-    centres, labels = ms.cluster_centers_, ms.labels_
+    centres, labels = mean_shift(coords, bandwidth)
     k = len(centres)
     sizes = np.bincount(labels, minlength=k)
     vals = score[tuple(coords.T)].astype(float) / 255.0
@@ -53,3 +52,44 @@ def _meanshift(mask: np.ndarray, score: np.ndarray, bandwidth: float) -> EventTa
     np.maximum.at(peaks, labels, vals)
     return EventTable.from_arrays(x=centres[:, 2], y=centres[:, 1], frame=centres[:, 0],
                                   score=peaks, size=sizes, extra={"t": centres[:, 0]}).sorted()
+
+
+def mean_shift(points: np.ndarray, bandwidth: float, max_iter: int = 300):
+    """Flat-kernel mean shift with bin seeding, as ``sklearn.cluster.MeanShift(bandwidth=…,
+    bin_seeding=True)`` computes it: seeds on a grid of ``bandwidth`` holding at least one point;
+    each seed moves to the mean of the points within ``bandwidth`` (distance ≤ bandwidth) until it
+    moves less than 1e-3 × bandwidth; modes are ranked by how many points they hold (then by
+    position) and a mode within ``bandwidth`` of a stronger one is dropped; every point belongs to
+    its nearest mode. Returns (centres (k, d), labels (n,))."""
+    from scipy.spatial import cKDTree
+
+    points = np.asarray(points)
+    binned, counts = np.unique(np.round(points / bandwidth), axis=0, return_counts=True)
+    seeds = binned[counts >= 1].astype(np.float32) * np.float32(bandwidth)
+    if len(seeds) == len(points):
+        seeds = points
+    tree = cKDTree(points)
+    stop = 1e-3 * bandwidth
+    modes = {}
+    for seed in seeds:
+        mean = seed
+        for it in range(max_iter + 1):
+            within = tree.query_ball_point(mean, bandwidth)
+            if not within:
+                break
+            old, mean = mean, points[within].mean(axis=0)
+            if np.linalg.norm(mean - old) <= stop or it == max_iter:
+                break
+        if within:
+            modes[tuple(mean)] = len(within)
+    ranked = sorted(modes.items(), key=lambda kv: (kv[1], kv[0]), reverse=True)
+    centres = np.array([c for c, _ in ranked], float)
+    keep = np.ones(len(centres), bool)
+    ctree = cKDTree(centres)
+    for i, c in enumerate(centres):
+        if keep[i]:
+            keep[ctree.query_ball_point(c, bandwidth)] = False
+            keep[i] = True
+    centres = centres[keep]
+    _, labels = cKDTree(centres).query(points, k=1)
+    return centres, np.asarray(labels, int)

@@ -42,7 +42,7 @@ class DetectionPanel(QWidget):
             self.model_box.addItem(label, spec)
         self.model_box.currentIndexChanged.connect(self._model_changed)
         browse = QPushButton("Model folder…")
-        browse.clicked.connect(self._browse)
+        browse.clicked.connect(self.choose_folder)
         self.device_label = QLabel("device: checked when a model first runs")
         self.device_label.setWordWrap(True)
         self.threshold = QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=0.05, decimals=2, value=0.5)
@@ -81,7 +81,7 @@ class DetectionPanel(QWidget):
         layout.addStretch(1)
 
     # ---- model
-    def _browse(self) -> None:
+    def choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Choose an ExoDeep model folder")
         if folder:
             self.set_model(folder)

@@ -111,6 +111,12 @@ class MainWindow(QMainWindow):
                          lambda _=False, s=step: self.state.set_frame(self.state.frame + s), key)
         self._action(v, "First frame", lambda: self.state.set_frame(0), Qt.Key_Home)
         self._action(v, "Last frame", lambda: self.state.set_frame(10 ** 9), Qt.Key_End)
+        d = bar.addMenu("&Detect")
+        self._action(d, "Detect events in &this movie", lambda: self.detection.run(), "Ctrl+D")
+        self._action(d, "Detect events in &all movies", lambda: self.detection.run(all_movies=True), "Ctrl+Shift+D")
+        self._action(d, "&Cancel detection", self.detection.cancel, "Ctrl+.")
+        d.addSeparator()
+        self._action(d, "Choose a &model folder…", self.detection.choose_folder)
         h = bar.addMenu("&Help")
         self._action(h, "&About ExoDeep", self._about)
 

@@ -59,3 +59,20 @@ def test_components_give_one_event_per_blob():
     ms = events_from_segmentation(labels, score, method="meanshift")
     assert len(ms) == 2 and ms.x[0] == pytest.approx(6.0, abs=0.6)
     assert len(events_from_segmentation(np.zeros_like(labels), score)) == 0
+
+
+def test_mean_shift_is_scikit_learns():
+    """core.postprocess.mean_shift reproduces sklearn's MeanShift(bin_seeding=True) on clustered
+    voxel coordinates like the reference's (scikit-learn is a test dependency only)."""
+    sklearn_cluster = pytest.importorskip("sklearn.cluster")
+    from exodeep_gui.core.postprocess import mean_shift
+
+    rng = np.random.default_rng(7)
+    blobs = [np.argwhere(rng.random((5, 9, 9)) < 0.5) + rng.integers(0, 60, 3) for _ in range(25)]
+    pts = np.unique(np.concatenate(blobs), axis=0)
+    for bandwidth in (5.0, 3.0):
+        ref = sklearn_cluster.MeanShift(bandwidth=bandwidth, bin_seeding=True).fit(pts)
+        centres, labels = mean_shift(pts, bandwidth)
+        assert centres.shape == ref.cluster_centers_.shape
+        np.testing.assert_allclose(centres, ref.cluster_centers_, atol=1e-9)
+        assert (labels == ref.labels_).mean() > 0.999

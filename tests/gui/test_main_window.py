@@ -146,8 +146,14 @@ def test_detect_in_all_movies_keeps_results_per_movie(window, qtbot, sim_movie_f
     window.open_paths([path, other])
     assert len(window.state.docs) == 2
     window.detection.set_model(str(tiny_model_dir))
+    from PySide6.QtGui import QAction, QKeySequence
+
+    actions = {a.text(): a for a in window.findChildren(QAction)}
+    menu_item = actions["Detect events in &all movies"]            # the Detect menu, Ctrl+Shift+D
+    assert menu_item.shortcut() == QKeySequence("Ctrl+Shift+D")
+    assert actions["Detect events in &this movie"].shortcut() == QKeySequence("Ctrl+D")
     with qtbot.waitSignal(window.detection.finished, timeout=120_000):
-        window.detection.run(all_movies=True)
+        menu_item.trigger()
     shapes = [d.detection.segmentation.labels.shape for d in window.state.docs]
     assert shapes == [(40, 64, 64), (32, 48, 56)]
 

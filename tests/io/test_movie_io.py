@@ -112,3 +112,37 @@ def test_bad_input_gets_one_clear_line(tmp_path, stack, case, message):
         open_movie(path)
     text = str(err.value)
     assert message in text and "x." in text and "\n" not in text
+
+
+def test_nd2_axes_channel_and_calibration(tmp_path, monkeypatch):
+    """ND2 goes through the `nd2` library (which cannot write a file, and no sample file is
+    available here): a stand-in ND2File with nd2's interface checks ExoDeep's side — axis order,
+    channel choice, multi-position files, pixel size and frame interval."""
+    nd2 = pytest.importorskip("nd2")
+    from types import SimpleNamespace
+
+    from exodeep_gui.core.movie import MovieError
+    from exodeep_gui.io.movie_io import open_movie
+
+    data = np.random.default_rng(1).integers(0, 4000, (20, 2, 24, 28), dtype=np.uint16)
+
+    class FakeND2:
+        def __init__(self, path):
+            self.sizes = {"T": 20, "C": 2, "Y": 24, "X": 28}
+            self.nbytes = data.nbytes
+            self.experiment = [SimpleNamespace(type="TimeLoop", parameters=SimpleNamespace(periodMs=250.0))]
+
+        def asarray(self):
+            return data
+
+        def voxel_size(self):
+            return SimpleNamespace(x=0.108, y=0.108, z=1.0)
+
+    monkeypatch.setattr(nd2, "ND2File", FakeND2)
+    path = tmp_path / "cell.nd2"
+    path.write_bytes(b"\0" * 16)
+    movie = open_movie(path, channel=1)
+    assert movie.shape == (20, 24, 28) and np.array_equal(np.asarray(movie.data), data[:, 1])
+    assert movie.pixel_size_um == pytest.approx(0.108) and movie.frame_interval_s == pytest.approx(0.25)
+    with pytest.raises(MovieError, match="cell.nd2"):
+        open_movie(path, channel=5)

@@ -179,3 +179,48 @@ def test_detection_in_a_child_process_equals_detection_here(tmp_path, tiny_model
     assert results[1][1].movie_name == "cell"
     with pytest.raises(MovieError, match="at least 16"):
         run_to_end(detect_in_subprocess(str(folder), [("c", Movie(np.zeros((5, 32, 32), np.uint16)))], options))
+
+
+def test_registry_downloads_once_checks_the_checksum_and_keeps_nothing_bad(monkeypatch, tmp_path):
+    """The download path end to end against a local web server: a file with the right checksum is
+    fetched once into the user models folder and used (a second resolve does not download
+    again); a corrupted download is refused and leaves no file behind that could be used."""
+    import functools
+    import hashlib
+    import http.server
+    import threading
+
+    from exodeep_gui.ml import models
+    from exodeep_gui.paths import user_models_dir
+
+    served = tmp_path / "www"
+    served.mkdir()
+    good = np.random.default_rng(0).bytes(200_000)
+    (served / "good.bin").write_bytes(good)
+    (served / "bad.bin").write_bytes(good[:-1] + b"x")
+    hits = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *a):
+            hits.append(self.path)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(served)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        digest = hashlib.sha256(good).hexdigest()
+        monkeypatch.setenv("EXODEEP_MODEL_PATH", str(tmp_path / "nothing-here"))
+        entry = models.RegistryEntry("dl", "Download test", "dl_weights.h5", f"{base}/good.bin", digest, "none", "t")
+        path = models.fetch(entry)
+        assert path.parent == user_models_dir() and path.read_bytes() == good
+        assert models.fetch(entry) == path and len(hits) == 1          # once
+        bad = models.RegistryEntry("bad", "Corrupt", "bad_weights.h5", f"{base}/bad.bin", digest, "none", "t")
+        with pytest.raises(ModelError, match="checksum"):
+            models.fetch(bad)
+        assert models.find_local(bad) is None
+        assert not (user_models_dir() / "bad_weights.h5").exists()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
