@@ -54,7 +54,7 @@ def main() -> int:
     from exodeep_gui.core.simulate import SimulationParams
     from exodeep_gui.io.simulated import write_simulated_set
     from exodeep_gui.ml.dataset import find_training_items, split_items
-    from exodeep_gui.ml.train import TrainOptions, _hardware, has_gpu, train
+    from exodeep_gui.ml.train import TrainOptions, _hardware, train
 
     work = Path(args.work)
     params = SimulationParams(frames=120, height=128, width=128, events=20)
@@ -95,7 +95,7 @@ def main() -> int:
     plain = held_out_scores(str(out), work / "heldout", threshold=0.5, min_size=0)
     after = held_out_scores(str(out), work / "heldout")
     steps_per_s = result.steps / wall
-    print(f"trained {result.steps} steps in {wall:.0f} s ({steps_per_s:.2f} steps/s) on {_hardware(has_gpu())}")
+    print(f"trained {result.steps} steps in {wall:.0f} s ({steps_per_s:.2f} steps/s) on {_hardware()}")
     print(f"best validation: {json.dumps(result.best)}")
     print("held-out (3 movies, 60 events), threshold 0.5, no minimum size: " + json.dumps(plain))
     rec = json.loads((out / "config.json").read_text()).get("recommended")
