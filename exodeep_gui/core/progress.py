@@ -92,3 +92,14 @@ def run_to_end(
             return stop.value
         if callback is not None:
             callback(report)
+
+
+def prefixed(gen: Generator[Progress, None, T], prefix: str) -> Generator[Progress, None, T]:
+    """``gen``'s reports with ``prefix`` before each message (e.g. which movie of several);
+    returns ``gen``'s result: ``result = yield from prefixed(work(), "cell 2/5: ")``."""
+    while True:
+        try:
+            p = next(gen)
+        except StopIteration as stop:
+            return stop.value
+        yield Progress(p.stage, p.done, p.total, prefix + p.message, p.elapsed_s)

@@ -13,7 +13,7 @@ from typing import Generator, Optional
 from exodeep_gui.core.events import EventTable
 from exodeep_gui.core.movie import Movie, MovieError
 from exodeep_gui.core.postprocess import events_from_segmentation
-from exodeep_gui.core.progress import CancelToken, Progress, run_to_end
+from exodeep_gui.core.progress import CancelToken, Progress, prefixed, run_to_end
 from exodeep_gui.ml.models import ModelInfo, load_keras_model, recommended_filter, resolve_model
 from exodeep_gui.ml.predict import SegmentationResult, segment_movie
 
@@ -154,15 +154,8 @@ def detect_job(model_name: str, refs, options: DetectOptions, folder: str,
         if cancel is not None:
             cancel.raise_if_cancelled()
         movie = ref.open()
-        gen = detector.detect(movie, options, cancel=cancel)
-        while True:
-            try:
-                p = next(gen)
-            except StopIteration as stop:
-                det = stop.value
-                break
-            yield Progress(p.stage, p.done, p.total, f"{movie.name} ({i + 1}/{len(refs)}): {p.message}",
-                           p.elapsed_s)
+        det = yield from prefixed(detector.detect(movie, options, cancel=cancel),
+                                  f"{movie.name} ({i + 1}/{len(refs)}): ")
         labels, score = Path(folder) / f"labels_{i}.npy", Path(folder) / f"score_{i}.npy"
         np.save(labels, det.segmentation.labels)
         np.save(score, det.segmentation.score)

@@ -73,3 +73,17 @@ def test_filtered_by_score_size_and_mask():
     mask = np.zeros((12, 12), bool)
     mask[:3, :3] = True
     assert list(t.filtered(mask=mask).x) == [1]
+
+
+def test_prefixed_labels_reports_and_passes_the_result_through():
+    from exodeep_gui.core.progress import Progress, prefixed, run_to_end
+
+    def work():
+        yield Progress("a", 1, 2, "half")
+        yield Progress("a", 2, 2, "all", 1.5)
+        return 42
+
+    seen = []
+    assert run_to_end(prefixed(work(), "cell (2/3): "), seen.append) == 42
+    assert [r.message for r in seen] == ["cell (2/3): half", "cell (2/3): all"]
+    assert seen[1].done == 2 and seen[1].elapsed_s == 1.5
