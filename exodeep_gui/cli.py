@@ -63,7 +63,7 @@ def cmd_detect(args) -> int:
 
     movies = expand_inputs(args.inputs)
     options = DetectOptions(model=args.model, threshold=args.threshold, min_size=args.min_size,
-                            method=args.method)
+                            method=args.method, tiling=args.tiling, cube=args.cube)
     if args.out:
         check_writable_folder(Path(args.out))
     detector = Detector.load(args.model)
@@ -299,7 +299,12 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--min-size", type=int, default=None,
                    help="minimum event size in voxels (default: the model's recommendation, else 0)")
     d.add_argument("--channel", type=int, default=0, help="channel of multi-channel files (default 0)")
-    d.add_argument("--method", choices=["components", "meanshift"], default="components")
+    d.add_argument("--method", choices=["components", "meanshift"], default="components",
+                   help="grouping of event voxels: connected components (default) or the reference's mean shift")
+    d.add_argument("--tiling", choices=["streaming", "reference"], default="streaming",
+                   help="streaming (default: exact, fast) or reference: ExoDeepFinder's cubes and zero padding, "
+                        "artefacts included, to reproduce its results (slow; loads the movie into memory)")
+    d.add_argument("--cube", type=int, default=160, help="cube side for --tiling reference (default 160)")
     d.add_argument("--formats", type=lambda s: s.split(","), default=["csv", "roi", "xml"],
                    help="comma-separated outputs among csv,roi,xml (default all)")
     d.add_argument("--overwrite", action="store_true", help="replace existing result files")

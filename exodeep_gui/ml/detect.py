@@ -15,7 +15,7 @@ from exodeep_gui.core.movie import Movie, MovieError
 from exodeep_gui.core.postprocess import events_from_segmentation
 from exodeep_gui.core.progress import CancelToken, Progress, prefixed, run_to_end
 from exodeep_gui.ml.models import ModelInfo, load_keras_model, recommended_filter, resolve_model
-from exodeep_gui.ml.predict import SegmentationResult, segment_movie
+from exodeep_gui.ml.predict import SegmentationResult, segment_movie, segment_reference_tiling
 
 MIN_FRAMES = 16
 
@@ -30,6 +30,8 @@ class DetectOptions:
     method: str = "components"      # or "meanshift" (the reference's clustering)
     bandwidth: float = 5.0          # mean-shift bandwidth (voxels)
     max_tile: int = 512             # frames wider than this are tiled (px)
+    tiling: str = "streaming"       # or "reference": the reference's cubes, artefacts included (equivalence)
+    cube: int = 160                 # cube side for tiling="reference" (edf_segment --patch_size)
     voxels_per_chunk: int = 500_000
 
     def with_(self, **changes) -> "DetectOptions":
@@ -75,8 +77,14 @@ class Detector:
         rec_t, rec_s = recommended_filter(self.info.config)
         options = options.with_(threshold=rec_t if options.threshold is None else options.threshold,
                                 min_size=rec_s if options.min_size is None else options.min_size)
-        seg = yield from segment_movie(self.model, self.info.spec, movie, max_tile=options.max_tile,
-                                       voxels_per_chunk=options.voxels_per_chunk, cancel=cancel)
+        if options.tiling == "reference":
+            seg = yield from segment_reference_tiling(self.model, self.info.spec, movie, patch=options.cube,
+                                                      cancel=cancel)
+        elif options.tiling == "streaming":
+            seg = yield from segment_movie(self.model, self.info.spec, movie, max_tile=options.max_tile,
+                                           voxels_per_chunk=options.voxels_per_chunk, cancel=cancel)
+        else:
+            raise ValueError(f"unknown tiling {options.tiling!r} (streaming or reference)")
         yield Progress("events", 0, 1, "grouping voxels into events")
         cands = events_from_segmentation(seg.labels, seg.score, method=options.method,
                                          bandwidth=options.bandwidth)

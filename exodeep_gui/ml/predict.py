@@ -19,7 +19,7 @@ from typing import Generator, List, Optional, Tuple
 
 import numpy as np
 
-from exodeep_gui.core.movie import Movie
+from exodeep_gui.core.movie import Movie, MovieError
 from exodeep_gui.core.normalize import normalize_frames
 from exodeep_gui.io.movie_io import free_memory_bytes, temporary_memmap
 from exodeep_gui.core.progress import CancelToken, Progress, ProgressClock
@@ -272,4 +272,76 @@ def segment_movie(model, spec: UNetSpec, movie: Movie, *, max_tile: int = 512,
         yield clock.report(done, f"frame {done}/{T}")
     if done != T:
         raise RuntimeError(f"internal error: {done} of {T} frames segmented")
+    return SegmentationResult(labels=labels, score=score)
+
+
+# ---------------------------------------------------------------- the reference's tiling (equivalence)
+REFERENCE_CROP = 25        # voxels dropped at each side of a cube (deepfinder/inference.py: pcrop)
+REFERENCE_OVERLAP = 55     # 2 × crop + 5 (poverlap)
+REFERENCE_PATCH = 160      # edf_segment's default cube side
+
+
+def reference_centres(padded_size: int, patch: int) -> List[int]:
+    """Cube centres along one zero-padded axis, as the reference computes them."""
+    half = patch // 2
+    centres = list(range(half, padded_size - half, patch + 1 - REFERENCE_OVERLAP))
+    if not centres:
+        raise ValueError(f"axis of {padded_size - 2 * REFERENCE_CROP} is too short for cubes of {patch} "
+                         f"(at least {patch - 2 * REFERENCE_CROP + 1} needed)")
+    if centres[-1] < padded_size - half:
+        centres.append(padded_size - half)
+    return centres
+
+
+def segment_reference_tiling(model, spec: UNetSpec, movie: Movie, *, patch: int = REFERENCE_PATCH,
+                             cancel: Optional[CancelToken] = None
+                             ) -> Generator[Progress, None, SegmentationResult]:
+    """The reference's inference, step for step, for equivalence with ExoDeepFinder's results.
+
+    The whole movie is normalised, zero-padded by 25 voxels on t, y and x, cut into cubes of
+    ``patch`` whose central (patch − 50)³ is kept and summed in float16, divided by the number of
+    cubes that covered each voxel, and the label is the argmax (deepfinder/inference.py). It keeps
+    the reference's artefacts on purpose: seams where the kept cores (25 px from a cube's edge) are
+    nearer than the network's 33 px reach, and false events near the first and last frames from the
+    zero padding in time. It loads the movie into memory and processes about 10× its voxels; the
+    default engine (:func:`segment_movie`) has neither artefact and is several times faster.
+    """
+    from keras import ops
+
+    if patch % ALIGN:
+        raise ValueError(f"cube side {patch} must be a multiple of {ALIGN}")
+    T, H, W = movie.shape
+    for n, axis in ((T, "frames"), (H, "px in y"), (W, "px in x")):
+        if n + 2 * REFERENCE_CROP <= patch:
+            raise MovieError(f"{movie.source or movie.name}: {n} {axis}; the reference's tiling with cubes of "
+                             f"{patch} needs at least {patch - 2 * REFERENCE_CROP + 1}")
+    c = REFERENCE_CROP
+    data = np.pad(normalize_frames(movie.frames(0, T), source=str(movie.source or movie.name)), c)
+    dims = data.shape
+    centres = [reference_centres(d, patch) for d in dims]
+    n_cubes = int(np.prod([len(cs) for cs in centres]))
+    n_classes = spec.n_classes
+    acc = np.zeros(dims + (n_classes,), np.float16)
+    count = np.zeros(dims, np.int8)
+    half, keep = patch // 2, patch // 2 - c
+    clock = ProgressClock("detect", n_cubes)
+    yield clock.report(0, f"{n_cubes} cubes of {patch}³ (the reference's tiling)")
+    done = 0
+    for ct in centres[0]:
+        for cy in centres[1]:
+            for cx in centres[2]:
+                if cancel is not None:
+                    cancel.raise_if_cancelled()
+                cube = data[ct - half:ct + half, cy - half:cy + half, cx - half:cx + half]
+                pred = ops.convert_to_numpy(model(cube[None, ..., None], training=False))[0]
+                core = (slice(ct - keep, ct + keep), slice(cy - keep, cy + keep), slice(cx - keep, cx + keep))
+                inner = slice(half - keep, half + keep)
+                acc[core] += pred[inner, inner, inner].astype(np.float16)
+                count[core] += 1
+                done += 1
+                yield clock.report(done, f"cube {done}/{n_cubes}")
+    inside = (slice(c, c + T), slice(c, c + H), slice(c, c + W))
+    probs = acc[inside] / count[inside][..., None]        # float16, as the reference divides
+    labels = np.argmax(probs, axis=-1).astype(np.uint8)
+    score = np.rint(probs[..., 2].astype(np.float32) * 255.0).astype(np.uint8)
     return SegmentationResult(labels=labels, score=score)

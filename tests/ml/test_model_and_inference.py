@@ -224,3 +224,48 @@ def test_registry_downloads_once_checks_the_checksum_and_keeps_nothing_bad(monke
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+def test_reference_tiling_cuts_the_cubes_the_reference_cuts():
+    from exodeep_gui.ml.predict import reference_centres
+
+    def cubes(shape, patch=160):
+        return int(np.prod([len(reference_centres(n + 50, patch)) for n in shape]))
+
+    # cube counts the reference itself printed (exodeepfinder-reference.md §7)
+    assert cubes((200, 128, 128)) == 8
+    assert cubes((1000, 400, 300)) == 120
+    assert cubes((1001, 317, 317)) == 90
+    assert cubes((111, 111, 111)) == 8               # the smallest movie it accepts
+    with pytest.raises(ValueError, match="at least 111"):
+        reference_centres(110 + 50, 160)
+
+
+class _Pointwise:
+    """A stand-in 'network' whose output at a voxel depends only on that voxel's input, so that any
+    misplaced cube, core or padding shows up as a wrong value somewhere."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, x, training=False):
+        self.calls += 1
+        p = 1.0 / (1.0 + np.exp(-4.0 * (x[..., 0] - 0.5)))
+        return np.stack([1 - p, 0.25 * (1 - p), p], axis=-1) / np.stack([1.25 - 0.25 * p, 1.25 - 0.25 * p,
+                                                                          1.25 - 0.25 * p], axis=-1)
+
+
+def test_reference_tiling_covers_every_voxel_once_averaged(monkeypatch):
+    from exodeep_gui.core.normalize import normalize_frames
+    from exodeep_gui.ml.predict import segment_reference_tiling
+
+    rng = np.random.default_rng(3)
+    movie = rng.poisson(40, (37, 30, 45)).astype(np.uint16)
+    fake = _Pointwise()
+    seg = run_to_end(segment_reference_tiling(fake, UNetSpec(), Movie(movie), patch=64))
+    assert fake.calls == 4 * 3 * 5                   # cubes of 64 step by 64 + 1 - 55 = 10 voxels
+    expected = fake(normalize_frames(movie)[None, ..., None])[0]
+    np.testing.assert_array_equal(seg.labels, np.argmax(expected, axis=-1))
+    np.testing.assert_allclose(seg.score, np.rint(expected[..., 2] * 255), atol=1)
+    with pytest.raises(MovieError, match="needs at least 15"):
+        run_to_end(segment_reference_tiling(fake, UNetSpec(), Movie(movie[:14]), patch=64))

@@ -67,3 +67,22 @@ def test_a_static_spot_present_from_frame_0_is_not_an_event(detector):
     det = detector.detect_blocking(Movie(puff.astype(np.uint16)), DetectOptions(threshold=0))
     ev = det.events()
     assert len(ev) == 1 and abs(ev.x[0] - 36) < 1.5 and 19 <= ev.frame[0] <= 23
+
+
+@pytest.mark.slow
+def test_reference_tiling_reproduces_the_reference_artefacts_included(detector, reference_dir):
+    """--tiling reference + mean shift is ExoDeepFinder's pipeline: the same label map everywhere
+    (time padding and cube seams included) and the same 25 events, its 13 frame-1 artefacts too."""
+    from exodeep_gui.ml.detect import DetectOptions
+
+    movie = open_movie(reference_dir / "synthetic_movie_200x128x128_uint16.tif")
+    det = detector.detect_blocking(movie, DetectOptions(threshold=0, tiling="reference", method="meanshift"))
+    with h5py.File(reference_dir / "reference_synthetic_segmentation.h5") as f:
+        ref_labels = np.asarray(f["dataset"])
+    same = det.segmentation.labels == ref_labels
+    assert same.mean() > 0.9999
+    assert (det.segmentation.labels == 2).sum() == pytest.approx((ref_labels == 2).sum(), rel=0.01)
+    ours, ref = det.events(), read_events(reference_dir / "reference_synthetic_annotation.xml")
+    assert len(ref) == 25
+    ti, _ = match_events(ref, ours, max_dist=1.5, dt_range=(-1, 1))
+    assert len(ti) == len(ref) == len(ours)
