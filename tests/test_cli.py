@@ -105,3 +105,28 @@ def test_train_cli_end_to_end(tmp_path, capsys):
     (data / "sim_001.csv").unlink()
     assert main(["train", str(data), "--out", str(tmp_path / "m2")]) == 1
     assert "sim_001.tif: no annotations" in capsys.readouterr().err
+
+
+def test_detect_with_the_reference_tiling(tmp_path, tiny_model_dir, capsys):
+    import tifffile
+
+    from exodeep_gui.io.results import read_events
+
+    movie = tmp_path / "cell.tif"
+    tifffile.imwrite(movie, np.random.default_rng(2).poisson(50, (20, 32, 32)).astype(np.uint16))
+    out = tmp_path / "out"
+    assert main(["detect", str(movie), "--model", str(tiny_model_dir), "--out", str(out), "--threshold", "0",
+                 "--tiling", "reference", "--cube", "64", "--formats", "csv"]) == 0
+    from exodeep_gui.io.movie_io import open_movie
+    from exodeep_gui.ml.detect import DetectOptions, Detector
+
+    api = Detector.load(str(tiny_model_dir)).detect_blocking(
+        open_movie(movie), DetectOptions(threshold=0, tiling="reference", cube=64))
+    events = read_events(out / "cell_events.csv")
+    assert len(events) == len(api.events()) > 0
+    np.testing.assert_allclose(events.x, api.events().x, atol=1e-3)
+    # a movie too short for the cubes: one line naming the file and what is needed
+    assert main(["detect", str(movie), "--model", str(tiny_model_dir), "--out", str(out), "--overwrite",
+                 "--tiling", "reference", "--cube", "96"]) == 1
+    err = capsys.readouterr().err
+    assert "cell.tif: 20 frames" in err and "needs at least 47" in err and "Traceback" not in err
