@@ -324,6 +324,8 @@ def segment_reference_tiling(model, spec: UNetSpec, movie: Movie, *, patch: int 
     acc = np.zeros(dims + (n_classes,), np.float16)
     count = np.zeros(dims, np.int8)
     half, keep = patch // 2, patch // 2 - c
+    # a compiled prediction keeps one 160³ cube at ~3 GB; an eager call needed ~8 GB (measured)
+    predict = getattr(model, "predict_on_batch", None) or (lambda x: model(x, training=False))
     clock = ProgressClock("detect", n_cubes)
     yield clock.report(0, f"{n_cubes} cubes of {patch}³ (the reference's tiling)")
     done = 0
@@ -333,7 +335,7 @@ def segment_reference_tiling(model, spec: UNetSpec, movie: Movie, *, patch: int 
                 if cancel is not None:
                     cancel.raise_if_cancelled()
                 cube = data[ct - half:ct + half, cy - half:cy + half, cx - half:cx + half]
-                pred = ops.convert_to_numpy(model(cube[None, ..., None], training=False))[0]
+                pred = ops.convert_to_numpy(predict(cube[None, ..., None]))[0]
                 core = (slice(ct - keep, ct + keep), slice(cy - keep, cy + keep), slice(cx - keep, cx + keep))
                 inner = slice(half - keep, half + keep)
                 acc[core] += pred[inner, inner, inner].astype(np.float16)
