@@ -85,6 +85,8 @@ def run_reference(venv: Path, dataset: Path, out: Path, schedule, budget_s: floa
 
 def reference_checkpoints(out: Path, schedule) -> list:
     """(elapsed_s, global step, path) of every model file the reference saved, in time order."""
+    if not (out / "run.json").is_file():
+        return []
     info = json.loads((out / "run.json").read_text())
     offsets, acc = {}, 0
     for s in schedule:
@@ -147,6 +149,24 @@ def exodeep_curve(out: Path) -> list:
     return rows
 
 
+def exodeep_last_weights(out: Path):
+    """(elapsed_s, step, ModelInfo) of the weights a run stopped by the budget had, or None: scored
+    afterwards, like the reference's files."""
+    import dataclasses
+
+    from exodeep_gui.ml.models import read_model_folder
+
+    if not (out / "config.json").is_file():
+        return None
+    if json.loads((out / "config.json").read_text())["training"]["status"] != "cancelled":
+        return None
+    with open(out / "history.csv") as f:
+        last = list(csv.DictReader(f))[-1]
+    info = dataclasses.replace(read_model_folder(out), weights=out / "weights_last.weights.h5",
+                               weights_format="keras3-weights")
+    return float(last["elapsed_s"]), int(last["step"]), info
+
+
 def first_reaching(curve, f1):
     for elapsed, step, score, *_ in curve:
         if score >= f1 - 1e-9:
@@ -196,40 +216,26 @@ def main() -> int:
         info = run_exodeep(tr, va, our_out, schedule, budget, args.validate_every)
         print(f"ExoDeep: {info['wall_s']:.0f} s, stopped at the budget: {info['stopped_at_budget']}")
 
-    # score the reference's saved models the way ExoDeep validates its own
+    # every model scored the same way, ExoDeep's own validation's way; scores cached in WORK
     from exodeep_gui.ml.models import load_keras_model, resolve_model
     from exodeep_gui.ml.train import validate
 
-    ref_curve = []
-    scored = ref_out / "scores.json"
+    scored = work / "scores.json"
     cache = json.loads(scored.read_text()) if scored.is_file() else {}
-    for elapsed, step, path in (reference_checkpoints(ref_out, schedule) if (ref_out / "run.json").is_file() else []):
-        if path.name not in cache:
-            info = resolve_model(str(path))
+
+    def score(key: str, info) -> list:
+        if key not in cache:
             s = validate(load_keras_model(info), info.spec, valid_movies, threshold=0.5)
-            cache[path.name] = [s["f1"], s["precision"], s["recall"]]
+            cache[key] = [s["f1"], s["precision"], s["recall"]]
             scored.write_text(json.dumps(cache, indent=1))
-        ref_curve.append((elapsed, step, *cache[path.name]))
+        return cache[key]
+
+    ref_curve = [(elapsed, step, *score(path.name, resolve_model(str(path))))
+                 for elapsed, step, path in reference_checkpoints(ref_out, schedule)]
     ours = exodeep_curve(our_out)
-    if ours and (our_out / "weights_last.weights.h5").is_file():
-        # the weights it had when the budget ran out, scored afterwards like the reference's files
-        import dataclasses
-
-        from exodeep_gui.ml.models import read_model_folder
-
-        cfg = json.loads((our_out / "config.json").read_text())
-        with open(our_out / "history.csv") as f:
-            last = list(csv.DictReader(f))[-1]
-        if cfg["training"]["status"] == "cancelled" and int(last["step"]) > ours[-1][1]:
-            cache = json.loads(scored.read_text()) if scored.is_file() else {}
-            key = f"exodeep_last_{last['step']}"
-            if key not in cache:
-                info = dataclasses.replace(read_model_folder(our_out), weights=our_out / "weights_last.weights.h5",
-                                           weights_format="keras3-weights")
-                s = validate(load_keras_model(info), info.spec, valid_movies, threshold=0.5)
-                cache[key] = [s["f1"], s["precision"], s["recall"]]
-                scored.write_text(json.dumps(cache, indent=1))
-            ours.append((float(last["elapsed_s"]), int(last["step"]), *cache[key]))
+    last = exodeep_last_weights(our_out)
+    if ours and last and last[1] > ours[-1][1]:
+        ours.append((last[0], last[1], *score(f"exodeep_last_{last[1]}", last[2])))
 
     print("\n| engine | step | time | steps/s so far | validation F1 (P, R) |\n|---|---|---|---|---|")
     for name, curve in (("reference edf_train", ref_curve), ("ExoDeep", ours)):

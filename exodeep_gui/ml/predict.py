@@ -281,15 +281,16 @@ REFERENCE_OVERLAP = 55     # 2 × crop + 5 (poverlap)
 REFERENCE_PATCH = 160      # edf_segment's default cube side
 
 
-def reference_centres(padded_size: int, patch: int) -> List[int]:
-    """Cube centres along one zero-padded axis, as the reference computes them."""
-    half = patch // 2
-    centres = list(range(half, padded_size - half, patch + 1 - REFERENCE_OVERLAP))
-    if not centres:
-        raise ValueError(f"axis of {padded_size - 2 * REFERENCE_CROP} is too short for cubes of {patch} "
-                         f"(at least {patch - 2 * REFERENCE_CROP + 1} needed)")
-    if centres[-1] < padded_size - half:
-        centres.append(padded_size - half)
+def reference_centres(size: int, patch: int) -> List[int]:
+    """Cube centres, in zero-padded coordinates, along an axis of ``size`` voxels, as the reference
+    computes them; ValueError when the axis is too short for one cube."""
+    padded, half = size + 2 * REFERENCE_CROP, patch // 2
+    if padded <= patch:
+        raise ValueError(f"the reference's tiling with cubes of {patch} needs at least "
+                         f"{patch - 2 * REFERENCE_CROP + 1}")
+    centres = list(range(half, padded - half, patch + 1 - REFERENCE_OVERLAP))
+    if centres[-1] < padded - half:
+        centres.append(padded - half)
     return centres
 
 
@@ -303,7 +304,7 @@ def segment_reference_tiling(model, spec: UNetSpec, movie: Movie, *, patch: int 
     cubes that covered each voxel, and the label is the argmax (deepfinder/inference.py). It keeps
     the reference's artefacts on purpose: seams where the kept cores (25 px from a cube's edge) are
     nearer than the network's 33 px reach, and false events near the first and last frames from the
-    zero padding in time. It loads the movie into memory and processes about 10× its voxels; the
+    zero padding in time. It loads the movie into memory and processes 5–10× its voxels; the
     default engine (:func:`segment_movie`) has neither artefact and is several times faster.
     """
     from keras import ops
@@ -311,21 +312,20 @@ def segment_reference_tiling(model, spec: UNetSpec, movie: Movie, *, patch: int 
     if patch % ALIGN:
         raise ValueError(f"cube side {patch} must be a multiple of {ALIGN}")
     T, H, W = movie.shape
+    source = str(movie.source or movie.name)
+    centres = []
     for n, axis in ((T, "frames"), (H, "px in y"), (W, "px in x")):
-        if n + 2 * REFERENCE_CROP <= patch:
-            raise MovieError(f"{movie.source or movie.name}: {n} {axis}; the reference's tiling with cubes of "
-                             f"{patch} needs at least {patch - 2 * REFERENCE_CROP + 1}")
+        try:
+            centres.append(reference_centres(n, patch))
+        except ValueError as exc:
+            raise MovieError(f"{source}: {n} {axis}; {exc}") from None
     c = REFERENCE_CROP
-    data = np.pad(normalize_frames(movie.frames(0, T), source=str(movie.source or movie.name)), c)
+    data = np.pad(normalize_frames(movie.frames(0, T), source=source), c)
     dims = data.shape
-    centres = [reference_centres(d, patch) for d in dims]
     n_cubes = int(np.prod([len(cs) for cs in centres]))
-    n_classes = spec.n_classes
-    acc = np.zeros(dims + (n_classes,), np.float16)
+    acc = np.zeros(dims + (spec.n_classes,), np.float16)
     count = np.zeros(dims, np.int8)
     half, keep = patch // 2, patch // 2 - c
-    # a compiled prediction keeps one 160³ cube at ~3 GB; an eager call needed ~8 GB (measured)
-    predict = getattr(model, "predict_on_batch", None) or (lambda x: model(x, training=False))
     clock = ProgressClock("detect", n_cubes)
     yield clock.report(0, f"{n_cubes} cubes of {patch}³ (the reference's tiling)")
     done = 0
@@ -335,7 +335,8 @@ def segment_reference_tiling(model, spec: UNetSpec, movie: Movie, *, patch: int 
                 if cancel is not None:
                     cancel.raise_if_cancelled()
                 cube = data[ct - half:ct + half, cy - half:cy + half, cx - half:cx + half]
-                pred = ops.convert_to_numpy(predict(cube[None, ..., None]))[0]
+                # compiled: one 160³ cube peaks at ~3 GB; an eager model(x) call needed ~8 GB (measured)
+                pred = ops.convert_to_numpy(model.predict_on_batch(cube[None, ..., None]))[0]
                 core = (slice(ct - keep, ct + keep), slice(cy - keep, cy + keep), slice(cx - keep, cx + keep))
                 inner = slice(half - keep, half + keep)
                 acc[core] += pred[inner, inner, inner].astype(np.float16)

@@ -230,7 +230,7 @@ def test_reference_tiling_cuts_the_cubes_the_reference_cuts():
     from exodeep_gui.ml.predict import reference_centres
 
     def cubes(shape, patch=160):
-        return int(np.prod([len(reference_centres(n + 50, patch)) for n in shape]))
+        return int(np.prod([len(reference_centres(n, patch)) for n in shape]))
 
     # cube counts the reference itself printed (exodeepfinder-reference.md §7)
     assert cubes((200, 128, 128)) == 8
@@ -238,7 +238,7 @@ def test_reference_tiling_cuts_the_cubes_the_reference_cuts():
     assert cubes((1001, 317, 317)) == 90
     assert cubes((111, 111, 111)) == 8               # the smallest movie it accepts
     with pytest.raises(ValueError, match="at least 111"):
-        reference_centres(110 + 50, 160)
+        reference_centres(110, 160)
 
 
 class _Pointwise:
@@ -248,11 +248,10 @@ class _Pointwise:
     def __init__(self):
         self.calls = 0
 
-    def __call__(self, x, training=False):
+    def predict_on_batch(self, x):
         self.calls += 1
         p = 1.0 / (1.0 + np.exp(-4.0 * (x[..., 0] - 0.5)))
-        return np.stack([1 - p, 0.25 * (1 - p), p], axis=-1) / np.stack([1.25 - 0.25 * p, 1.25 - 0.25 * p,
-                                                                          1.25 - 0.25 * p], axis=-1)
+        return np.stack([0.8 * (1 - p), 0.2 * (1 - p), p], axis=-1)
 
 
 def test_reference_tiling_covers_every_voxel_once_averaged(monkeypatch):
@@ -264,8 +263,11 @@ def test_reference_tiling_covers_every_voxel_once_averaged(monkeypatch):
     fake = _Pointwise()
     seg = run_to_end(segment_reference_tiling(fake, UNetSpec(), Movie(movie), patch=64))
     assert fake.calls == 4 * 3 * 5                   # cubes of 64 step by 64 + 1 - 55 = 10 voxels
-    expected = fake(normalize_frames(movie)[None, ..., None])[0]
-    np.testing.assert_array_equal(seg.labels, np.argmax(expected, axis=-1))
+    expected = fake.predict_on_batch(normalize_frames(movie)[None, ..., None])[0]
+    top2 = np.sort(expected, axis=-1)[..., -2:]
+    clear = top2[..., 1] - top2[..., 0] > 0.01          # the float16 sums may flip near-ties only
+    assert clear.mean() > 0.9
+    np.testing.assert_array_equal(seg.labels[clear], np.argmax(expected, axis=-1)[clear])
     np.testing.assert_allclose(seg.score, np.rint(expected[..., 2] * 255), atol=1)
     with pytest.raises(MovieError, match="needs at least 15"):
         run_to_end(segment_reference_tiling(fake, UNetSpec(), Movie(movie[:14]), patch=64))
