@@ -4,7 +4,8 @@ detection on the validation movies, the paper's event rule, threshold 0.5). Prin
 nothing.
 
     python benchmarks/bench_train_vs_reference.py --work DIR --ref-venv VENV [--budget-min 30]
-            [--schedule 8:64:4:400,16:16:8:400,32:4:16:200] [--skip-reference] [--skip-exodeep]
+            [--schedule 8:64:4:400,16:16:8:400,32:4:16:200] [--snapshot-every 50]
+            [--backend tensorflow|torch|jax] [--skip-reference] [--skip-exodeep]
 
 VENV is the reference's virtual environment (../shared/tools/install-reference-exodeepfinder.sh).
 Data: the 6 simulated movies of bench_train.py (120 × 128 × 128, 20 events each, seeds 100–105; the
@@ -12,21 +13,23 @@ same seeded split: 4 train, 2 validate). Our prepared targets (expert cones + bu
 counter-examples) are written in the reference's dataset layout (``train/`` and ``valid/`` folders of
 ``NAME.h5``, ``NAME_target.h5``, ``NAME_objl.xml``), so both learn from the same labels and objects.
 
-The reference saves its model every 10 epochs and at the end of each stage; every file it saved within
-the budget is scored afterwards (its time is the file's modification time since the start). ExoDeep
-validates every ``--validate-every`` steps inside its budget (history.csv). The reference runs its
-own per-epoch validation (10 batches per epoch), which is part of its wall time, as ours is of ours.
+Both run the same way: a process started on the command line (``edf_train``; ``exodeep train`` with
+its default validation at the end of each stage) and killed when the budget is spent. Every model
+file it saved within the budget is scored afterwards; its time is the file's modification time since
+the process started, so start-up and data loading count, and ExoDeep's time also includes preparing
+its targets (the spot detector's counter-examples), which the reference reads ready-made. The
+reference saves its model every 10 epochs (200 steps here) and at the end of each stage and runs its
+own per-epoch validation (10 batches per epoch); ExoDeep keeps its weights every
+``--snapshot-every`` steps (``exodeep train --snapshot-every``).
 """
 
 import argparse
-import csv
 import json
 import os
 import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -59,17 +62,14 @@ def write_reference_dataset(movies, folder: Path) -> None:
         ET.ElementTree(root).write(folder / f"{m.name}_objl.xml")
 
 
-def run_reference(venv: Path, dataset: Path, out: Path, schedule, budget_s: float) -> dict:
+def run_timed(command, env: dict, out: Path, budget_s: float) -> dict:
+    """Run ``command`` as its own process group; kill it when the budget is spent. The start time
+    is written to OUT/run.json: every saved model's time is its file's modification time since then."""
     out.mkdir(parents=True, exist_ok=True)
-    args = [str(venv / "bin" / "edf_train"), "-d", str(dataset), "-o", str(out / "model"),
-            "-ps", json.dumps([s.patch for s in schedule]), "-bs", json.dumps([s.batch for s in schedule]),
-            "-rs", json.dumps([s.shift for s in schedule]),
-            "-ne", json.dumps([max(1, s.steps // STEPS_PER_EPOCH) for s in schedule]),
-            "-ns", str(STEPS_PER_EPOCH)]
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     t0 = time.time()
-    with open(out / "edf_train.log", "w") as log:
-        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    with open(out / "run.log", "w") as log:
+        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, **env),
+                                start_new_session=True)
         try:
             proc.wait(timeout=budget_s)
             stopped = False
@@ -78,16 +78,35 @@ def run_reference(venv: Path, dataset: Path, out: Path, schedule, budget_s: floa
             proc.wait()
             stopped = True
     info = {"start": t0, "wall_s": time.time() - t0, "stopped_at_budget": stopped, "returncode": proc.returncode,
-            "command": args}
+            "command": command, "env": env}
     (out / "run.json").write_text(json.dumps(info, indent=2))
     return info
+
+
+def reference_command(venv: Path, dataset: Path, out: Path, schedule) -> list:
+    return [str(venv / "bin" / "edf_train"), "-d", str(dataset), "-o", str(out / "model"),
+            "-ps", json.dumps([s.patch for s in schedule]), "-bs", json.dumps([s.batch for s in schedule]),
+            "-rs", json.dumps([s.shift for s in schedule]),
+            "-ne", json.dumps([max(1, s.steps // STEPS_PER_EPOCH) for s in schedule]),
+            "-ns", str(STEPS_PER_EPOCH)]
+
+
+def exodeep_command(data: Path, out: Path, schedule_text: str, snapshot_every: int) -> list:
+    """ExoDeep as a user runs it (the CLI, default validation: at the end of each stage), keeping its
+    weights every ``snapshot_every`` steps; the split is the CLI's default one (30 %, seed 0)."""
+    return [sys.executable, "-m", "exodeep_gui.cli", "train", str(data), "--out", str(out / "model"),
+            "--schedule", schedule_text, "--snapshot-every", str(snapshot_every), "--overwrite"]
+
+
+def _start(out: Path) -> float:
+    return json.loads((out / "run.json").read_text())["start"]
 
 
 def reference_checkpoints(out: Path, schedule) -> list:
     """(elapsed_s, global step, path) of every model file the reference saved, in time order."""
     if not (out / "run.json").is_file():
         return []
-    info = json.loads((out / "run.json").read_text())
+    start0 = _start(out)
     offsets, acc = {}, 0
     for s in schedule:
         offsets[s.patch] = (acc, max(1, s.steps // STEPS_PER_EPOCH) * STEPS_PER_EPOCH)
@@ -97,9 +116,9 @@ def reference_checkpoints(out: Path, schedule) -> list:
         m = re.match(r"model_weights_patch_size_(\d+)_net_weights_(epoch(\d+)|FINAL)\.h5$", p.name)
         if not m:
             continue
-        start, n = offsets[int(m.group(1))]
-        step = start + (int(m.group(3)) * STEPS_PER_EPOCH if m.group(3) else n)
-        rows.append((p.stat().st_mtime - info["start"], step, p))
+        begin, n = offsets[int(m.group(1))]
+        step = begin + (int(m.group(3)) * STEPS_PER_EPOCH if m.group(3) else n)
+        rows.append((p.stat().st_mtime - start0, step, p))
     rows.sort()
     # an epoch file and the FINAL file of the same step are the same weights
     seen, unique = set(), []
@@ -110,61 +129,23 @@ def reference_checkpoints(out: Path, schedule) -> list:
     return unique
 
 
-def run_exodeep(tr, va, out: Path, schedule, budget_s: float, validate_every: int) -> dict:
-    from exodeep_gui.core.progress import CancelToken, Cancelled, run_to_end
-    from exodeep_gui.ml.train import TrainOptions, train
+def exodeep_snapshots(out: Path) -> list:
+    """(elapsed_s, global step, ModelInfo) of every snapshot ExoDeep kept within its budget. A run
+    killed at the budget has no config.json yet: its architecture is in its checkpoint."""
+    from exodeep_gui.ml.models import ModelInfo
+    from exodeep_gui.ml.train import read_checkpoint, snapshots
+    from exodeep_gui.ml.unet import UNetSpec
 
-    token = CancelToken()
-    timer = threading.Timer(budget_s, token.cancel)
-    options = TrainOptions(schedule=schedule, validate_every=validate_every, checkpoint_every=100)
-    last = [0.0]
-
-    def show(p):
-        if getattr(p, "validation", None) or time.perf_counter() - last[0] > 120:
-            last[0] = time.perf_counter()
-            print(f"  ExoDeep: {p.message} ({p.elapsed_s:.0f} s)", flush=True)
-
-    t0 = time.time()
-    timer.start()
-    try:
-        run_to_end(train(tr, va, out, options, cancel=token, overwrite=True), show)
-        stopped = False
-    except Cancelled:
-        stopped = True
-    finally:
-        timer.cancel()
-    return {"wall_s": time.time() - t0, "stopped_at_budget": stopped}
-
-
-def exodeep_curve(out: Path) -> list:
-    """(elapsed_s, step, f1, precision, recall) of every validation in ExoDeep's history."""
-    rows = []
-    if not (out / "history.csv").is_file():
-        return rows
-    with open(out / "history.csv") as f:
-        for r in csv.DictReader(f):
-            if r.get("f1") not in (None, ""):
-                rows.append((float(r["elapsed_s"]), int(r["step"]), float(r["f1"]), float(r["precision"]),
-                             float(r["recall"])))
-    return rows
-
-
-def exodeep_last_weights(out: Path):
-    """(elapsed_s, step, ModelInfo) of the weights a run stopped by the budget had, or None: scored
-    afterwards, like the reference's files."""
-    import dataclasses
-
-    from exodeep_gui.ml.models import read_model_folder
-
-    if not (out / "config.json").is_file():
-        return None
-    if json.loads((out / "config.json").read_text())["training"]["status"] != "cancelled":
-        return None
-    with open(out / "history.csv") as f:
-        last = list(csv.DictReader(f))[-1]
-    info = dataclasses.replace(read_model_folder(out), weights=out / "weights_last.weights.h5",
-                               weights_format="keras3-weights")
-    return float(last["elapsed_s"]), int(last["step"]), info
+    model = out / "model"
+    if not (out / "run.json").is_file() or not snapshots(model):
+        return []
+    if (model / "config.json").is_file():
+        filters = json.loads((model / "config.json").read_text())["architecture"]["filters"]
+    else:
+        filters = read_checkpoint(model)[1]["options"]["filters"]
+    spec, start0 = UNetSpec(filters=tuple(filters)), _start(out)
+    return [(path.stat().st_mtime - start0, step, ModelInfo(f"step {step}", path, "keras3-weights", spec))
+            for step, path in snapshots(model)]
 
 
 def first_reaching(curve, f1):
@@ -180,7 +161,8 @@ def main() -> int:
     ap.add_argument("--ref-venv", required=True)
     ap.add_argument("--budget-min", type=float, default=30.0)
     ap.add_argument("--schedule", default="8:64:4:400,16:16:8:400,32:4:16:200")
-    ap.add_argument("--validate-every", type=int, default=200)
+    ap.add_argument("--snapshot-every", type=int, default=50, help="ExoDeep keeps its weights every N steps")
+    ap.add_argument("--backend", default="tensorflow", help="Keras backend of ExoDeep's run (tensorflow, torch, jax)")
     ap.add_argument("--skip-reference", action="store_true")
     ap.add_argument("--skip-exodeep", action="store_true")
     args = ap.parse_args()
@@ -208,13 +190,14 @@ def main() -> int:
         write_reference_dataset(run_to_end(prepare_items(tr)), dataset / "train")
         write_reference_dataset(valid_movies, dataset / "valid")
 
-    ref_out, our_out = work / "reference", work / "exodeep"
+    ref_out, our_out = work / "reference", work / f"exodeep_{args.backend}"
     if not args.skip_reference:
-        info = run_reference(Path(args.ref_venv), dataset, ref_out, schedule, budget)
+        info = run_timed(reference_command(Path(args.ref_venv), dataset, ref_out, schedule), {}, ref_out, budget)
         print(f"reference: {info['wall_s']:.0f} s, stopped at the budget: {info['stopped_at_budget']}")
     if not args.skip_exodeep:
-        info = run_exodeep(tr, va, our_out, schedule, budget, args.validate_every)
-        print(f"ExoDeep: {info['wall_s']:.0f} s, stopped at the budget: {info['stopped_at_budget']}")
+        command = exodeep_command(work / "data", our_out, args.schedule, args.snapshot_every)
+        info = run_timed(command, {"KERAS_BACKEND": args.backend}, our_out, budget)
+        print(f"ExoDeep ({args.backend}): {info['wall_s']:.0f} s, stopped at the budget: {info['stopped_at_budget']}")
 
     # every model scored the same way, ExoDeep's own validation's way; scores cached in WORK
     from exodeep_gui.ml.models import load_keras_model, resolve_model
@@ -232,13 +215,11 @@ def main() -> int:
 
     ref_curve = [(elapsed, step, *score(path.name, resolve_model(str(path))))
                  for elapsed, step, path in reference_checkpoints(ref_out, schedule)]
-    ours = exodeep_curve(our_out)
-    last = exodeep_last_weights(our_out)
-    if ours and last and last[1] > ours[-1][1]:
-        ours.append((last[0], last[1], *score(f"exodeep_last_{last[1]}", last[2])))
+    ours = [(elapsed, step, *score(f"{our_out.name}_{step}", info))
+            for elapsed, step, info in exodeep_snapshots(our_out)]
 
     print("\n| engine | step | time | steps/s so far | validation F1 (P, R) |\n|---|---|---|---|---|")
-    for name, curve in (("reference edf_train", ref_curve), ("ExoDeep", ours)):
+    for name, curve in (("reference edf_train", ref_curve), (f"ExoDeep ({args.backend})", ours)):
         for elapsed, step, f1, p, r in curve:
             print(f"| {name} | {step} | {elapsed / 60:.1f} min | {step / elapsed:.3f} | {f1:.3f} ({p:.2f}, {r:.2f}) |")
     if ref_curve:

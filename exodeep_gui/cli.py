@@ -210,7 +210,8 @@ def cmd_train(args) -> int:
                                filters=tuple(args.filters), learning_rate=args.lr,
                                augment_intensity=args.augment_intensity, validate_every=args.validate_every,
                                background_share=args.background_share,
-                               checkpoint_every=args.checkpoint_every, seed=args.seed)
+                               checkpoint_every=args.checkpoint_every, snapshot_every=args.snapshot_every,
+                               seed=args.seed)
         print(f"training on {len(train_items)} movies, validating on {len(valid_items)}; preset "
               f"{args.preset if not args.schedule else 'custom'}: "
               + ", ".join(f"{s.patch}³×{s.batch}×{s.steps}" for s in schedule)
@@ -359,6 +360,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--valid-fraction", type=float, default=0.3)
     t.add_argument("--validate-every", type=int, default=0, help="steps between validations (0: per stage)")
     t.add_argument("--checkpoint-every", type=int, default=50, help="steps between checkpoints")
+    t.add_argument("--snapshot-every", type=int, default=0,
+                   help="keep the weights every N steps in OUT/snapshots/ (to try earlier models later; default 0: none)")
     t.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate")
     t.add_argument("--augment-intensity", action="store_true", help="random gain, offset and noise")
     t.add_argument("--background-share", type=float, default=0.1,

@@ -91,11 +91,13 @@ def test_train_cli_end_to_end(tmp_path, capsys):
     assert main(["simulate", str(data), "--movies", "2", "--frames", "32", "--size", "32", "32",
                  "--events", "3"]) == 0
     out = tmp_path / "model"
-    rc = main(["train", str(data), "--out", str(out), "--schedule", "8:4:2:2,16:2:4:1", "--filters", "4", "6", "8"])
+    rc = main(["train", str(data), "--out", str(out), "--schedule", "8:4:2:2,16:2:4:1", "--filters", "4", "6", "8",
+               "--snapshot-every", "2"])
     text = capsys.readouterr().out
     assert rc == 0, text
     assert "3 steps → model folder" in text and "best validation" in text
     assert (out / "config.json").is_file()
+    assert sorted(p.name for p in (out / "snapshots").iterdir()) == ["step_000002.weights.h5"]
     # the model folder detects, and a second run refuses to overwrite it
     assert main(["detect", str(data / "sim_000.tif"), "--model", str(out), "--out", str(tmp_path / "det")]) == 0
     assert (tmp_path / "det" / "sim_000_events.csv").is_file()

@@ -12,6 +12,7 @@ The output is an ExoDeep model folder::
     history.csv               step, stage, patch, loss, validation loss/precision/recall/F1, time
     validation.json           the validation report at every validation point
     checkpoint/               weights + optimiser state + sampler state (while a run is unfinished)
+    snapshots/                with ``snapshot_every``: the weights every N steps (step_000450.weights.h5)
 
 Validation is what users care about: full-movie detection on the validation movies and the
 paper's event matching (precision, recall, F1), at the end of every stage and every
@@ -46,6 +47,7 @@ from exodeep_gui.ml.models import CONFIG_NAME, model_config
 from exodeep_gui.ml.unet import PUBLISHED_FILTERS, ModelError, UNetSpec
 
 CHECKPOINT = "checkpoint"
+SNAPSHOTS = "snapshots"
 BEST, LAST = "weights_best.weights.h5", "weights_last.weights.h5"
 
 
@@ -63,6 +65,7 @@ class TrainOptions:
     augment_intensity: bool = False
     validate_every: int = 0                   # steps; 0: at the end of each stage only
     checkpoint_every: int = 50                # steps
+    snapshot_every: int = 0                   # steps between kept copies of the weights; 0: none
     threshold: float = 0.5                    # event score threshold used for validation
     seed: int = 0
     mixed_precision: str = "auto"             # "auto" (on a GPU), "on", "off"
@@ -222,6 +225,20 @@ def _save_weights(model, path: Path) -> None:
     part.replace(path)
 
 
+def snapshot_name(step: int) -> str:
+    return f"step_{step:06d}.weights.h5"
+
+
+def snapshots(folder) -> List[Tuple[int, Path]]:
+    """(global step, weights file) of every snapshot a run kept in ``folder``, in step order."""
+    found = []
+    for p in (Path(folder) / SNAPSHOTS).glob("step_*.weights.h5"):
+        stem = p.name[len("step_"):-len(".weights.h5")]
+        if stem.isdigit():
+            found.append((int(stem), p))
+    return sorted(found)
+
+
 def _checkpoint_dir(folder: Path) -> Optional[Path]:
     for name in (CHECKPOINT, CHECKPOINT + ".old"):
         d = folder / name
@@ -311,7 +328,7 @@ def train(train_items: Sequence[TrainingItem], valid_items: Sequence[TrainingIte
         train_items = [TrainingItem(Path(a), Path(b), Path(c) if c else None) for a, b, c in state["train"]]
         valid_items = [TrainingItem(Path(a), Path(b), Path(c) if c else None) for a, b, c in state["valid"]]
     elif overwrite and out.exists():
-        for name in (CHECKPOINT, CHECKPOINT + ".old", CHECKPOINT + ".new"):
+        for name in (CHECKPOINT, CHECKPOINT + ".old", CHECKPOINT + ".new", SNAPSHOTS):
             shutil.rmtree(out / name, ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -349,7 +366,7 @@ def train(train_items: Sequence[TrainingItem], valid_items: Sequence[TrainingIte
     def elapsed() -> float:
         return elapsed0 + time.perf_counter() - t0
 
-    def snapshot(stage_idx: int, stage_step: int) -> dict:
+    def checkpoint_state(stage_idx: int, stage_step: int) -> dict:
         return {"options": options.to_dict(), "stage": stage_idx, "stage_step": stage_step,
                 "global_step": global_step, "history": history, "validations": reports, "best": best,
                 "rng": rng.bit_generator.state, "elapsed_s": elapsed(),
@@ -434,12 +451,15 @@ def train(train_items: Sequence[TrainingItem], valid_items: Sequence[TrainingIte
                 end_of_stage = step == stage.steps
                 if valid_movies and (end_of_stage or (options.validate_every and step % options.validate_every == 0)):
                     validation = do_validation(stage_idx, stage)
+                if options.snapshot_every and global_step % options.snapshot_every == 0:
+                    (out / SNAPSHOTS).mkdir(exist_ok=True)
+                    _save_weights(model, out / SNAPSHOTS / snapshot_name(global_step))
                 if options.checkpoint_every and step % options.checkpoint_every == 0 and not end_of_stage:
-                    write_checkpoint(out, model, snapshot(stage_idx, step))
+                    write_checkpoint(out, model, checkpoint_state(stage_idx, step))
                 yield report(stage_idx, stage, step, last_loss, validation)
-            write_checkpoint(out, model, snapshot(stage_idx + 1, 0))
+            write_checkpoint(out, model, checkpoint_state(stage_idx + 1, 0))
     except Cancelled:
-        write_checkpoint(out, model, snapshot(stage_idx, step))
+        write_checkpoint(out, model, checkpoint_state(stage_idx, step))
         write_outputs("cancelled")
         raise
     write_outputs("finished")

@@ -142,7 +142,10 @@ def test_train_writes_a_model_folder_that_detects(sim_folder, tmp_path):
 
 
 def test_cancel_then_resume_continues_without_lost_steps(sim_folder, tmp_path):
-    from exodeep_gui.ml.train import read_checkpoint, train
+    import dataclasses
+
+    from exodeep_gui.ml.models import load_keras_model, read_model_folder
+    from exodeep_gui.ml.train import read_checkpoint, snapshots, train
 
     items = find_training_items([sim_folder])
     tr, va = split_items(items, 0.3, seed=0)
@@ -156,7 +159,7 @@ def test_cancel_then_resume_continues_without_lost_steps(sim_folder, tmp_path):
             token.cancel()
 
     with pytest.raises(Cancelled):
-        run_to_end(train(tr, va, out, tiny_options(), cancel=token), on_report)
+        run_to_end(train(tr, va, out, tiny_options(snapshot_every=2), cancel=token), on_report)
     _, state = read_checkpoint(out)
     assert state["global_step"] == 5 and state["stage"] == 1 and state["stage_step"] == 1
     cfg = json.loads((out / "config.json").read_text())
@@ -167,6 +170,18 @@ def test_cancel_then_resume_continues_without_lost_steps(sim_folder, tmp_path):
     assert result.steps == 7
     assert [r.global_step for r in reports if r.stage == "train" and r.done > 0] == [6, 7]
     assert [int(r["step"]) for r in csv.DictReader((out / "history.csv").open())] == list(range(1, 8))
+    # snapshots every 2 steps, across the cancel and the resume; each holds that step's weights
+    kept = snapshots(out)
+    assert [step for step, _ in kept] == [2, 4, 6]
+    info = read_model_folder(out)
+    weights = [load_keras_model(dataclasses.replace(info, weights=path, weights_format="keras3-weights")).get_weights()
+               for _, path in kept]
+    assert all(a.shape == b.shape for a, b in zip(weights[0], weights[2]))
+    assert any(not np.allclose(a, b) for a, b in zip(weights[0], weights[1]))
+    assert any(not np.allclose(a, b) for a, b in zip(weights[1], weights[2]))
+    # a new run over the folder starts without the old run's snapshots
+    run_to_end(train(tr, va, out, tiny_options(schedule=(Stage(8, 4, 2, 1),), snapshot_every=2), overwrite=True))
+    assert snapshots(out) == []
 
 
 def test_fine_tune_starts_from_a_model_folder(sim_folder, tmp_path):
