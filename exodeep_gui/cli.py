@@ -361,7 +361,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--validate-every", type=int, default=0, help="steps between validations (0: per stage)")
     t.add_argument("--checkpoint-every", type=int, default=50, help="steps between checkpoints")
     t.add_argument("--snapshot-every", type=int, default=0,
-                   help="keep the weights every N steps in OUT/snapshots/ (to try earlier models later; default 0: none)")
+                   help="keep the weights every N steps in OUT/snapshots/ (default 0: none); detect "
+                        "with one: --model OUT/snapshots/step_000450.weights.h5")
     t.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate")
     t.add_argument("--augment-intensity", action="store_true", help="random gain, offset and noise")
     t.add_argument("--background-share", type=float, default=0.1,

@@ -131,6 +131,8 @@ def resolve_model(spec: str, download: bool = True) -> ModelInfo:
             raise ModelError(f"{key}: no such model file or folder (known names: {known})")
     if path.is_dir():
         return read_model_folder(path)
+    if path.name.endswith(".weights.h5"):
+        return read_folder_weights(path)
     if path.suffix.lower() in (".h5", ".hdf5"):
         return ModelInfo(path.stem, path, "keras2-h5")
     raise ModelError(f"{path}: not a model (expected a model folder with {CONFIG_NAME} or a .h5 weights file)")
@@ -158,6 +160,20 @@ def read_model_folder(folder: Path) -> ModelInfo:
         raise ModelError(f"{folder}: the weights file {weights_name} is missing")
     fmt = "keras2-h5" if weights_name.endswith(".h5") and not weights_name.endswith(".weights.h5") else "keras3-weights"
     return ModelInfo(Path(folder).name, weights, fmt, arch, cfg)
+
+
+def read_folder_weights(path: Path) -> ModelInfo:
+    """Other weights of a model folder: ``MODEL/weights_last.weights.h5`` or a training snapshot
+    ``MODEL/snapshots/step_000450.weights.h5``, with the folder's architecture and normalisation. The
+    folder's recommended threshold and minimum size were chosen for its best weights, so they are dropped."""
+    path = Path(path)
+    folder = path.parent.parent if path.parent.name == "snapshots" else path.parent
+    if not (folder / CONFIG_NAME).is_file():
+        raise ModelError(f"{path}: weights without their model folder (no {CONFIG_NAME} in {folder}); "
+                         f"an unfinished training run gets one when it is resumed or finishes")
+    info = read_model_folder(folder)
+    config = {k: v for k, v in info.config.items() if k != "recommended"}
+    return ModelInfo(f"{info.name} ({path.name[:-len('.weights.h5')]})", path, "keras3-weights", info.spec, config)
 
 
 def recommended_filter(config: dict) -> tuple:

@@ -142,10 +142,11 @@ def test_train_writes_a_model_folder_that_detects(sim_folder, tmp_path):
 
 
 def test_cancel_then_resume_continues_without_lost_steps(sim_folder, tmp_path):
-    import dataclasses
+    import shutil
 
-    from exodeep_gui.ml.models import load_keras_model, read_model_folder
+    from exodeep_gui.ml.models import load_keras_model, resolve_model
     from exodeep_gui.ml.train import read_checkpoint, snapshots, train
+    from exodeep_gui.ml.unet import ModelError
 
     items = find_training_items([sim_folder])
     tr, va = split_items(items, 0.3, seed=0)
@@ -170,15 +171,21 @@ def test_cancel_then_resume_continues_without_lost_steps(sim_folder, tmp_path):
     assert result.steps == 7
     assert [r.global_step for r in reports if r.stage == "train" and r.done > 0] == [6, 7]
     assert [int(r["step"]) for r in csv.DictReader((out / "history.csv").open())] == list(range(1, 8))
-    # snapshots every 2 steps, across the cancel and the resume; each holds that step's weights
+    # snapshots every 2 steps, across the cancel and the resume; each is a model (the folder's
+    # architecture, not the folder's filters calibrated for its best weights) with that step's weights
     kept = snapshots(out)
     assert [step for step, _ in kept] == [2, 4, 6]
-    info = read_model_folder(out)
-    weights = [load_keras_model(dataclasses.replace(info, weights=path, weights_format="keras3-weights")).get_weights()
-               for _, path in kept]
+    infos = [resolve_model(str(path)) for _, path in kept]
+    assert infos[0].name == "model (step_000002)" and infos[0].weights == kept[0][1]
+    assert "recommended" in json.loads((out / "config.json").read_text()) and "recommended" not in infos[0].config
+    weights = [load_keras_model(info).get_weights() for info in infos]
     assert all(a.shape == b.shape for a, b in zip(weights[0], weights[2]))
     assert any(not np.allclose(a, b) for a, b in zip(weights[0], weights[1]))
     assert any(not np.allclose(a, b) for a, b in zip(weights[1], weights[2]))
+    loose = tmp_path / "loose.weights.h5"
+    shutil.copy(kept[0][1], loose)
+    with pytest.raises(ModelError, match="without their model folder"):
+        resolve_model(str(loose))
     # a new run over the folder starts without the old run's snapshots
     run_to_end(train(tr, va, out, tiny_options(schedule=(Stage(8, 4, 2, 1),), snapshot_every=2), overwrite=True))
     assert snapshots(out) == []
