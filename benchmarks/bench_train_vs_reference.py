@@ -130,22 +130,23 @@ def reference_checkpoints(out: Path, schedule) -> list:
 
 
 def exodeep_snapshots(out: Path) -> list:
-    """(elapsed_s, global step, ModelInfo) of every snapshot ExoDeep kept within its budget. A run
-    killed at the budget has no config.json yet: its architecture is in its checkpoint."""
-    from exodeep_gui.ml.models import ModelInfo
+    """(elapsed_s, global step, ModelInfo) of every snapshot ExoDeep kept within its budget: loaded
+    as users load one (``--model MODEL/snapshots/step_….weights.h5``) once the folder has its
+    config.json; a run killed at the budget has none yet, and its architecture is in its checkpoint."""
+    from exodeep_gui.ml.models import ModelInfo, resolve_model
     from exodeep_gui.ml.train import read_checkpoint, snapshots
     from exodeep_gui.ml.unet import UNetSpec
 
     model = out / "model"
     if not (out / "run.json").is_file() or not snapshots(model):
         return []
+    kept, start0 = snapshots(model), _start(out)
     if (model / "config.json").is_file():
-        filters = json.loads((model / "config.json").read_text())["architecture"]["filters"]
+        infos = [resolve_model(str(path)) for _, path in kept]
     else:
-        filters = read_checkpoint(model)[1]["options"]["filters"]
-    spec, start0 = UNetSpec(filters=tuple(filters)), _start(out)
-    return [(path.stat().st_mtime - start0, step, ModelInfo(f"step {step}", path, "keras3-weights", spec))
-            for step, path in snapshots(model)]
+        spec = UNetSpec(filters=tuple(read_checkpoint(model)[1]["options"]["filters"]))
+        infos = [ModelInfo(path.name, path, "keras3-weights", spec) for _, path in kept]
+    return [(path.stat().st_mtime - start0, step, info) for (step, path), info in zip(kept, infos)]
 
 
 def first_reaching(curve, f1):

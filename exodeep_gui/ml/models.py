@@ -20,6 +20,7 @@ from exodeep_gui.ml.unet import ModelError, UNetSpec
 from exodeep_gui.paths import model_search_path, user_models_dir
 
 CONFIG_NAME = "config.json"
+SNAPSHOTS = "snapshots"            # a model folder's training snapshots (ml.train, snapshot_every)
 CONFIG_FORMAT = "exodeep-model"
 CONFIG_VERSION = 1
 CLASSES = ["background", "bright spot", "exocytosis"]
@@ -167,7 +168,7 @@ def read_folder_weights(path: Path) -> ModelInfo:
     ``MODEL/snapshots/step_000450.weights.h5``, with the folder's architecture and normalisation. The
     folder's recommended threshold and minimum size were chosen for its best weights, so they are dropped."""
     path = Path(path)
-    folder = path.parent.parent if path.parent.name == "snapshots" else path.parent
+    folder = path.parent.parent if path.parent.name == SNAPSHOTS else path.parent
     if not (folder / CONFIG_NAME).is_file():
         raise ModelError(f"{path}: weights without their model folder (no {CONFIG_NAME} in {folder}); "
                          f"an unfinished training run gets one when it is resumed or finishes")

@@ -43,11 +43,10 @@ from exodeep_gui.core.progress import CancelToken, Cancelled, Progress
 from exodeep_gui.core.schedule import PRESETS, Schedule, Stage, from_list, to_list
 from exodeep_gui.io.atomic import OutputError, check_writable_folder, write_text_atomic
 from exodeep_gui.ml.dataset import TrainingItem, prepare_items, summary
-from exodeep_gui.ml.models import CONFIG_NAME, model_config
+from exodeep_gui.ml.models import CONFIG_NAME, SNAPSHOTS, model_config
 from exodeep_gui.ml.unet import PUBLISHED_FILTERS, ModelError, UNetSpec
 
 CHECKPOINT = "checkpoint"
-SNAPSHOTS = "snapshots"
 BEST, LAST = "weights_best.weights.h5", "weights_last.weights.h5"
 
 

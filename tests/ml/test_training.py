@@ -179,7 +179,6 @@ def test_cancel_then_resume_continues_without_lost_steps(sim_folder, tmp_path):
     assert infos[0].name == "model (step_000002)" and infos[0].weights == kept[0][1]
     assert "recommended" in json.loads((out / "config.json").read_text()) and "recommended" not in infos[0].config
     weights = [load_keras_model(info).get_weights() for info in infos]
-    assert all(a.shape == b.shape for a, b in zip(weights[0], weights[2]))
     assert any(not np.allclose(a, b) for a, b in zip(weights[0], weights[1]))
     assert any(not np.allclose(a, b) for a, b in zip(weights[1], weights[2]))
     loose = tmp_path / "loose.weights.h5"
