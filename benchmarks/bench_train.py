@@ -24,7 +24,8 @@ def held_out_scores(model: str, folder: Path, threshold=None, min_size=None) -> 
     from exodeep_gui.core.progress import run_to_end
     from exodeep_gui.io.movie_io import open_movie
     from exodeep_gui.io.results import read_events
-    from exodeep_gui.ml.detect import DetectOptions, Detector
+    from exodeep_gui.core.detection import DetectOptions
+    from exodeep_gui.ml.detect import Detector
 
     det = Detector.load(model)
     total = Scores(0, 0, 0)

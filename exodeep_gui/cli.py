@@ -58,7 +58,8 @@ def cmd_detect(args) -> int:
     from exodeep_gui.io.atomic import check_writable_folder
     from exodeep_gui.io.movie_io import open_movie
     from exodeep_gui.io.results import result_paths, write_results
-    from exodeep_gui.ml.detect import DetectOptions, Detector
+    from exodeep_gui.core.detection import DetectOptions
+    from exodeep_gui.ml.detect import Detector
     from exodeep_gui.ml.device import describe_device
 
     movies = expand_inputs(args.inputs)
@@ -264,7 +265,8 @@ def cmd_demo(args) -> int:
     from exodeep_gui.core.simulate import SimulationParams, simulate_movie
     from exodeep_gui.core.movie import Movie
     from exodeep_gui.io.results import write_results_csv
-    from exodeep_gui.ml.detect import DetectOptions, Detector
+    from exodeep_gui.core.detection import DetectOptions
+    from exodeep_gui.ml.detect import Detector
 
     sim = simulate_movie(SimulationParams(frames=args.frames, height=128, width=128, events=15,
                                           docked=25, visiting=10), seed=args.seed)

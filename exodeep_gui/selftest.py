@@ -34,7 +34,8 @@ def run(model: Optional[str] = None) -> int:
         from exodeep_gui.core.simulate import SimulationParams, simulate_movie
         from exodeep_gui.core.movie import Movie
         from exodeep_gui.io.results import read_events, write_results_csv
-        from exodeep_gui.ml.detect import DetectOptions, Detector, detect_in_subprocess
+        from exodeep_gui.core.detection import DetectOptions
+        from exodeep_gui.ml.detect import Detector, detect_in_subprocess
         from exodeep_gui.ml.device import describe_device
         from exodeep_gui.paths import is_frozen
 

@@ -120,7 +120,8 @@ def test_detect_with_the_reference_tiling(tmp_path, tiny_model_dir, capsys):
     assert main(["detect", str(movie), "--model", str(tiny_model_dir), "--out", str(out), "--threshold", "0",
                  "--tiling", "reference", "--cube", "64", "--formats", "csv"]) == 0
     from exodeep_gui.io.movie_io import open_movie
-    from exodeep_gui.ml.detect import DetectOptions, Detector
+    from exodeep_gui.core.detection import DetectOptions
+    from exodeep_gui.ml.detect import Detector
 
     api = Detector.load(str(tiny_model_dir)).detect_blocking(
         open_movie(movie), DetectOptions(threshold=0, tiling="reference", cube=64))

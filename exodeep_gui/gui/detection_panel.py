@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayo
 
 from exodeep_gui.core.state import ViewerState
 from exodeep_gui.gui import workers
-from exodeep_gui.ml.detect import DetectOptions
+from exodeep_gui.core.detection import DetectOptions
 from exodeep_gui.ml.models import PUBLISHED, find_local, read_model_folder, recommended_filter
 from exodeep_gui.paths import bundled_models
 

@@ -7,51 +7,17 @@ minimum size re-filters events instantly without running the network again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Generator, Optional
 
-from exodeep_gui.core.events import EventTable
+from exodeep_gui.core.detection import Detection, DetectOptions, SegmentationResult
 from exodeep_gui.core.movie import Movie, MovieError
 from exodeep_gui.core.postprocess import events_from_segmentation
 from exodeep_gui.core.progress import CancelToken, Progress, prefixed, run_to_end
 from exodeep_gui.ml.models import ModelInfo, load_keras_model, recommended_filter, resolve_model
-from exodeep_gui.ml.predict import SegmentationResult, segment_movie, segment_reference_tiling
+from exodeep_gui.ml.predict import segment_movie, segment_reference_tiling
 
 MIN_FRAMES = 16
-
-
-@dataclass(frozen=True)
-class DetectOptions:
-    """Everything a detection run needs, frozen before the run starts."""
-
-    model: str = "exodeepfinder"
-    threshold: Optional[float] = None   # minimum peak class-2 probability; None: the model's recommendation (else 0.5)
-    min_size: Optional[int] = None      # minimum event size in voxels; None: the model's recommendation (else 0)
-    method: str = "components"      # or "meanshift" (the reference's clustering)
-    bandwidth: float = 5.0          # mean-shift bandwidth (voxels)
-    max_tile: int = 512             # frames wider than this are tiled (px)
-    tiling: str = "streaming"       # or "reference": the reference's cubes, artefacts included (equivalence)
-    cube: int = 160                 # cube side for tiling="reference" (edf_segment --patch_size)
-    voxels_per_chunk: int = 500_000
-
-    def with_(self, **changes) -> "DetectOptions":
-        return replace(self, **changes)
-
-
-@dataclass
-class Detection:
-    """The result of one run on one movie."""
-
-    movie_name: str
-    segmentation: SegmentationResult
-    candidates: EventTable          # every event before threshold/min-size filtering
-    options: DetectOptions
-    model_name: str
-
-    def events(self, threshold: Optional[float] = None, min_size: Optional[int] = None) -> EventTable:
-        t = self.options.threshold if threshold is None else threshold
-        s = self.options.min_size if min_size is None else min_size
-        return self.candidates.filtered(threshold=t, min_size=s)
 
 
 class Detector:
@@ -82,7 +48,7 @@ class Detector:
                                                       cancel=cancel)
         elif options.tiling == "streaming":
             seg = yield from segment_movie(self.model, self.info.spec, movie, max_tile=options.max_tile,
-                                           voxels_per_chunk=options.voxels_per_chunk, cancel=cancel)
+                                           voxels_per_chunk=options.voxels_per_chunk or 500_000, cancel=cancel)
         else:
             raise ValueError(f"unknown tiling {options.tiling!r} (streaming or reference)")
         yield Progress("events", 0, 1, "grouping voxels into events")

@@ -14,11 +14,11 @@ equals a whole-frame computation. Tiles of one chunk go through the network as o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Generator, List, Optional, Tuple
 
 import numpy as np
 
+from exodeep_gui.core.detection import SegmentationResult
 from exodeep_gui.core.movie import Movie, MovieError
 from exodeep_gui.core.normalize import normalize_frames
 from exodeep_gui.io.movie_io import free_memory_bytes, temporary_memmap
@@ -27,14 +27,6 @@ from exodeep_gui.ml.unet import UNetSpec, conv_layers
 
 XY_HALO = 36       # ≥ the 33 px spatial reach, multiple of 4 (two 2× poolings)
 ALIGN = 4
-
-
-@dataclass
-class SegmentationResult:
-    """Per-voxel outputs kept for re-filtering without re-running the network."""
-
-    labels: np.ndarray      # uint8 (t, y, x): argmax class (0 background, 1 spot, 2 exocytosis)
-    score: np.ndarray       # uint8 (t, y, x): class-2 probability × 255
 
 
 class _Ops:

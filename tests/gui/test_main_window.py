@@ -67,7 +67,7 @@ def test_kymograph_matches_numpy(window, sim_movie_file):
 
 
 def _fake_detection(sim):
-    from exodeep_gui.ml.detect import Detection, DetectOptions
+    from exodeep_gui.core.detection import Detection, DetectOptions
 
     cands = EventTable.from_arrays(sim.truth.x, sim.truth.y, sim.truth.frame,
                                    score=np.linspace(0.3, 0.9, len(sim.truth)), size=np.full(len(sim.truth), 40))

@@ -11,7 +11,8 @@ from exodeep_gui.paths import bundled_models
 def test_bundled_model_folder_is_small_valid_and_detects():
     from exodeep_gui.core.movie import Movie
     from exodeep_gui.core.simulate import SimulationParams, simulate_movie
-    from exodeep_gui.ml.detect import DetectOptions, Detector
+    from exodeep_gui.core.detection import DetectOptions
+    from exodeep_gui.ml.detect import Detector
     from exodeep_gui.ml.models import read_model_folder, recommended_filter
 
     folders = bundled_models()

@@ -82,7 +82,8 @@ def test_detection_can_be_cancelled(tiny_model):
 
 
 def test_model_folder_round_trip_and_broken_folders(tmp_path, tiny_model):
-    from exodeep_gui.ml.detect import DetectOptions, Detector
+    from exodeep_gui.core.detection import DetectOptions
+    from exodeep_gui.ml.detect import Detector
     from exodeep_gui.ml.models import read_model_folder, resolve_model, save_model_folder
 
     folder = save_model_folder(tiny_model, TINY, tmp_path / "mymodel", training={"note": "test"})
@@ -156,7 +157,8 @@ def test_detection_in_a_child_process_equals_detection_here(tmp_path, tiny_model
     what an in-process run gives, for a movie held in memory and for one opened from its file;
     a movie the model cannot use fails there with the same error as here."""
     from exodeep_gui.io.movie_io import open_movie, write_imagej_tiff
-    from exodeep_gui.ml.detect import DetectOptions, Detector, detect_in_subprocess
+    from exodeep_gui.core.detection import DetectOptions
+    from exodeep_gui.ml.detect import Detector, detect_in_subprocess
     from exodeep_gui.ml.models import save_model_folder
 
     folder = save_model_folder(tiny_model, TINY, tmp_path / "m")

@@ -29,7 +29,7 @@ def test_registry_finds_the_published_weights_by_checksum(reference_dir):
 
 @pytest.mark.slow
 def test_matches_the_reference_on_its_fixture_without_its_artefact(detector, reference_dir):
-    from exodeep_gui.ml.detect import DetectOptions
+    from exodeep_gui.core.detection import DetectOptions
 
     movie = open_movie(reference_dir / "synthetic_movie_200x128x128_uint16.tif")
     det = detector.detect_blocking(movie, DetectOptions(threshold=0))
@@ -49,7 +49,7 @@ def test_matches_the_reference_on_its_fixture_without_its_artefact(detector, ref
 
 
 def test_a_static_spot_present_from_frame_0_is_not_an_event(detector):
-    from exodeep_gui.ml.detect import DetectOptions
+    from exodeep_gui.core.detection import DetectOptions
 
     rng = np.random.default_rng(0)
     T, H, W = 40, 64, 64
@@ -73,7 +73,7 @@ def test_a_static_spot_present_from_frame_0_is_not_an_event(detector):
 def test_reference_tiling_reproduces_the_reference_artefacts_included(detector, reference_dir):
     """--tiling reference + mean shift is ExoDeepFinder's pipeline: the same label map everywhere
     (time padding and cube seams included) and the same 25 events, its 13 frame-1 artefacts too."""
-    from exodeep_gui.ml.detect import DetectOptions
+    from exodeep_gui.core.detection import DetectOptions
 
     movie = open_movie(reference_dir / "synthetic_movie_200x128x128_uint16.tif")
     det = detector.detect_blocking(movie, DetectOptions(threshold=0, tiling="reference", method="meanshift"))

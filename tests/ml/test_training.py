@@ -105,7 +105,8 @@ def test_tversky_loss_values():
 
 
 def test_train_writes_a_model_folder_that_detects(sim_folder, tmp_path):
-    from exodeep_gui.ml.detect import DetectOptions, Detector
+    from exodeep_gui.core.detection import DetectOptions
+    from exodeep_gui.ml.detect import Detector
     from exodeep_gui.ml.train import train
 
     items = find_training_items([sim_folder])
