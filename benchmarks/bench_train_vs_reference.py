@@ -134,17 +134,17 @@ def exodeep_snapshots(out: Path) -> list:
     as users load one (``--model MODEL/snapshots/step_….weights.h5``) once the folder has its
     config.json; a run killed at the budget has none yet, and its architecture is in its checkpoint."""
     from exodeep_gui.ml.models import ModelInfo, resolve_model
-    from exodeep_gui.ml.train import read_checkpoint, snapshots
+    from exodeep_gui.ml.model_folder import ModelFolder
     from exodeep_gui.ml.unet import UNetSpec
 
-    model = out / "model"
-    if not (out / "run.json").is_file() or not snapshots(model):
+    model = ModelFolder(out / "model")
+    if not (out / "run.json").is_file() or not model.snapshots():
         return []
-    kept, start0 = snapshots(model), _start(out)
-    if (model / "config.json").is_file():
+    kept, start0 = model.snapshots(), _start(out)
+    if model.is_model():
         infos = [resolve_model(str(path)) for _, path in kept]
     else:
-        spec = UNetSpec(filters=tuple(read_checkpoint(model)[1]["options"]["filters"]))
+        spec = UNetSpec(filters=tuple(model.read_checkpoint().state["options"]["filters"]))
         infos = [ModelInfo(path.name, path, "keras3-weights", spec) for _, path in kept]
     return [(path.stat().st_mtime - start0, step, info) for (step, path), info in zip(kept, infos)]
 

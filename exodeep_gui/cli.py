@@ -22,47 +22,50 @@ def _quiet_tensorflow() -> None:
 
 # ---------------------------------------------------------------- progress bar
 class ProgressBar:
-    def __init__(self, label: str, stream=None, width: int = 28):
-        self.label, self.width = label, width
-        self.stream = stream or sys.stderr
-        self._last = 0.0
+    """A rich progress bar on stderr: label, bar, percent, frames/s (detection) and time left, or the
+    name of a short stage (prepare, events, calibrate…). Drawn only on a terminal; :meth:`print` lines
+    (validation scores) are written either way."""
+
+    def __init__(self, label: str):
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+
+        self.console = Console(stderr=True, highlight=False)
+        self._bar = Progress(TextColumn("{task.description}", markup=False), BarColumn(), TaskProgressColumn(),
+                             TextColumn("{task.fields[rate]}{task.fields[eta]}", markup=False),
+                             console=self.console, disable=not self.console.is_terminal)
+        self._task = self._bar.add_task(label, total=1.0, rate="", eta="")
+
+    def __enter__(self) -> "ProgressBar":
+        self._bar.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._bar.stop()
 
     def __call__(self, p) -> None:
-        now = time.monotonic()
-        if now - self._last < 0.2 and p.fraction < 1.0:
-            return
-        self._last = now
-        filled = int(self.width * p.fraction)
-        eta = "" if p.eta_s is None else f" ETA {int(p.eta_s) // 60}:{int(p.eta_s) % 60:02d}"
+        eta = "" if p.eta_s is None else f" {int(p.eta_s) // 60}:{int(p.eta_s) % 60:02d} left"
         rate = f" {p.rate:.1f} frames/s" if p.stage == "detect" and p.rate else ""
-        self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (self.width - filled)}] "
-                          f"{100 * p.fraction:3.0f}%{rate}{eta}   ")
-        self.stream.flush()
+        if p.stage not in ("detect", "train", "spots"):
+            rate, eta = f" {p.stage}", ""
+        self._bar.update(self._task, completed=p.fraction, rate=rate, eta=eta)
 
-    def close(self) -> None:
-        self.stream.write("\n")
-        self.stream.flush()
-
-
-# ---------------------------------------------------------------- inputs
-def expand_inputs(paths: List[str]) -> List[Path]:
-    """Movie files, frame folders, and batch folders (each movie file or frame folder inside)."""
-    from exodeep_gui.io.movie_io import find_movies
-
-    return find_movies(paths)
+    def print(self, text: str) -> None:
+        self.console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 # ---------------------------------------------------------------- commands
 def cmd_detect(args) -> int:
     _quiet_tensorflow()
-    from exodeep_gui.io.atomic import check_writable_folder
-    from exodeep_gui.io.movie_io import open_movie
-    from exodeep_gui.io.results import result_paths, write_results
     from exodeep_gui.core.detection import DetectOptions
+    from exodeep_gui.core.progress import run_to_end
+    from exodeep_gui.io.atomic import check_writable_folder
+    from exodeep_gui.io.movie_io import find_movies, open_movie
+    from exodeep_gui.io.results import result_paths, write_results
     from exodeep_gui.ml.detect import Detector
     from exodeep_gui.ml.device import describe_device
 
-    movies = expand_inputs(args.inputs)
+    movies = find_movies(args.inputs)
     options = DetectOptions(model=args.model, threshold=args.threshold, min_size=args.min_size,
                             method=args.method, tiling=args.tiling, cube=args.cube)
     if args.out:
@@ -80,13 +83,8 @@ def cmd_detect(args) -> int:
             if existing and not args.overwrite:        # before the network runs, not after
                 raise UserError(f"{existing[0]} already exists (use --overwrite to replace it)")
             check_writable_folder(out_dir)
-            bar = ProgressBar(f"{stem[:24]:24s}")
-            try:
-                from exodeep_gui.core.progress import run_to_end
-
+            with ProgressBar(f"{stem[:24]:24s}") as bar:
                 detection = run_to_end(detector.detect(movie, options), bar)
-            finally:
-                bar.close()
             events = detection.events()
             written = write_results(out_dir, stem, events, movie.pixel_size_um, movie.frame_interval_s,
                                     args.formats, overwrite=args.overwrite)
@@ -111,28 +109,12 @@ def _print_summary(rows) -> None:
     print(f"{ok} of {len(rows)} movies done, {sum(r[2] for r in rows)} events")
 
 
-def _pair_tables(truth: Path, pred: Path) -> list:
-    if truth.is_file() and pred.is_file():
-        return [(truth, pred)]
-    if truth.is_dir() and pred.is_dir():
-        pairs = []
-        for t in sorted(truth.glob("*.csv")) + sorted(truth.glob("*.txt")) + sorted(truth.glob("*.xml")):
-            for cand in (f"{t.stem}_events.csv", f"{t.stem}.csv", f"{t.stem}_events.xml"):
-                if (pred / cand).is_file() and (pred / cand) != t:
-                    pairs.append((t, pred / cand))
-                    break
-        if not pairs:
-            raise UserError(f"no predictions in {pred} match the annotations in {truth} by name")
-        return pairs
-    raise UserError("give two files or two folders")
-
-
 def cmd_evaluate(args) -> int:
     from exodeep_gui.core.evaluate import Scores, evaluate_events
-    from exodeep_gui.io.results import read_events
+    from exodeep_gui.io.results import pair_event_tables, read_events
 
     total = Scores(0, 0, 0)
-    pairs = _pair_tables(Path(args.truth), Path(args.pred))
+    pairs = pair_event_tables(Path(args.truth), Path(args.pred))
     for t, p in pairs:
         s = evaluate_events(read_events(t), read_events(p), max_dist=args.max_dist,
                             dt_range=(args.dt_min, args.dt_max), exclude_edge_frames=args.exclude_edges)
@@ -169,9 +151,8 @@ def cmd_spots(args) -> int:
     movie = open_movie(path, channel=args.channel)
     stop = movie.n_frames if args.stop is None else args.stop
     params = SpotParams(window_sigma=args.window, pfa=args.pfa, min_area=args.min_area)
-    bar = ProgressBar("spots")
-    mask = run_to_end(detect_spots(movie, args.start, stop, params), bar)
-    bar.close()
+    with ProgressBar("spots") as bar:
+        mask = run_to_end(detect_spots(movie, args.start, stop, params), bar)
     out = Path(args.out) if args.out else path.parent / f"{path.stem}_spots.tif"
     write_imagej_tiff(out, mask.astype(np.uint8) * 255, movie.pixel_size_um, movie.frame_interval_s,
                       overwrite=args.overwrite)
@@ -180,64 +161,35 @@ def cmd_spots(args) -> int:
 
 
 def cmd_train(args) -> int:
-    """Train or fine-tune a model on annotated movies into a model folder."""
+    """Train or fine-tune a model on annotated movies into a model folder, or continue a run."""
     _quiet_tensorflow()
-    from exodeep_gui.core.progress import Cancelled, CancelToken, run_to_end
-    from exodeep_gui.core.schedule import parse_schedule, preset, scaled
-    from exodeep_gui.ml.dataset import check_training_items, find_training_items, split_items
-    from exodeep_gui.ml.train import TrainOptions, train
+    from exodeep_gui.core.progress import run_to_end
+    from exodeep_gui.ml.train import resume, train
 
     out = Path(args.out)
     if args.resume:
-        train_items = valid_items = []
-        options = TrainOptions()
+        given = _run_options_given(args)
+        if given:
+            raise UserError(f"--resume continues the run in {out} with the data and options it started with; "
+                            f"drop {', '.join(given)}")
         print(f"resuming the run in {out}")
+        work = resume(out)
     else:
-        if not args.data:
-            raise UserError("give the training data (movies with same-name .csv annotations, or folders of them)")
-        items = find_training_items(args.data)
-        if args.valid:
-            train_items, valid_items = items, find_training_items(args.valid)
-        else:
-            train_items, valid_items = split_items(items, args.valid_fraction, seed=args.seed)
-        check_training_items(list(train_items) + list(valid_items))
-        schedule = parse_schedule(args.schedule) if args.schedule else preset(args.preset)
-        if args.steps_scale != 1.0:
-            schedule = scaled(schedule, args.steps_scale)
-        start_from = args.start_from
-        if start_from is None and args.preset == "finetune":
-            start_from = "exodeepfinder"
-        options = TrainOptions(schedule=schedule, start_from=start_from,
-                               filters=tuple(args.filters), learning_rate=args.lr,
-                               augment_intensity=args.augment_intensity, validate_every=args.validate_every,
-                               background_share=args.background_share,
-                               checkpoint_every=args.checkpoint_every, snapshot_every=args.snapshot_every,
-                               seed=args.seed)
-        print(f"training on {len(train_items)} movies, validating on {len(valid_items)}; preset "
-              f"{args.preset if not args.schedule else 'custom'}: "
-              + ", ".join(f"{s.patch}³×{s.batch}×{s.steps}" for s in schedule)
-              + (f"; from {start_from}" if start_from else "; from scratch"))
-        if not valid_items:
-            print("note: no validation movies, so the best model is the last one")
-    bar = ProgressBar("training")
+        work = train(*_training_data(args), out, _train_options(args), overwrite=args.overwrite)
 
     def show(p):
-        if getattr(p, "validation", None):
-            v = p.validation
-            bar.stream.write(f"\rstep {p.global_step}: validation precision {v['precision']:.3f} recall "
-                             f"{v['recall']:.3f} F1 {v['f1']:.3f} (TP {v['tp']}, FP {v['fp']}, FN {v['fn']})"
-                             + " " * 20 + "\n")
+        v = getattr(p, "validation", None)
+        if v:
+            bar.print(f"step {p.global_step}: validation precision {v['precision']:.3f} recall {v['recall']:.3f} "
+                      f"F1 {v['f1']:.3f} (TP {v['tp']}, FP {v['fp']}, FN {v['fn']})")
         bar(p)
 
-    token = CancelToken()
     try:
-        result = run_to_end(train(train_items, valid_items, out, options, resume=args.resume,
-                                  overwrite=args.overwrite, cancel=token), show)
+        with ProgressBar("training") as bar:
+            result = run_to_end(work, show)
     except KeyboardInterrupt:
-        bar.close()
         print(f"stopped; continue with: exodeep train --resume --out {out}", file=sys.stderr)
         return 130
-    bar.close()
     best = result.best
     print(f"{result.steps} steps → model folder {result.folder}")
     if best:
@@ -247,11 +199,50 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _run_options_given(args) -> list:
+    """The data and run options given on a ``train`` command line (``--resume`` takes none)."""
+    defaults = vars(build_parser().parse_args(["train", "--out", str(args.out)]))
+    flags = {"data": "DATA", "start_from": "--from"}
+    return [flags.get(k, "--" + k.replace("_", "-")) for k, v in vars(args).items()
+            if k not in ("out", "resume", "debug") and k in defaults and v != defaults[k]]
+
+
+def _training_data(args) -> tuple:
+    from exodeep_gui.ml.dataset import training_split
+
+    if not args.data:
+        raise UserError("give the training data (movies with same-name .csv annotations, or folders of them)")
+    train_items, valid_items = training_split(args.data, args.valid, args.valid_fraction, args.seed)
+    print(f"training on {len(train_items)} movies, validating on {len(valid_items)}")
+    if not valid_items:
+        print("note: no validation movies, so the best model is the last one")
+    return train_items, valid_items
+
+
+def _train_options(args):
+    from exodeep_gui.core.schedule import parse_schedule, preset, scaled
+    from exodeep_gui.ml.train import TrainOptions
+
+    schedule = parse_schedule(args.schedule) if args.schedule else preset(args.preset)
+    if args.steps_scale != 1.0:
+        schedule = scaled(schedule, args.steps_scale)
+    start_from = args.start_from
+    if start_from is None and args.preset == "finetune":
+        start_from = "exodeepfinder"
+    print(f"preset {args.preset if not args.schedule else 'custom'}: "
+          + ", ".join(f"{s.patch}³×{s.batch}×{s.steps}" for s in schedule)
+          + (f"; from {start_from}" if start_from else "; from scratch"))
+    return TrainOptions(schedule=schedule, start_from=start_from, filters=tuple(args.filters), learning_rate=args.lr,
+                        augment_intensity=args.augment_intensity, validate_every=args.validate_every,
+                        background_share=args.background_share, checkpoint_every=args.checkpoint_every,
+                        snapshot_every=args.snapshot_every, seed=args.seed)
+
+
 def cmd_models(args) -> int:
     from exodeep_gui.ml.models import list_models
 
     for name, title, where in list_models():
-        print(f"{name:16s} {title}\n{'':16s} {where}")
+        print(f"{name:18s} {title}\n{'':18s} {where}")
     return 0
 
 
@@ -274,9 +265,8 @@ def cmd_demo(args) -> int:
                   frame_interval_s=sim.params.frame_interval_s)
     print(f"simulated movie {sim.movie.shape} with {len(sim.truth)} exocytosis events")
     detector = Detector.load(args.model)
-    bar = ProgressBar("detecting")
-    detection = run_to_end(detector.detect(movie, DetectOptions(model=args.model)), bar)
-    bar.close()
+    with ProgressBar("detecting") as bar:
+        detection = run_to_end(detector.detect(movie, DetectOptions(model=args.model)), bar)
     events = detection.events()
     out = Path(args.out or tempfile.mkdtemp(prefix="exodeep-demo-")) / "demo_events.csv"
     write_results_csv(out, events, movie.pixel_size_um, movie.frame_interval_s, overwrite=True)
@@ -295,7 +285,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("detect", help="detect events in movies (files, frame folders or folders of movies)")
     d.add_argument("inputs", nargs="+", metavar="MOVIE_OR_FOLDER")
-    d.add_argument("--model", default="exodeepfinder", help="registry name, .h5 weights or model folder")
+    d.add_argument("--model", default="exodeepfinder",
+                   help="a name from `exodeep models` (e.g. exodeep-sim-small: bundled, offline), .h5 weights "
+                        "or a model folder")
     d.add_argument("--out", help="output folder (default: beside each movie)")
     d.add_argument("--threshold", type=float, default=None,
                    help="minimum event score, 0-1 (default: the model's recommendation, else 0.5)")
@@ -370,7 +362,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--background-share", type=float, default=0.1,
                    help="share of patches centred anywhere in the cell, not on an object (default 0.1)")
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--resume", action="store_true", help="continue the unfinished run in --out")
+    t.add_argument("--resume", action="store_true",
+                   help="continue the unfinished run in --out with its own data and options (give no others)")
     t.add_argument("--overwrite", action="store_true", help="replace a model already in --out")
     t.set_defaults(func=cmd_train)
 

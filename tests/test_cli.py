@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 
@@ -65,9 +67,27 @@ def test_bad_inputs_give_one_line_errors(tmp_path, tiny_model_dir, capsys):
     assert "needs columns X, Y and Slice" in capsys.readouterr().err
 
 
-def test_models_lists_the_published_model(capsys):
+def test_models_lists_the_published_and_the_bundled_model(capsys):
+    from exodeep_gui.paths import bundled_models
+
     assert main(["models"]) == 0
-    assert "exodeepfinder" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "exodeepfinder" in out
+    assert re.search(r"^exodeep-sim-small +bundled, offline, trained on simulated movies$", out, re.M)
+    assert str(bundled_models()[0]) in out
+
+
+def test_detect_with_the_bundled_model_by_name(tmp_path, capsys):
+    from exodeep_gui.core.simulate import SimulationParams, simulate_movie
+    from exodeep_gui.io.movie_io import write_imagej_tiff
+    from exodeep_gui.io.results import read_events
+
+    sim = simulate_movie(SimulationParams(frames=32, height=48, width=48, events=3, docked=4, visiting=1), seed=3)
+    movie = write_imagej_tiff(tmp_path / "cell.tif", sim.movie)
+    assert main(["detect", str(movie), "--model", "exodeep-sim-small", "--formats", "csv"]) == 0
+    captured = capsys.readouterr()
+    assert "model: exodeep-sim-small" in captured.err and "1 of 1 movies done" in captured.out
+    read_events(tmp_path / "cell_events.csv")          # a valid table (possibly empty)
 
 
 def test_spots_preview_writes_a_mask(tmp_path, capsys):
@@ -93,9 +113,12 @@ def test_train_cli_end_to_end(tmp_path, capsys):
     out = tmp_path / "model"
     rc = main(["train", str(data), "--out", str(out), "--schedule", "8:4:2:2,16:2:4:1", "--filters", "4", "6", "8",
                "--snapshot-every", "2"])
-    text = capsys.readouterr().out
+    captured = capsys.readouterr()
+    text = captured.out
     assert rc == 0, text
     assert "3 steps → model folder" in text and "best validation" in text
+    # not a terminal: no progress bar, but the validation lines (end of each stage) are printed
+    assert captured.err.count("validation precision") == 2 and "\r" not in captured.err
     assert (out / "config.json").is_file()
     assert sorted(p.name for p in (out / "snapshots").iterdir()) == ["step_000002.weights.h5"]
     # the model folder detects, and a second run refuses to overwrite it
@@ -133,3 +156,33 @@ def test_detect_with_the_reference_tiling(tmp_path, tiny_model_dir, capsys):
                  "--tiling", "reference", "--cube", "96"]) == 1
     err = capsys.readouterr().err
     assert "cell.tif: 20 frames" in err and "needs at least 47" in err and "Traceback" not in err
+
+
+def test_train_resume_continues_a_run_and_takes_no_other_options(tmp_path, capsys):
+    from exodeep_gui.core.progress import CancelToken, Cancelled, run_to_end
+    from exodeep_gui.core.schedule import Stage
+    from exodeep_gui.ml.dataset import find_training_items
+    from exodeep_gui.ml.train import TrainOptions, train
+
+    data = tmp_path / "data"
+    assert main(["simulate", str(data), "--movies", "1", "--frames", "32", "--size", "32", "32",
+                 "--events", "3"]) == 0
+    out = tmp_path / "model"
+    token = CancelToken()
+
+    def stop_at_2(p):
+        if getattr(p, "global_step", 0) == 2:
+            token.cancel()
+
+    options = TrainOptions(schedule=(Stage(8, 2, 2, 4),), filters=(4, 6, 8), checkpoint_every=1)
+    with pytest.raises(Cancelled):
+        run_to_end(train(find_training_items([data]), [], out, options, cancel=token), stop_at_2)
+    capsys.readouterr()
+    assert main(["train", str(data), "--resume", "--out", str(out), "--preset", "paper", "--lr", "0.1"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("with the data and options it started with; drop DATA, --preset, --lr")
+    assert "\n" not in err
+    assert main(["train", "--resume", "--out", str(tmp_path / "nothing")]) == 1
+    assert "no unfinished training run to resume here" in capsys.readouterr().err
+    assert main(["train", "--resume", "--out", str(out)]) == 0
+    assert "4 steps → model folder" in capsys.readouterr().out

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
+import psutil
 
 from exodeep_gui.io.atomic import atomic_path
 from exodeep_gui.core.movie import Movie, MovieError, check_finite, validate_movie_array
@@ -243,17 +244,8 @@ def temporary_memmap(shape, dtype, prefix: str = "exodeep-") -> np.memmap:
 
 
 def free_memory_bytes() -> int:
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return 4 << 30
+    """Memory available to new allocations without swapping (psutil: MemAvailable on Linux)."""
+    return int(psutil.virtual_memory().available)
 
 
 def write_imagej_tiff(path, movie: np.ndarray, pixel_size_um=None, frame_interval_s=None,
@@ -275,7 +267,11 @@ def write_imagej_tiff(path, movie: np.ndarray, pixel_size_um=None, frame_interva
 
 # ---------------------------------------------------------------- folder of frames
 class FrameFolder:
-    """Lazy (t, y, x) array over a folder of single-frame TIFFs."""
+    """Lazy (t, y, x) array over a folder of single-frame TIFFs.
+
+    Not tifffile's TiffSequence: it reads frames lazily only through zarr (``aszarr``, another
+    dependency), ``asarray`` reads every file at once, a missing number becomes a frame of
+    uninitialised memory, and a broken file's error does not name it."""
 
     def __init__(self, files: Sequence[Path]):
         import tifffile

@@ -99,6 +99,25 @@ def read_events(path) -> EventTable:
     return EventTable.from_arrays(vals[:, 0], vals[:, 1], frame)
 
 
+def pair_event_tables(truth: Path, pred: Path) -> list:
+    """(annotations, predictions) pairs: two files, or two folders matched by name (``NAME.csv`` with
+    ``NAME_events.csv``, ``NAME.csv`` or ``NAME_events.xml``)."""
+    truth, pred = Path(truth), Path(pred)
+    if truth.is_file() and pred.is_file():
+        return [(truth, pred)]
+    if not (truth.is_dir() and pred.is_dir()):
+        raise AnnotationError(f"{truth}, {pred}: give two files or two folders")
+    pairs = []
+    for t in sorted(truth.glob("*.csv")) + sorted(truth.glob("*.txt")) + sorted(truth.glob("*.xml")):
+        for cand in (f"{t.stem}_events.csv", f"{t.stem}.csv", f"{t.stem}_events.xml"):
+            if (pred / cand).is_file() and (pred / cand) != t:
+                pairs.append((t, pred / cand))
+                break
+    if not pairs:
+        raise AnnotationError(f"{pred}: no predictions match the annotations in {truth} by name")
+    return pairs
+
+
 # ---------------------------------------------------------------- reference XML
 def objlist_xml_text(events: EventTable) -> str:
     root = ET.Element("objlist")

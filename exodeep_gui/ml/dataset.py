@@ -16,13 +16,13 @@ from typing import Generator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from exodeep_gui.core.events import EventTable
 from exodeep_gui.core.movie import MovieError
 from exodeep_gui.core.normalize import normalize_frames
 from exodeep_gui.core.patches import TrainingMovie
 from exodeep_gui.core.progress import CancelToken, Progress, ProgressClock
 from exodeep_gui.core.spots import SpotParams, detect_spots
 from exodeep_gui.core.targets import DEFAULT_CONE, build_target, check_annotations
+from exodeep_gui.io.masks import MaskError, mask_for, read_mask
 from exodeep_gui.io.movie_io import find_movies, open_movie
 from exodeep_gui.io.results import AnnotationError, read_events
 
@@ -58,15 +58,6 @@ def _annotation_for(movie: Path) -> Optional[Path]:
     return None
 
 
-def _mask_for(movie: Path) -> Optional[Path]:
-    stem = movie.stem if movie.is_file() else movie.name
-    for suffix in (".tif", ".tiff"):
-        p = movie.parent / f"{stem}_mask{suffix}"
-        if p.is_file():
-            return p
-    return None
-
-
 def find_training_items(paths: Sequence) -> List[TrainingItem]:
     """Movies (files or folders of movies) with their same-stem annotations and masks.
 
@@ -78,7 +69,7 @@ def find_training_items(paths: Sequence) -> List[TrainingItem]:
             movies = find_movies([raw])
         except MovieError as exc:
             raise TrainingDataError([str(exc)]) from None
-        items.extend(TrainingItem(m, _annotation_for(m), _mask_for(m)) for m in movies)
+        items.extend(TrainingItem(m, _annotation_for(m), mask_for(m)) for m in movies)
     if not items:
         raise TrainingDataError([f"no movies found in {', '.join(str(p) for p in paths)}"])
     return items
@@ -108,23 +99,11 @@ def check_training_items(items: Sequence[TrainingItem], min_side: int = 16) -> N
         problems.extend(check_annotations(events, movie.shape, str(it.annotations)))
         if it.mask is not None:
             try:
-                mask = _read_mask(it.mask)
-                if mask.shape != movie.shape[1:]:
-                    problems.append(f"{it.mask}: mask is {mask.shape[1]}×{mask.shape[0]} px, the movie "
-                                    f"{movie.shape[2]}×{movie.shape[1]} px")
-            except Exception as exc:          # a mask that cannot be read
-                problems.append(f"{it.mask}: not a readable mask image ({exc})")
+                read_mask(it.mask, movie.shape[1:])
+            except MaskError as exc:
+                problems.append(str(exc))
     if problems:
         raise TrainingDataError(problems)
-
-
-def _read_mask(path: Path) -> np.ndarray:
-    import tifffile
-
-    m = np.asarray(tifffile.imread(path))
-    while m.ndim > 2:
-        m = m.max(axis=0)
-    return m > 0
 
 
 def split_items(items: Sequence[TrainingItem], valid_fraction: float = 0.3,
@@ -138,6 +117,19 @@ def split_items(items: Sequence[TrainingItem], valid_fraction: float = 0.3,
     valid = [items[i] for i in sorted(order[:n_valid])]
     train = [items[i] for i in sorted(order[n_valid:])]
     return train, valid
+
+
+def training_split(data: Sequence, valid: Optional[Sequence] = None, valid_fraction: float = 0.3,
+                   seed: int = 0) -> Tuple[List[TrainingItem], List[TrainingItem]]:
+    """Training and validation items from ``data`` (and ``valid`` when given, else a seeded split of
+    ``data`` by movie), all checked up front (:class:`TrainingDataError` lists every problem)."""
+    items = find_training_items(data)
+    if valid:
+        train, valid_items = items, find_training_items(valid)
+    else:
+        train, valid_items = split_items(items, valid_fraction, seed=seed)
+    check_training_items(list(train) + list(valid_items))
+    return train, valid_items
 
 
 def prepare_movie(item: TrainingItem, spot_params: SpotParams = SpotParams(), cone=DEFAULT_CONE,
@@ -154,7 +146,7 @@ def prepare_movie(item: TrainingItem, spot_params: SpotParams = SpotParams(), co
         image[a:b] = normalize_frames(movie.frames(a, b), source=str(item.movie), first_frame=a)
     positions = {1: np.column_stack([target.spots.frame, np.rint(target.spots.y), np.rint(target.spots.x)]).astype(int),
                  2: np.column_stack([events.frame, events.y.astype(int), events.x.astype(int)]).astype(int)}
-    mask = _read_mask(item.mask) if item.mask is not None else None
+    mask = read_mask(item.mask, movie.shape[1:]) if item.mask is not None else None
     return TrainingMovie(item.name, image, target.labels, positions, mask, len(events), len(target.spots),
                          str(item.movie), events)
 

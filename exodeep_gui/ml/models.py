@@ -1,30 +1,48 @@
-"""The model registry and model folders.
+"""The model registry and model resolution (the folder layout is in :mod:`exodeep_gui.ml.model_folder`).
 
 A model is named (a registry entry such as ``exodeepfinder``) or given as a path: a
 Keras-2 HDF5 weights file of the published architecture, or an ExoDeep model folder
-(``config.json`` + weights). The published ExoDeepFinder weights (GPL-3.0) are not
-shipped in the source: they are fetched once, checked against their sha256, into the
-user data folder.
+(``config.json`` + weights); a model folder in the user models folder or shipped with the app
+(``resources/models/exodeep-sim-small``, offline) is also named by its folder name. The published
+ExoDeepFinder weights (GPL-3.0) are not shipped in the source: they are fetched once, checked
+against their sha256, into the user data folder; offline, :class:`ModelUnavailable` names the
+bundled models instead.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional, Sequence
 
-from exodeep_gui import __version__
+from exodeep_gui.io.atomic import follow_umask
+from exodeep_gui.ml.model_folder import BEST, CONFIG_NAME, WEIGHTS_SUFFIX, ModelFolder, model_config
 from exodeep_gui.ml.unet import ModelError, UNetSpec
-from exodeep_gui.paths import model_search_path, user_models_dir
+from exodeep_gui.paths import bundled_models, model_search_path, user_models_dir
 
-CONFIG_NAME = "config.json"
-SNAPSHOTS = "snapshots"            # a model folder's training snapshots (ml.train, snapshot_every)
-CONFIG_FORMAT = "exodeep-model"
-CONFIG_VERSION = 1
-CLASSES = ["background", "bright spot", "exocytosis"]
-NORMALISATION = {"kind": "percentile-per-frame", "low": 1.0, "high": 99.0}
+# every model shipped in resources/models is small and trained on simulated movies
+BUNDLED_NOTE = "bundled, offline, trained on simulated movies"
+
+
+class ModelUnavailable(ModelError):
+    """A registry model is neither on this computer nor downloadable now (offline). ``alternatives``
+    holds the bundled model folders (Paths; a folder's ``.name`` is what ``--model`` takes, its path
+    what the window's model list holds), which work offline; the message names them."""
+
+    def __init__(self, message: str, alternatives: Sequence[Path] = ()):
+        super().__init__(message)
+        self.alternatives = [Path(p) for p in alternatives]
+
+
+def _unavailable(message: str, offline_hint: str) -> ModelUnavailable:
+    """``message`` + how to go on offline with the bundled models (``offline_hint`` joins them)."""
+    bundled = bundled_models()
+    if not bundled:
+        return ModelUnavailable(message + ".")
+    names = ", ".join(p.name for p in bundled)
+    return ModelUnavailable(f"{message}{offline_hint}use the bundled model {names} (offline; trained on "
+                            f"simulated movies): --model {bundled[0].name}", bundled)
 
 
 @dataclass(frozen=True)
@@ -93,24 +111,34 @@ def fetch(entry: RegistryEntry, progressbar: bool = False) -> Path:
         path = pooch.retrieve(entry.url, known_hash=f"sha256:{entry.sha256}", fname=entry.filename,
                               path=target, progressbar=progressbar)
     except ValueError as exc:          # pooch: hash mismatch
-        raise ModelError(f"the downloaded {entry.name} model failed its checksum ({exc}); "
-                         "try again later") from None
+        raise _unavailable(f"the downloaded {entry.name} model failed its checksum ({exc}); try again "
+                           "later", ", or ") from None
     except Exception as exc:
-        raise ModelError(f"could not download the {entry.name} model from {entry.url} "
-                         f"({type(exc).__name__}: no internet connection?). Download that file by "
-                         f"hand and put it in {target}, or pass its path as the model.") from None
+        raise _unavailable(f"could not download the {entry.name} model from {entry.url} "
+                           f"({type(exc).__name__}: no internet connection?). Download that file by hand "
+                           f"and put it in {target}, or pass its path as the model", ", or ") from None
+    follow_umask(path)              # pooch's temporary file was 0600
     return Path(path)
 
 
 def list_models() -> list:
-    """(name, title, where) for registry entries and model folders in the user folder."""
+    """(name, title, where) for registry entries, the bundled models and model folders in the user folder."""
     rows = []
     for entry in REGISTRY.values():
         local = find_local(entry)
         rows.append((entry.name, entry.title, str(local) if local else f"download on first use ({entry.url})"))
+    rows += [(folder.name, BUNDLED_NOTE, str(folder)) for folder in bundled_models()]
     for folder in sorted(user_models_dir().glob(f"*/{CONFIG_NAME}")):
         rows.append((folder.parent.name, "ExoDeep model folder", str(folder.parent)))
     return rows
+
+
+def find_named_folder(name: str) -> Optional[Path]:
+    """The model folder called ``name`` in the user models folder, else the bundled one, else None."""
+    named = user_models_dir() / name
+    if ModelFolder(named).is_model():
+        return named
+    return next((p for p in bundled_models() if p.name.lower() == name.lower()), None)
 
 
 def resolve_model(spec: str, download: bool = True) -> ModelInfo:
@@ -120,19 +148,17 @@ def resolve_model(spec: str, download: bool = True) -> ModelInfo:
         entry = REGISTRY[key.lower()]
         path = fetch(entry) if download else find_local(entry)
         if path is None:
-            raise ModelError(f"the {entry.name} model is not downloaded yet")
+            raise _unavailable(f"the {entry.name} model is not downloaded yet", "; ")
         return ModelInfo(entry.name, path, "keras2-h5")
     path = Path(key).expanduser()
     if not path.exists():
-        named = user_models_dir() / key
-        if (named / CONFIG_NAME).is_file():
-            path = named
-        else:
-            known = ", ".join(REGISTRY)
+        path = find_named_folder(key)
+        if path is None:
+            known = ", ".join(list(REGISTRY) + [p.name for p in bundled_models()])
             raise ModelError(f"{key}: no such model file or folder (known names: {known})")
     if path.is_dir():
         return read_model_folder(path)
-    if path.name.endswith(".weights.h5"):
+    if path.name.endswith(WEIGHTS_SUFFIX):
         return read_folder_weights(path)
     if path.suffix.lower() in (".h5", ".hdf5"):
         return ModelInfo(path.stem, path, "keras2-h5")
@@ -140,27 +166,14 @@ def resolve_model(spec: str, download: bool = True) -> ModelInfo:
 
 
 def read_model_folder(folder: Path) -> ModelInfo:
-    cfg_path = Path(folder) / CONFIG_NAME
-    if not cfg_path.is_file():
-        raise ModelError(f"{folder}: not a model folder (no {CONFIG_NAME})")
-    try:
-        cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelError(f"{cfg_path}: broken configuration file ({exc})") from None
-    if cfg.get("format") != CONFIG_FORMAT:
-        raise ModelError(f"{cfg_path}: not an ExoDeep model configuration")
-    if int(cfg.get("version", 0)) > CONFIG_VERSION:
-        raise ModelError(f"{cfg_path}: made by a newer ExoDeep (format {cfg.get('version')}); update ExoDeep")
-    norm = cfg.get("normalisation", NORMALISATION)
-    if norm.get("kind") != NORMALISATION["kind"]:
-        raise ModelError(f"{cfg_path}: unsupported normalisation {norm.get('kind')!r}")
+    mf = ModelFolder(folder)
+    cfg = mf.read_config()
     arch = UNetSpec.from_dict(cfg.get("architecture", {}))
-    weights_name = cfg.get("weights", "weights_best.weights.h5")
-    weights = Path(folder) / weights_name
+    weights = mf.weights_of(cfg)
     if not weights.is_file():
-        raise ModelError(f"{folder}: the weights file {weights_name} is missing")
-    fmt = "keras2-h5" if weights_name.endswith(".h5") and not weights_name.endswith(".weights.h5") else "keras3-weights"
-    return ModelInfo(Path(folder).name, weights, fmt, arch, cfg)
+        raise ModelError(f"{folder}: the weights file {weights.name} is missing")
+    fmt = "keras2-h5" if weights.suffix == ".h5" and not weights.name.endswith(WEIGHTS_SUFFIX) else "keras3-weights"
+    return ModelInfo(mf.name, weights, fmt, arch, cfg)
 
 
 def read_folder_weights(path: Path) -> ModelInfo:
@@ -168,13 +181,13 @@ def read_folder_weights(path: Path) -> ModelInfo:
     ``MODEL/snapshots/step_000450.weights.h5``, with the folder's architecture and normalisation. The
     folder's recommended threshold and minimum size were chosen for its best weights, so they are dropped."""
     path = Path(path)
-    folder = path.parent.parent if path.parent.name == SNAPSHOTS else path.parent
-    if not (folder / CONFIG_NAME).is_file():
-        raise ModelError(f"{path}: weights without their model folder (no {CONFIG_NAME} in {folder}); "
+    folder = ModelFolder.of_weights(path)
+    if not folder.is_model():
+        raise ModelError(f"{path}: weights without their model folder (no {CONFIG_NAME} in {folder.path}); "
                          f"an unfinished training run gets one when it is resumed or finishes")
-    info = read_model_folder(folder)
+    info = read_model_folder(folder.path)
     config = {k: v for k, v in info.config.items() if k != "recommended"}
-    return ModelInfo(f"{info.name} ({path.name[:-len('.weights.h5')]})", path, "keras3-weights", info.spec, config)
+    return ModelInfo(f"{info.name} ({path.name[:-len(WEIGHTS_SUFFIX)]})", path, "keras3-weights", info.spec, config)
 
 
 def recommended_filter(config: dict) -> tuple:
@@ -183,27 +196,17 @@ def recommended_filter(config: dict) -> tuple:
     return float(rec.get("threshold", 0.5)), int(rec.get("min_size", 0))
 
 
-def model_config(spec: UNetSpec, weights_name: str, **extra) -> dict:
-    cfg = {"format": CONFIG_FORMAT, "version": CONFIG_VERSION, "exodeep_version": __version__,
-           "architecture": spec.to_dict(), "classes": CLASSES, "normalisation": dict(NORMALISATION),
-           "weights": weights_name}
-    cfg.update(extra)
-    return cfg
-
-
 def save_model_folder(model, spec: UNetSpec, folder, overwrite: bool = False, **extra) -> Path:
     """Write ``config.json`` and weights (Keras 3 ``.weights.h5``) into ``folder``, atomically each."""
-    from exodeep_gui.io.atomic import atomic_path, write_text_atomic
+    from exodeep_gui.io.atomic import atomic_path
 
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    weights_name = "weights_best.weights.h5"
-    with atomic_path(folder / weights_name, overwrite, suffix=".part.weights.h5") as tmp:
+    mf = ModelFolder(folder)
+    mf.path.mkdir(parents=True, exist_ok=True)
+    with atomic_path(mf.best, overwrite, suffix=".part" + WEIGHTS_SUFFIX) as tmp:
         tmp.unlink()
         model.save_weights(tmp)
-    write_text_atomic(folder / CONFIG_NAME, json.dumps(model_config(spec, weights_name, **extra), indent=2),
-                      overwrite)
-    return folder
+    mf.write_config(model_config(spec, BEST, **extra), overwrite)
+    return mf.path
 
 
 def load_keras_model(info: ModelInfo, mixed_precision: bool = False):

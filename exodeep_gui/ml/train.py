@@ -1,18 +1,12 @@
 """Training and fine-tuning: the multiclass curriculum, event-level validation, checkpoints.
 
-``train`` is a generator: it yields :class:`TrainProgress` reports (stage, step, loss,
-validation scores, steps/s, time left), honours a cancel token, and returns a
-:class:`TrainResult`. Everything it needs is in a frozen :class:`TrainOptions`.
+``train`` starts a run and ``resume`` continues an unfinished one; both are generators: they
+yield :class:`TrainProgress` reports (stage, step, loss, validation scores, steps/s, time
+left), honour a cancel token, and return a :class:`TrainResult`. Everything a run needs is in
+a frozen :class:`TrainOptions`, which a checkpoint keeps, so resuming takes only the folder.
 
-The output is an ExoDeep model folder::
-
-    config.json               architecture, classes, normalisation, schedule, data, scores, version
-    weights_best.weights.h5   the weights with the best validation F1 (the last ones without validation)
-    weights_last.weights.h5   the weights at the last step
-    history.csv               step, stage, patch, loss, validation loss/precision/recall/F1, time
-    validation.json           the validation report at every validation point
-    checkpoint/               weights + optimiser state + sampler state (while a run is unfinished)
-    snapshots/                with ``snapshot_every``: the weights every N steps (step_000450.weights.h5)
+The output is an ExoDeep model folder, laid out by :mod:`exodeep_gui.ml.model_folder`
+(config, best/last weights, history, validation reports, checkpoint, snapshots).
 
 Validation is what users care about: full-movie detection on the validation movies and the
 paper's event matching (precision, recall, F1), at the end of every stage and every
@@ -21,14 +15,10 @@ paper's event matching (precision, recall, F1), at the end of every stage and ev
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
 import platform
-import shutil
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Generator, List, Optional, Sequence, Tuple
 
@@ -41,13 +31,9 @@ from exodeep_gui.core.patches import Augment, PatchSampler, TrainingMovie
 from exodeep_gui.core.postprocess import events_from_segmentation
 from exodeep_gui.core.progress import CancelToken, Cancelled, Progress
 from exodeep_gui.core.schedule import PRESETS, Schedule, Stage, from_list, to_list
-from exodeep_gui.io.atomic import OutputError, check_writable_folder, write_text_atomic
 from exodeep_gui.ml.dataset import TrainingItem, prepare_items, summary
-from exodeep_gui.ml.models import CONFIG_NAME, SNAPSHOTS, model_config
+from exodeep_gui.ml.model_folder import BEST, LAST, Checkpoint, ModelFolder, model_config, save_weights
 from exodeep_gui.ml.unet import PUBLISHED_FILTERS, ModelError, UNetSpec
-
-CHECKPOINT = "checkpoint"
-BEST, LAST = "weights_best.weights.h5", "weights_last.weights.h5"
 
 
 @dataclass(frozen=True)
@@ -204,82 +190,14 @@ def validation_loss(model, batches) -> float:
     return float(np.mean([float(np.asarray(model.test_on_batch(x, y))) for x, y in batches]))
 
 
-# ---------------------------------------------------------------- output folder and checkpoints
-def check_output_folder(folder: Path, resume: bool, overwrite: bool) -> None:
-    folder = Path(folder)
-    if resume:
-        if _checkpoint_dir(folder) is None:
-            raise OutputError(f"{folder}: no unfinished training run to resume here")
-        return
-    if folder.exists() and any(folder.iterdir()) and not overwrite:
-        raise OutputError(f"{folder}: the folder is not empty; choose a new folder for the model "
-                          f"(or --resume to continue a run, --overwrite to replace it)")
-    check_writable_folder(folder)
-
-
-def _save_weights(model, path: Path) -> None:
-    """Weights written beside ``path`` then renamed over it (never a half-written file)."""
-    part = path.with_name(path.name[:-len(".weights.h5")] + ".part.weights.h5")
-    model.save_weights(part)
-    part.replace(path)
-
-
-def snapshot_name(step: int) -> str:
-    return f"step_{step:06d}.weights.h5"
-
-
-def snapshots(folder) -> List[Tuple[int, Path]]:
-    """(global step, weights file) of every snapshot a run kept in ``folder``, in step order."""
-    found = []
-    for p in (Path(folder) / SNAPSHOTS).glob("step_*.weights.h5"):
-        stem = p.name[len("step_"):-len(".weights.h5")]
-        if stem.isdigit():
-            found.append((int(stem), p))
-    return sorted(found)
-
-
-def _checkpoint_dir(folder: Path) -> Optional[Path]:
-    for name in (CHECKPOINT, CHECKPOINT + ".old"):
-        d = folder / name
-        if (d / "state.json").is_file():
-            return d
-    return None
-
-
-def write_checkpoint(folder: Path, model, state: dict) -> None:
-    """Weights, optimiser variables and state into ``checkpoint/``, swapped in atomically."""
+# ---------------------------------------------------------------- checkpoints
+def write_checkpoint(folder: ModelFolder, model, state: dict) -> None:
+    """The model's weights, its optimiser's variables and ``state`` into the folder's checkpoint."""
     from keras import ops
 
-    new, cur, old = folder / (CHECKPOINT + ".new"), folder / CHECKPOINT, folder / (CHECKPOINT + ".old")
-    shutil.rmtree(new, ignore_errors=True)
-    new.mkdir(parents=True)
-    model.save_weights(new / "model.weights.h5")
     opt = getattr(model, "optimizer", None)
     arrays = [ops.convert_to_numpy(v) for v in opt.variables] if opt is not None and opt.built else []
-    np.savez(new / "optimizer.npz", *arrays)
-    (new / "state.json").write_text(json.dumps(state), encoding="utf-8")
-    shutil.rmtree(old, ignore_errors=True)
-    if cur.exists():
-        cur.rename(old)
-    new.rename(cur)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def read_checkpoint(folder: Path) -> Tuple[Path, dict]:
-    d = _checkpoint_dir(Path(folder))
-    if d is None:
-        raise OutputError(f"{folder}: no checkpoint to resume from")
-    return d, json.loads((d / "state.json").read_text(encoding="utf-8"))
-
-
-def _history_csv(rows: Sequence[dict]) -> str:
-    cols = ["step", "stage", "patch", "loss", "val_loss", "precision", "recall", "f1", "elapsed_s"]
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, cols, extrasaction="ignore", lineterminator="\n")
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in cols})
-    return buf.getvalue()
+    folder.write_checkpoint(model.save_weights, arrays, state)
 
 
 # ---------------------------------------------------------------- the run
@@ -313,24 +231,44 @@ def _initial_model(options: TrainOptions, mixed: bool):
 
 
 def train(train_items: Sequence[TrainingItem], valid_items: Sequence[TrainingItem], out_dir,
-          options: TrainOptions = TrainOptions(), *, resume: bool = False, overwrite: bool = False,
+          options: TrainOptions = TrainOptions(), *, overwrite: bool = False,
           cancel: Optional[CancelToken] = None) -> Generator[Progress, None, TrainResult]:
-    """Train (or fine-tune) a model into the folder ``out_dir``; see the module docstring."""
+    """Train (or fine-tune) a model into the new (or empty) folder ``out_dir``; with ``overwrite``
+    a folder that holds a model or an unfinished run is reused (its checkpoint and snapshots
+    are cleared). See the module docstring."""
+    folder = ModelFolder(out_dir)
+    folder.check_new_run(overwrite)
+    if overwrite:
+        folder.clear_run()
+    return (yield from _run(folder, list(train_items), list(valid_items), options, None, cancel))
+
+
+def resume(out_dir, *, cancel: Optional[CancelToken] = None) -> Generator[Progress, None, TrainResult]:
+    """Continue the unfinished run in ``out_dir`` from its checkpoint, with the options and data
+    the run started with (a finished run is refused: it has no checkpoint)."""
+    folder = ModelFolder(out_dir)
+    ckpt = folder.read_checkpoint()
+    options = TrainOptions.from_dict(ckpt.state["options"])
+    return (yield from _run(folder, _items(ckpt.state["train"]), _items(ckpt.state["valid"]), options, ckpt,
+                            cancel))
+
+
+def _items(rows) -> List[TrainingItem]:
+    return [TrainingItem(Path(a), Path(b), Path(c) if c else None) for a, b, c in rows]
+
+
+def _rows(items: Sequence[TrainingItem]) -> list:
+    return [[str(i.movie), str(i.annotations), str(i.mask) if i.mask else ""] for i in items]
+
+
+def _run(folder: ModelFolder, train_items: List[TrainingItem], valid_items: List[TrainingItem],
+         options: TrainOptions, ckpt: Optional[Checkpoint], cancel: Optional[CancelToken]
+         ) -> Generator[Progress, None, TrainResult]:
+    """The training loop, from the start (``ckpt`` None) or from a checkpoint."""
     import keras
 
-    out = Path(out_dir)
-    check_output_folder(out, resume, overwrite)
-    state: dict = {}
-    if resume:
-        ckpt, state = read_checkpoint(out)
-        options = TrainOptions.from_dict(state["options"])
-        train_items = [TrainingItem(Path(a), Path(b), Path(c) if c else None) for a, b, c in state["train"]]
-        valid_items = [TrainingItem(Path(a), Path(b), Path(c) if c else None) for a, b, c in state["valid"]]
-    elif overwrite and out.exists():
-        for name in (CHECKPOINT, CHECKPOINT + ".old", CHECKPOINT + ".new", SNAPSHOTS):
-            shutil.rmtree(out / name, ignore_errors=True)
-    out.mkdir(parents=True, exist_ok=True)
-
+    folder.path.mkdir(parents=True, exist_ok=True)
+    state: dict = ckpt.state if ckpt is not None else {}
     train_movies = yield from prepare_items(train_items, seed=options.seed, cancel=cancel)
     valid_movies = yield from prepare_items(valid_items, seed=options.seed + 1000, cancel=cancel)
     sampler = PatchSampler(train_movies, background_share=options.background_share,
@@ -344,10 +282,9 @@ def train(train_items: Sequence[TrainingItem], valid_items: Sequence[TrainingIte
     mixed, jit = _resolve(options.mixed_precision, gpu), _resolve(options.jit_compile, gpu)
     keras.utils.set_random_seed(options.seed)
     model, spec, started_from = _initial_model(options, mixed)
-    if resume:
-        model.load_weights(ckpt / "model.weights.h5")
     rng = np.random.default_rng(options.seed)
-    if resume:
+    if ckpt is not None:
+        model.load_weights(ckpt.weights)
         rng.bit_generator.state = state["rng"]
 
     history: List[dict] = state.get("history", [])
@@ -369,22 +306,21 @@ def train(train_items: Sequence[TrainingItem], valid_items: Sequence[TrainingIte
         return {"options": options.to_dict(), "stage": stage_idx, "stage_step": stage_step,
                 "global_step": global_step, "history": history, "validations": reports, "best": best,
                 "rng": rng.bit_generator.state, "elapsed_s": elapsed(),
-                "train": [[str(i.movie), str(i.annotations), str(i.mask) if i.mask else ""] for i in train_items],
-                "valid": [[str(i.movie), str(i.annotations), str(i.mask) if i.mask else ""] for i in valid_items]}
+                "train": _rows(train_items), "valid": _rows(valid_items)}
 
     def write_outputs(status: str) -> None:
-        _save_weights(model, out / LAST)
-        if best is None or not (out / BEST).is_file():
-            _save_weights(model, out / BEST)
+        save_weights(model, folder.last)
+        if best is None or not folder.best.is_file():
+            save_weights(model, folder.best)
         cfg = model_config(spec, BEST, schedule=to_list(options.schedule), training={
             "status": status, "steps": global_step, "total_steps": total, "options": options.to_dict(),
             "started_from": started_from, "data": data, "best": best,
             "last": reports[-1] if reports else None, "wall_time_s": round(elapsed(), 1),
             "backend": keras.backend.backend(), "hardware": _hardware(), "mixed_precision": mixed,
             "exodeep_version": __version__}, weights_last=LAST)
-        write_text_atomic(out / CONFIG_NAME, json.dumps(cfg, indent=2), overwrite=True)
-        write_text_atomic(out / "history.csv", _history_csv(history), overwrite=True)
-        write_text_atomic(out / "validation.json", json.dumps(reports, indent=2), overwrite=True)
+        folder.write_config(cfg)
+        folder.write_history(history)
+        folder.write_validation(reports)
 
     def do_validation(stage_idx: int, stage: Stage) -> dict:
         nonlocal best
@@ -399,7 +335,7 @@ def train(train_items: Sequence[TrainingItem], valid_items: Sequence[TrainingIte
                                f1=rep["f1"])
         if best is None or rep["f1"] >= best["f1"]:
             best = {k: rep[k] for k in ("step", "stage", "precision", "recall", "f1", "tp", "fp", "fn")}
-            _save_weights(model, out / BEST)
+            save_weights(model, folder.best)
         return rep
 
     start_global = global_step
@@ -430,8 +366,8 @@ def train(train_items: Sequence[TrainingItem], valid_items: Sequence[TrainingIte
             stage = options.schedule[stage_idx]
             _compile(model, options, jit)                 # a fresh Adam per stage, as the reference
             start = first_step if stage_idx == first_stage else 0
-            if resume and stage_idx == first_stage and start > 0:
-                _restore_optimizer(model, ckpt / "optimizer.npz")
+            if ckpt is not None and stage_idx == first_stage and start > 0:
+                _restore_optimizer(model, ckpt.optimizer)
             step = start
             last_loss = math.nan
             while step < stage.steps:
@@ -451,27 +387,25 @@ def train(train_items: Sequence[TrainingItem], valid_items: Sequence[TrainingIte
                 if valid_movies and (end_of_stage or (options.validate_every and step % options.validate_every == 0)):
                     validation = do_validation(stage_idx, stage)
                 if options.snapshot_every and global_step % options.snapshot_every == 0:
-                    (out / SNAPSHOTS).mkdir(exist_ok=True)
-                    _save_weights(model, out / SNAPSHOTS / snapshot_name(global_step))
+                    folder.save_snapshot(model, global_step)
                 if options.checkpoint_every and step % options.checkpoint_every == 0 and not end_of_stage:
-                    write_checkpoint(out, model, checkpoint_state(stage_idx, step))
+                    write_checkpoint(folder, model, checkpoint_state(stage_idx, step))
                 yield report(stage_idx, stage, step, last_loss, validation)
-            write_checkpoint(out, model, checkpoint_state(stage_idx + 1, 0))
+            write_checkpoint(folder, model, checkpoint_state(stage_idx + 1, 0))
     except Cancelled:
-        write_checkpoint(out, model, checkpoint_state(stage_idx, step))
+        write_checkpoint(folder, model, checkpoint_state(stage_idx, step))
         write_outputs("cancelled")
         raise
     write_outputs("finished")
     if valid_movies:
         yield TrainProgress("calibrate", 0, 1, "choosing the score threshold and minimum size on the validation movies",
                             time.perf_counter() - t0, n_stages=n_stages, global_step=global_step)
-        model.load_weights(out / BEST)
-        cfg = json.loads((out / CONFIG_NAME).read_text(encoding="utf-8"))
+        model.load_weights(folder.best)
+        cfg = folder.read_config()
         cfg["recommended"] = calibrate(model, spec, valid_movies, cancel)
-        write_text_atomic(out / CONFIG_NAME, json.dumps(cfg, indent=2), overwrite=True)
-    for name in (CHECKPOINT, CHECKPOINT + ".old", CHECKPOINT + ".new"):
-        shutil.rmtree(out / name, ignore_errors=True)
-    return TrainResult(out, global_step, best, reports[-1] if reports else None, history)
+        folder.write_config(cfg)
+    folder.clear_checkpoint()
+    return TrainResult(folder.path, global_step, best, reports[-1] if reports else None, history)
 
 
 def _hardware() -> str:

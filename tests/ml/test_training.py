@@ -145,8 +145,9 @@ def test_train_writes_a_model_folder_that_detects(sim_folder, tmp_path):
 def test_cancel_then_resume_continues_without_lost_steps(sim_folder, tmp_path):
     import shutil
 
+    from exodeep_gui.ml.model_folder import ModelFolder
     from exodeep_gui.ml.models import load_keras_model, resolve_model
-    from exodeep_gui.ml.train import read_checkpoint, snapshots, train
+    from exodeep_gui.ml.train import resume, train
     from exodeep_gui.ml.unet import ModelError
 
     items = find_training_items([sim_folder])
@@ -162,19 +163,21 @@ def test_cancel_then_resume_continues_without_lost_steps(sim_folder, tmp_path):
 
     with pytest.raises(Cancelled):
         run_to_end(train(tr, va, out, tiny_options(snapshot_every=2), cancel=token), on_report)
-    _, state = read_checkpoint(out)
+    folder = ModelFolder(out)
+    assert folder.is_unfinished() and folder.is_model()       # cancelled: outputs written, checkpoint kept
+    state = folder.read_checkpoint().state
     assert state["global_step"] == 5 and state["stage"] == 1 and state["stage_step"] == 1
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["training"]["status"] == "cancelled"
 
     reports = []
-    result = run_to_end(train([], [], out, resume=True), reports.append)
-    assert result.steps == 7
+    result = run_to_end(resume(out), reports.append)
+    assert result.steps == 7 and not folder.is_unfinished()
     assert [r.global_step for r in reports if r.stage == "train" and r.done > 0] == [6, 7]
     assert [int(r["step"]) for r in csv.DictReader((out / "history.csv").open())] == list(range(1, 8))
     # snapshots every 2 steps, across the cancel and the resume; each is a model (the folder's
     # architecture, not the folder's filters calibrated for its best weights) with that step's weights
-    kept = snapshots(out)
+    kept = folder.snapshots()
     assert [step for step, _ in kept] == [2, 4, 6]
     infos = [resolve_model(str(path)) for _, path in kept]
     assert infos[0].name == "model (step_000002)" and infos[0].weights == kept[0][1]
@@ -188,7 +191,10 @@ def test_cancel_then_resume_continues_without_lost_steps(sim_folder, tmp_path):
         resolve_model(str(loose))
     # a new run over the folder starts without the old run's snapshots
     run_to_end(train(tr, va, out, tiny_options(schedule=(Stage(8, 4, 2, 1),), snapshot_every=2), overwrite=True))
-    assert snapshots(out) == []
+    assert folder.snapshots() == []
+    # a finished run has nothing to resume
+    with pytest.raises(OutputError, match="no unfinished training run"):
+        run_to_end(resume(out))
 
 
 def test_fine_tune_starts_from_a_model_folder(sim_folder, tmp_path):

@@ -1,0 +1,249 @@
+"""The layout of an ExoDeep model folder, defined once (training writes it, detection and the
+window read it). No Keras here: the window imports this module.
+
+::
+
+    config.json               format, version, architecture, classes, normalisation, weights file,
+                              schedule, training summary, recommended threshold and minimum size
+    weights_best.weights.h5   the weights with the best validation F1 (the last ones without validation)
+    weights_last.weights.h5   the weights at the last step
+    history.csv               step, stage, patch, loss, validation loss/precision/recall/F1, time
+    validation.json           the validation report at every validation point
+    checkpoint/               weights + optimiser state + run state, while a run is unfinished
+                              (model.weights.h5, optimizer.npz, state.json; swapped in atomically
+                              through checkpoint.new/ and checkpoint.old/)
+    snapshots/                with ``snapshot_every``: the weights every N steps (step_000450.weights.h5)
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from exodeep_gui import __version__
+from exodeep_gui.io.atomic import OutputError, check_writable_folder, write_text_atomic
+from exodeep_gui.ml.unet import ModelError, UNetSpec
+
+CONFIG_NAME = "config.json"
+BEST = "weights_best.weights.h5"
+LAST = "weights_last.weights.h5"
+HISTORY = "history.csv"
+VALIDATION = "validation.json"
+CHECKPOINT = "checkpoint"
+SNAPSHOTS = "snapshots"
+WEIGHTS_SUFFIX = ".weights.h5"
+
+CONFIG_FORMAT = "exodeep-model"
+CONFIG_VERSION = 1
+CLASSES = ["background", "bright spot", "exocytosis"]
+NORMALISATION = {"kind": "percentile-per-frame", "low": 1.0, "high": 99.0}
+HISTORY_COLUMNS = ["step", "stage", "patch", "loss", "val_loss", "precision", "recall", "f1", "elapsed_s"]
+
+
+def model_config(spec: UNetSpec, weights_name: str, **extra) -> dict:
+    """The content of ``config.json`` for a network ``spec`` whose best weights are ``weights_name``."""
+    cfg = {"format": CONFIG_FORMAT, "version": CONFIG_VERSION, "exodeep_version": __version__,
+           "architecture": spec.to_dict(), "classes": CLASSES, "normalisation": dict(NORMALISATION),
+           "weights": weights_name}
+    cfg.update(extra)
+    return cfg
+
+
+def snapshot_name(step: int) -> str:
+    return f"step_{step:06d}{WEIGHTS_SUFFIX}"
+
+
+def save_weights(model, path: Path) -> None:
+    """``model``'s weights written beside ``path`` then renamed over it (never a half-written file)."""
+    path = Path(path)
+    part = path.with_name(path.name[:-len(WEIGHTS_SUFFIX)] + ".part" + WEIGHTS_SUFFIX)
+    model.save_weights(part)
+    part.replace(path)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """An unfinished run's saved point: ``state`` is what the training loop needs to go on."""
+
+    folder: Path
+    state: dict
+
+    @property
+    def weights(self) -> Path:
+        return self.folder / "model.weights.h5"
+
+    @property
+    def optimizer(self) -> Path:
+        return self.folder / "optimizer.npz"
+
+
+class ModelFolder:
+    """One model folder: where each part lives, and reading/writing the parts that are not weights."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"ModelFolder({str(self.path)!r})"
+
+    @classmethod
+    def of_weights(cls, weights) -> "ModelFolder":
+        """The folder that ``MODEL/weights_last.weights.h5`` or ``MODEL/snapshots/step_….weights.h5``
+        belongs to (it may not be a model folder: check :meth:`is_model`)."""
+        weights = Path(weights)
+        return cls(weights.parent.parent if weights.parent.name == SNAPSHOTS else weights.parent)
+
+    # ------------------------------------------------------------ where things are
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def config(self) -> Path:
+        return self.path / CONFIG_NAME
+
+    @property
+    def best(self) -> Path:
+        return self.path / BEST
+
+    @property
+    def last(self) -> Path:
+        return self.path / LAST
+
+    @property
+    def history(self) -> Path:
+        return self.path / HISTORY
+
+    @property
+    def validation(self) -> Path:
+        return self.path / VALIDATION
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.path / CHECKPOINT
+
+    @property
+    def snapshots_dir(self) -> Path:
+        return self.path / SNAPSHOTS
+
+    def snapshot(self, step: int) -> Path:
+        return self.snapshots_dir / snapshot_name(step)
+
+    # ------------------------------------------------------------ what it holds
+    def is_model(self) -> bool:
+        """It has a ``config.json`` (a finished run, or one cancelled after writing its outputs)."""
+        return self.config.is_file()
+
+    def is_unfinished(self) -> bool:
+        """A run's checkpoint is here: ``resume`` can continue it."""
+        return self._checkpoint_dir() is not None
+
+    def snapshots(self) -> List[Tuple[int, Path]]:
+        """(global step, weights file) of every snapshot a run kept here, in step order."""
+        found = []
+        for p in self.snapshots_dir.glob(f"step_*{WEIGHTS_SUFFIX}"):
+            stem = p.name[len("step_"):-len(WEIGHTS_SUFFIX)]
+            if stem.isdigit():
+                found.append((int(stem), p))
+        return sorted(found)
+
+    def read_config(self) -> dict:
+        """``config.json``, checked: an ExoDeep model of a format this version reads."""
+        if not self.config.is_file():
+            raise ModelError(f"{self.path}: not a model folder (no {CONFIG_NAME})")
+        try:
+            cfg = json.loads(self.config.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ModelError(f"{self.config}: broken configuration file ({exc})") from None
+        if not isinstance(cfg, dict) or cfg.get("format") != CONFIG_FORMAT:
+            raise ModelError(f"{self.config}: not an ExoDeep model configuration")
+        if int(cfg.get("version", 0)) > CONFIG_VERSION:
+            raise ModelError(f"{self.config}: made by a newer ExoDeep (format {cfg.get('version')}); update ExoDeep")
+        norm = cfg.get("normalisation", NORMALISATION)
+        if norm.get("kind") != NORMALISATION["kind"]:
+            raise ModelError(f"{self.config}: unsupported normalisation {norm.get('kind')!r}")
+        return cfg
+
+    def weights_of(self, cfg: dict) -> Path:
+        """The best weights ``cfg`` names (``weights_best.weights.h5`` unless it says otherwise)."""
+        return self.path / cfg.get("weights", BEST)
+
+    # ------------------------------------------------------------ writing (atomically)
+    def write_config(self, cfg: dict, overwrite: bool = True) -> None:
+        write_text_atomic(self.config, json.dumps(cfg, indent=2), overwrite=overwrite)
+
+    def write_history(self, rows: Sequence[dict]) -> None:
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, HISTORY_COLUMNS, extrasaction="ignore", lineterminator="\n")
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in HISTORY_COLUMNS})
+        write_text_atomic(self.history, buf.getvalue(), overwrite=True)
+
+    def write_validation(self, reports: Sequence[dict]) -> None:
+        write_text_atomic(self.validation, json.dumps(list(reports), indent=2), overwrite=True)
+
+    def save_snapshot(self, model, step: int) -> Path:
+        self.snapshots_dir.mkdir(exist_ok=True)
+        save_weights(model, self.snapshot(step))
+        return self.snapshot(step)
+
+    # ------------------------------------------------------------ runs and checkpoints
+    def check_new_run(self, overwrite: bool) -> None:
+        """A new run may start here: the folder is new or empty (or ``overwrite``), and writable."""
+        if self.path.exists() and any(self.path.iterdir()) and not overwrite:
+            raise OutputError(f"{self.path}: the folder is not empty; choose a new folder for the model "
+                              f"(or --resume to continue a run, --overwrite to replace it)")
+        check_writable_folder(self.path)
+
+    def clear_run(self) -> None:
+        """Forget an earlier run's checkpoint and snapshots (a new run over this folder)."""
+        self.clear_checkpoint()
+        shutil.rmtree(self.snapshots_dir, ignore_errors=True)
+
+    def clear_checkpoint(self) -> None:
+        for d in self._checkpoint_dirs():
+            shutil.rmtree(d, ignore_errors=True)
+
+    def read_checkpoint(self) -> Checkpoint:
+        d = self._checkpoint_dir()
+        if d is None:
+            raise OutputError(f"{self.path}: no unfinished training run to resume here")
+        try:
+            state = json.loads((d / "state.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise OutputError(f"{d / 'state.json'}: unreadable checkpoint ({exc})") from None
+        return Checkpoint(d, state)
+
+    def write_checkpoint(self, save_model_weights: Callable[[Path], None], optimizer_arrays: Sequence[np.ndarray],
+                         state: dict) -> None:
+        """Weights (written by ``save_model_weights(path)``), optimiser variables and ``state`` into
+        ``checkpoint/``, swapped in atomically: a kill at any moment leaves a whole checkpoint."""
+        new, cur, old = self._checkpoint_dirs()
+        shutil.rmtree(new, ignore_errors=True)
+        new.mkdir(parents=True)
+        save_model_weights(new / "model.weights.h5")
+        np.savez(new / "optimizer.npz", *optimizer_arrays)
+        (new / "state.json").write_text(json.dumps(state), encoding="utf-8")
+        shutil.rmtree(old, ignore_errors=True)
+        if cur.exists():
+            cur.rename(old)
+        new.rename(cur)
+        shutil.rmtree(old, ignore_errors=True)
+
+    def _checkpoint_dirs(self) -> Tuple[Path, Path, Path]:
+        """(being written, current, previous)."""
+        return (self.path / (CHECKPOINT + ".new"), self.checkpoint, self.path / (CHECKPOINT + ".old"))
+
+    def _checkpoint_dir(self) -> Optional[Path]:
+        for d in (self.checkpoint, self.path / (CHECKPOINT + ".old")):
+            if (d / "state.json").is_file():
+                return d
+        return None
