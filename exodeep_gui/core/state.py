@@ -1,6 +1,10 @@
-"""The evented viewer state: one object owns the open movies, the current movie, frame,
-contrast, kymograph line and selected event; views subscribe to its signals and write back
-only through it. Qt-free (a tiny callback signal), so it is tested without a display.
+"""The evented viewer state: the one owner of what the window shows.
+
+It owns the open movies (each a :class:`MovieDoc` with its review), the current movie, frame
+and selected event, the detection filter (one for every movie, open now or later) and the
+model chosen for detection. Views subscribe to its signals and write back only through its
+methods; settings are read into it at start and out of it at the end. Qt-free (a tiny
+callback signal), so it is tested without a display.
 """
 
 from __future__ import annotations
@@ -10,8 +14,12 @@ from typing import Callable, List, Optional, Tuple
 
 import numpy as np
 
+from exodeep_gui.core import review
 from exodeep_gui.core.events import EventTable
 from exodeep_gui.core.movie import Movie
+from exodeep_gui.core.review import EventFilter, MergeSummary
+
+MAX_UNDO = 200
 
 
 class Signal:
@@ -35,34 +43,34 @@ class Signal:
 
 @dataclass(eq=False)        # identity, not field-by-field (fields hold whole movies)
 class MovieDoc:
-    """An open movie with everything that belongs to it: detections, edits, annotations."""
+    """An open movie and its review: events with provenance, annotations, contrast, kymograph
+    line, "fully reviewed". The last detection's per-voxel output is kept (not saved) so that
+    events the user adds take their score and size from it."""
 
     movie: Movie
-    detection: object = None                        # ml.detect.Detection, kept for re-filtering
-    threshold: float = 0.5
-    min_size: int = 0
-    added: EventTable = field(default_factory=EventTable.empty)   # events the user added
-    deleted: set = field(default_factory=set)       # keys (x, y, frame) of events the user deleted
-    annotations: Optional[EventTable] = None
+    rows: EventTable = field(default_factory=review.empty_rows)
+    next_id: int = 1
+    detection: object = None                        # core.detection.Detection of the last run
+    model_name: str = ""
+    annotations: Optional[EventTable] = None        # imported ground truth (shown as crosses)
+    annotations_source: str = ""
     levels: Optional[Tuple[float, float]] = None
-    undo: list = field(default_factory=list)
+    line: Optional[np.ndarray] = None               # (n, 2) kymograph polyline, (x, y) px
+    fully_reviewed: bool = False
+    undo: list = field(default_factory=list)        # (label, rows, next_id, detection)
+    _shown: tuple = (None, None, None)              # cache: (rows, filter, visible table)
 
     @property
     def name(self) -> str:
         return self.movie.name
 
-    def events(self) -> EventTable:
-        """Detections above threshold and size, minus deleted ones, plus added ones, by frame."""
-        base = (self.detection.events(self.threshold, self.min_size) if self.detection is not None
-                else EventTable.empty())
-        if self.deleted and len(base):
-            keep = [event_key(base, i) not in self.deleted for i in range(len(base))]
-            base = base.select(np.array(keep, bool))
-        return base.concat(self.added).sorted()
-
-
-def event_key(table: EventTable, i: int) -> tuple:
-    return (round(float(table.x[i]), 2), round(float(table.y[i]), 2), int(table.frame[i]))
+    def events(self, flt: EventFilter) -> EventTable:
+        """The events shown and exported under ``flt`` (cached until the rows or filter change)."""
+        rows, f, table = self._shown
+        if rows is not self.rows or f != flt:
+            table = review.visible(self.rows, flt)
+            self._shown = (self.rows, flt, table)
+        return table
 
 
 def auto_levels(frame: np.ndarray, low: float = 0.5, high: float = 99.8) -> Tuple[float, float]:
@@ -73,25 +81,30 @@ def auto_levels(frame: np.ndarray, low: float = 0.5, high: float = 99.8) -> Tupl
 class ViewerState:
     """What the window shows. Signals carry no Qt types."""
 
-    def __init__(self) -> None:
+    def __init__(self, flt: EventFilter = EventFilter(), model: str = "exodeepfinder") -> None:
         self.docs: List[MovieDoc] = []
         self.current: Optional[MovieDoc] = None
         self.frame = 0
-        self.line: Optional[np.ndarray] = None        # (n, 2) kymograph polyline, (x, y) pixels
-        self.selected: Optional[int] = None           # row in current events
+        self.selected: Optional[int] = None           # event id in the current movie
+        self.filter = flt
+        self.model = model
         self.movies_changed = Signal()                # ()
         self.movie_changed = Signal()                 # (doc or None)
         self.frame_changed = Signal()                 # (frame)
         self.levels_changed = Signal()                # ((lo, hi))
         self.line_changed = Signal()                  # (line or None)
-        self.events_changed = Signal()                # ()
-        self.selection_changed = Signal()             # (row or None)
+        self.events_changed = Signal()                # (): the current movie's shown events
+        self.selection_changed = Signal()             # (event id or None)
+        self.filter_changed = Signal()                # (EventFilter)
+        self.model_changed = Signal()                 # (model spec)
+        self.review_changed = Signal()                # (doc): something saved with it changed
 
-    # movies
-    def add_movie(self, movie: Movie) -> MovieDoc:
-        doc = MovieDoc(movie)
-        mid = movie.n_frames // 2
-        doc.levels = auto_levels(movie.frame(mid))
+    # ---- movies
+    def add_movie(self, movie: Movie, doc: Optional[MovieDoc] = None) -> MovieDoc:
+        """Open ``movie`` (with its restored review ``doc``, if any) and make it current."""
+        doc = doc if doc is not None else MovieDoc(movie)
+        if doc.levels is None:
+            doc.levels = auto_levels(movie.frame(movie.n_frames // 2))
         self.docs.append(doc)
         self.movies_changed.emit()
         self.set_current(doc)
@@ -111,9 +124,16 @@ class ViewerState:
         self.selected = None
         self.movie_changed.emit(doc)
         self.frame_changed.emit(self.frame)
+        self.line_changed.emit(None if doc is None else doc.line)
         self.events_changed.emit()
+        self.selection_changed.emit(None)
 
-    # frame and contrast
+    def _changed(self, doc: MovieDoc, events: bool = True) -> None:
+        if events and doc is self.current:
+            self.events_changed.emit()
+        self.review_changed.emit(doc)
+
+    # ---- frame, contrast, kymograph line
     def set_frame(self, frame: int) -> None:
         if self.current is None:
             return
@@ -123,75 +143,151 @@ class ViewerState:
             self.frame_changed.emit(frame)
 
     def set_levels(self, levels: Tuple[float, float]) -> None:
-        if self.current is not None:
-            self.current.levels = (float(levels[0]), float(levels[1]))
-            self.levels_changed.emit(self.current.levels)
+        doc = self.current
+        if doc is not None:
+            new = (float(levels[0]), float(levels[1]))
+            if new != doc.levels:
+                doc.levels = new
+                self.levels_changed.emit(new)
+                self.review_changed.emit(doc)
+
+    @property
+    def line(self) -> Optional[np.ndarray]:
+        return None if self.current is None else self.current.line
 
     def set_line(self, line) -> None:
-        self.line = None if line is None else np.asarray(line, float).reshape(-1, 2)
-        self.line_changed.emit(self.line)
-
-    # events
-    def events(self) -> EventTable:
-        return self.current.events() if self.current is not None else EventTable.empty()
-
-    def set_detection(self, doc: MovieDoc, detection) -> None:
-        doc.detection = detection
-        doc.deleted, doc.added, doc.undo = set(), EventTable.empty(), []
-        if doc is self.current:
-            self.selected = None
-            self.events_changed.emit()
-
-    def set_filter(self, threshold: float, min_size: int) -> None:
-        for doc in self.docs:
-            doc.threshold, doc.min_size = float(threshold), int(min_size)
-        self.selected = None
-        self.events_changed.emit()
-
-    def select(self, row: Optional[int]) -> None:
-        self.selected = row
-        self.selection_changed.emit(row)
-        if row is not None:
-            ev = self.events()
-            if 0 <= row < len(ev):
-                self.set_frame(int(ev.frame[row]))
-
-    def delete_event(self, row: int) -> None:
-        doc = self.current
-        ev = self.events()
-        if doc is None or not 0 <= row < len(ev):
-            return
-        key = event_key(ev, row)
-        added_keys = [event_key(doc.added, i) for i in range(len(doc.added))]
-        if key in added_keys:
-            i = added_keys.index(key)
-            doc.undo.append(("unadd", doc.added.select(np.array([i]))))
-            doc.added = doc.added.select(np.arange(len(doc.added)) != i)
-        else:
-            doc.deleted.add(key)
-            doc.undo.append(("undelete", key))
-        self.selected = None
-        self.events_changed.emit()
-
-    def add_event(self, x: float, y: float, frame: int) -> None:
         doc = self.current
         if doc is None:
             return
-        doc.added = doc.added.concat(EventTable.from_arrays([x], [y], [frame], [1.0], [0]))
-        doc.undo.append(("unadd_last", None))
+        doc.line = None if line is None else np.asarray(line, float).reshape(-1, 2)
+        self.line_changed.emit(doc.line)
+        self.review_changed.emit(doc)
+
+    # ---- filter and model (one for all movies)
+    def set_filter(self, flt: EventFilter) -> None:
+        flt = EventFilter(float(flt.threshold), int(flt.min_size))
+        if flt == self.filter:
+            return
+        self.filter = flt
+        self.filter_changed.emit(flt)
+        if self.selected is not None and self.selected_index() is None:
+            self.select(None)
         self.events_changed.emit()
+        for doc in self.docs:
+            self.review_changed.emit(doc)
+
+    def set_model(self, spec: str) -> None:
+        if spec and spec != self.model:
+            self.model = spec
+            self.model_changed.emit(spec)
+
+    # ---- events
+    def events(self, doc: Optional[MovieDoc] = None) -> EventTable:
+        doc = doc or self.current
+        return doc.events(self.filter) if doc is not None else review.empty_rows()
+
+    def selected_index(self) -> Optional[int]:
+        """Row of the selected event in :meth:`events`, or None."""
+        if self.selected is None:
+            return None
+        ev = self.events()
+        hit = np.nonzero(ev.extra["id"] == self.selected)[0] if len(ev) else []
+        return int(hit[0]) if len(hit) else None
+
+    def select(self, event_id: Optional[int]) -> None:
+        self.selected = None if event_id is None else int(event_id)
+        i = self.selected_index()
+        if i is None:
+            self.selected = None
+        self.selection_changed.emit(self.selected)
+        if i is not None:
+            self.set_frame(int(self.events().frame[i]))
+
+    def select_next(self, step: int = 1, unconfirmed: bool = False) -> Optional[int]:
+        """Select the next (``step`` > 0) or previous event in frame order (only events not yet
+        confirmed when ``unconfirmed``); returns its id."""
+        ev = self.events()
+        if not len(ev):
+            return None
+        order = np.arange(len(ev))
+        if unconfirmed:
+            order = order[ev.extra["status"] != review.CONFIRMED]
+            if not len(order):
+                return None
+        i = self.selected_index()
+        if i is None:
+            pick = order[0] if step > 0 else order[-1]
+        else:
+            later = order[order > i] if step > 0 else order[order < i][::-1]
+            pick = later[0] if len(later) else (order[0] if step > 0 else order[-1])
+        self.select(int(ev.extra["id"][pick]))
+        return self.selected
+
+    def _edit(self, doc: MovieDoc, label: str, rows: EventTable, next_id: Optional[int] = None,
+              detection=None) -> None:
+        doc.undo.append((label, doc.rows, doc.next_id, doc.detection))
+        del doc.undo[:-MAX_UNDO]
+        doc.rows = rows
+        if next_id is not None:
+            doc.next_id = next_id
+        if detection is not None:
+            doc.detection = detection
+        if self.selected is not None and doc is self.current and self.selected_index() is None:
+            self.selected = None
+            self.selection_changed.emit(None)
+        self._changed(doc)
+
+    def set_detection(self, doc: MovieDoc, detection) -> MergeSummary:
+        """Merge a detection run into ``doc``'s review (see core.review.merge_detection); undoable."""
+        rows, next_id, summary = review.merge_detection(doc.rows, detection.candidates, doc.next_id,
+                                                        self.filter)
+        doc.model_name = detection.model_name
+        self._edit(doc, "detection", rows, next_id, detection)
+        return summary
+
+    def delete_event(self, event_id: int) -> None:
+        doc = self.current
+        if doc is not None and review.index_of(doc.rows, event_id) is not None:
+            self._edit(doc, "delete", review.delete(doc.rows, event_id))
+
+    def confirm_event(self, event_id: int, confirmed: bool = True) -> None:
+        doc = self.current
+        if doc is not None and review.index_of(doc.rows, event_id) is not None:
+            status = review.CONFIRMED if confirmed else ""
+            self._edit(doc, "confirm", review.set_status(doc.rows, event_id, status))
+
+    def add_event(self, x: float, y: float, frame: int) -> Optional[int]:
+        """Add an event at (x, y, frame); its score and size come from the last detection's output
+        where there is one, else they stay blank (NaN). Returns its id."""
+        doc = self.current
+        if doc is None:
+            return None
+        det = doc.detection
+        seg = getattr(det, "segmentation", None)
+        score, size = review.probe(getattr(det, "candidates", None), getattr(seg, "score", None),
+                                   x, y, int(frame))
+        event_id = doc.next_id
+        self._edit(doc, "add", review.add(doc.rows, event_id, x, y, int(frame), score, size), event_id + 1)
+        return event_id
 
     def undo(self) -> bool:
         doc = self.current
         if doc is None or not doc.undo:
             return False
-        kind, payload = doc.undo.pop()
-        if kind == "undelete":
-            doc.deleted.discard(payload)
-        elif kind == "unadd_last":
-            doc.added = doc.added.select(np.arange(len(doc.added)) < len(doc.added) - 1)
-        elif kind == "unadd":
-            doc.added = doc.added.concat(payload)
-        self.selected = None
-        self.events_changed.emit()
+        _, doc.rows, doc.next_id, doc.detection = doc.undo.pop()
+        if self.selected is not None and self.selected_index() is None:
+            self.selected = None
+            self.selection_changed.emit(None)
+        self._changed(doc)
         return True
+
+    # ---- annotations and review status
+    def set_annotations(self, doc: MovieDoc, table: Optional[EventTable], source: str = "") -> None:
+        doc.annotations, doc.annotations_source = table, str(source)
+        self._changed(doc)
+
+    def set_fully_reviewed(self, doc: MovieDoc, on: bool) -> None:
+        if doc.fully_reviewed != bool(on):
+            doc.fully_reviewed = bool(on)
+            self._changed(doc, events=False)
+            self.movies_changed.emit()

@@ -68,11 +68,7 @@ def make_window(movies: List[str], demo: bool = False):
     pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
     window = MainWindow(Settings.load())
     if demo:
-        path = demo_movie()
-        window.open_paths([path])
-        truth = path.with_suffix(".csv")
-        if truth.is_file():
-            window.import_annotations_dialog(str(truth))
+        window.open_demo()
     if movies:
         window.open_paths(movies)
     return window
@@ -82,6 +78,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     log_path = setup_logging()
+    from exodeep_gui.system_check import qt_platform_problem, tell_user
+
+    problem = qt_platform_problem()
+    if problem:                       # Qt would abort with a misleading "xcb-cursor0 is needed" message
+        log.error(problem)
+        tell_user(problem)
+        return 1
     from PySide6.QtWidgets import QApplication
 
     from exodeep_gui.gui.dialogs import show_error

@@ -1,4 +1,6 @@
-"""Error dialog with the message and a details section; errors are also logged."""
+"""Error dialog with the message and a details section (errors are also logged); a yes/no
+question. Long messages (forty files that could not be opened) keep the dialog within the
+screen: the first lines are shown, all of them are in the details."""
 
 from __future__ import annotations
 
@@ -7,13 +9,23 @@ import logging
 from PySide6.QtWidgets import QMessageBox
 
 log = logging.getLogger("exodeep")
+MAX_LINES = 8
 
 
 def show_error(parent, message: str, details: str = "", title: str = "ExoDeep") -> QMessageBox:
     log.error("%s\n%s", message, details)
+    lines = message.splitlines()
+    if len(lines) > MAX_LINES:
+        shown = lines[:MAX_LINES - 1] + [f"… and {len(lines) - MAX_LINES + 1} more (Show Details…)"]
+        details = message + ("\n\n" + details if details else "")
+        message = "\n".join(shown)
     box = QMessageBox(QMessageBox.Warning, title, message, QMessageBox.Ok, parent)
     if details:
         box.setDetailedText(details)
     box.setModal(True)
     box.open()            # non-blocking: tests and the event loop go on
     return box
+
+
+def ask_yes_no(parent, question: str, title: str = "ExoDeep") -> bool:
+    return QMessageBox.question(parent, title, question) == QMessageBox.Yes

@@ -1,16 +1,17 @@
 """File actions of the window, without widgets: open movies, import annotations, export
-results (ImageJ CSV + RoiSet.zip, per movie or all into a folder). Errors are exceptions with
-messages for the user."""
+results (ImageJ CSV + RoiSet.zip, per movie or all into a folder), save the reviewed events as
+annotations. Errors are exceptions with messages for the user."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Iterable, List, Tuple
 
-from exodeep_gui.core.state import MovieDoc
 from exodeep_gui.core.movie import MovieError
+from exodeep_gui.core.review import EventFilter
+from exodeep_gui.core.state import MovieDoc
 from exodeep_gui.io.movie_io import find_movies, open_movie
-from exodeep_gui.io.results import read_events, write_results
+from exodeep_gui.io.results import read_events, write_results, write_results_csv
 
 
 def open_movies(paths: Iterable) -> Tuple[list, List[str]]:
@@ -31,13 +32,28 @@ def open_movies(paths: Iterable) -> Tuple[list, List[str]]:
     return movies, errors
 
 
-def export_doc(doc: MovieDoc, folder, overwrite: bool = False) -> List[Path]:
-    """``<movie>_events.csv`` (ImageJ Results) and ``<movie>_RoiSet.zip`` into ``folder``."""
+def export_doc(doc: MovieDoc, flt: EventFilter, folder, overwrite: bool = False) -> List[Path]:
+    """``<movie>_events.csv`` (ImageJ Results) and ``<movie>_RoiSet.zip`` of the events shown."""
     m = doc.movie
-    return write_results(folder, doc.name, doc.events(), m.pixel_size_um, m.frame_interval_s,
+    return write_results(folder, doc.name, doc.events(flt), m.pixel_size_um, m.frame_interval_s,
                          formats=("csv", "roi"), overwrite=overwrite)
 
 
-def import_annotations(doc: MovieDoc, path) -> int:
-    doc.annotations = read_events(path)
-    return len(doc.annotations)
+def annotations_path(doc: MovieDoc) -> Path:
+    """``<movie>.csv`` beside the movie: the annotations ``exodeep train`` and the training wizard read."""
+    src = Path(doc.movie.source)
+    return src.parent / ((src.name if src.is_dir() else src.stem) + ".csv")
+
+
+def save_annotations(doc: MovieDoc, flt: EventFilter, path=None, overwrite: bool = False) -> Path:
+    """The reviewed events (those shown) as an annotation table: X, Y, Slice (1-based)."""
+    if path is None:
+        if doc.movie.source is None:
+            raise ValueError(f"{doc.name}: the movie has no file, so there is no place for its annotations")
+        path = annotations_path(doc)
+    m = doc.movie
+    return write_results_csv(path, doc.events(flt), m.pixel_size_um, m.frame_interval_s, overwrite=overwrite)
+
+
+def read_annotations(path):
+    return read_events(path)

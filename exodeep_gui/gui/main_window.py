@@ -1,150 +1,153 @@
-"""The main window: wiring only. Panels own their widgets and bind to one ViewerState."""
+"""The main window: wiring only. The viewer state owns what is shown; panels own their widgets
+and bind to the state; the job runner owns every worker thread and engine process; the review
+keeper saves each movie's review. The window talks to panel methods and to the state only."""
 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Iterable, Optional
 
-from PySide6.QtCore import QByteArray, Qt
+from PySide6.QtCore import QByteArray, QEvent, QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QDockWidget, QFileDialog, QListWidget, QMainWindow, QMessageBox, QSplitter)
+from PySide6.QtWidgets import (QAbstractSpinBox, QApplication, QDockWidget, QMainWindow, QMessageBox,
+                               QStackedWidget, QToolBar)
 
 from exodeep_gui import __version__
+from exodeep_gui.core.review import EventFilter
 from exodeep_gui.core.state import ViewerState
-from exodeep_gui.gui import files
-from exodeep_gui.gui.detection_panel import DetectionPanel
+from exodeep_gui.gui.detection.panel import DetectionPanel
 from exodeep_gui.gui.dialogs import show_error
-from exodeep_gui.gui.event_panel import EventPanel
-from exodeep_gui.gui.kymograph_view import KymographView
-from exodeep_gui.gui.movie_view import MovieView
+from exodeep_gui.gui.file_actions import FileActions
+from exodeep_gui.gui.jobs import JobRunner, JobStatus
+from exodeep_gui.gui.review.event_panel import EventPanel
+from exodeep_gui.gui.review.keeper import ReviewKeeper
 from exodeep_gui.gui.settings import Settings
-from exodeep_gui.io.atomic import OutputError, OutputExists
+from exodeep_gui.gui.viewer.kymograph_view import KymographView
+from exodeep_gui.gui.viewer.movie_list import MovieList
+from exodeep_gui.gui.viewer.movie_view import MovieView
+from exodeep_gui.gui.viewer.welcome import Welcome
 
 log = logging.getLogger("exodeep")
-MOVIE_FILTER = "Movies (*.tif *.tiff *.ome.tif *.nd2 *.h5 *.hdf5);;All files (*)"
+TEXT_EDIT_KEYS = {QKeySequence(k).toString() for k in ("Ctrl+Z", "Ctrl+Y", "Ctrl+C", "Ctrl+V", "Ctrl+X", "Ctrl+A")}
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, settings: Optional[Settings] = None, state: Optional[ViewerState] = None):
+    def __init__(self, settings: Optional[Settings] = None):
         super().__init__()
         self.settings = settings or Settings()
-        self.state = state or ViewerState()
+        s = self.settings
+        self.state = ViewerState(EventFilter(s.threshold, s.min_size), s.model or "exodeepfinder")
         self.setWindowTitle(f"ExoDeep {__version__}")
         self.setAcceptDrops(True)
         self.resize(1400, 860)
 
+        self.runner = JobRunner(self)
+        self.keeper = ReviewKeeper(self.state, parent=self)
         self.movie_view = MovieView(self.state)
+        self.movie_view.set_fps(s.fps)
         self.kymo_view = KymographView(self.state)
-        split = QSplitter(Qt.Horizontal)
-        split.addWidget(self.movie_view)
-        split.addWidget(self.kymo_view)
-        split.setSizes([900, 300])
-        self.setCentralWidget(split)
-
-        self.movie_list = QListWidget()
-        self.movie_list.setMaximumWidth(260)
-        self.movie_list.currentRowChanged.connect(self._pick_movie)
-        self.detection = DetectionPanel(self.state)
+        self.movie_list = MovieList(self.state)
+        self.detection = DetectionPanel(self.state, self.runner)
         self.events = EventPanel(self.state)
-        movies = self._dock("Movies", self.movie_list, Qt.LeftDockWidgetArea)
-        det = self._dock("Detection", self.detection, Qt.RightDockWidgetArea)
-        evs = self._dock("Events", self.events, Qt.RightDockWidgetArea)
-        self.resizeDocks([movies, det], [170, 430], Qt.Horizontal)
-        self.resizeDocks([det, evs], [230, 600], Qt.Vertical)
+        self.files = FileActions(self, self.state, self.settings, self.keeper, self.kymo_view)
+
+        self._build_actions()
+        self.welcome = Welcome([self.act["open"], self.act["open_folder"], self.act["demo"]])
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.welcome)
+        self.stack.addWidget(self.movie_view)
+        self.setCentralWidget(self.stack)
+        self._build_docks()
+        self._build_menus()
+        self._build_toolbar()
+        self.job_status = JobStatus(self.runner)
+        self.statusBar().addPermanentWidget(self.job_status)
 
         self.detection.error.connect(lambda m, d: show_error(self, m, d))
-        self.detection.threshold.setValue(self.settings.threshold)
-        self.detection.min_size.setValue(self.settings.min_size)
-        if self.settings.model:
-            self.detection.set_model(self.settings.model)
-        self.movie_view.fps_box.setValue(self.settings.fps)
-        self.movie_view.hover.connect(lambda text: self.statusBar().showMessage(text))
-        self.events.center_on.connect(self._center_on)
-        self.state.movies_changed.connect(self._movies_changed)
-        self._build_menus()
+        self.movie_view.hover.connect(lambda text: self.statusBar().showMessage(text, 4000))
+        self.events.center_on.connect(self.movie_view.center_on)
+        for source in (self.keeper, self.files):
+            source.message.connect(lambda text: self.statusBar().showMessage(text, 10000))
+        self.keeper.error.connect(lambda text: show_error(self, text))
+        self.files.recent_changed.connect(self._fill_recent)
+        self.state.movie_changed.connect(self._movie_changed)
+        self.state.movies_changed.connect(lambda: self._movie_changed(self.state.current))
+        QApplication.instance().installEventFilter(self)
         self._restore_layout()
+        self._movie_changed(None)
         self.statusBar().showMessage("Drag TIFF movies (or folders of frames) onto the window, or use File > Open.")
 
-    def _dock(self, title, widget, area) -> QDockWidget:
+    # ---- layout
+    def _dock(self, title: str, widget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(title)
         dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
         self.addDockWidget(area, dock)
         return dock
 
-    # ---- menus and shortcuts
-    def _action(self, menu, text, slot, shortcut=None, checkable=False) -> QAction:
+    def _build_docks(self) -> None:
+        self.movies_dock = self._dock("Movies", self.movie_list, Qt.LeftDockWidgetArea)
+        self.detection_dock = self._dock("Detection", self.detection, Qt.RightDockWidgetArea)
+        self.events_dock = self._dock("Events", self.events, Qt.RightDockWidgetArea)
+        self.kymo_dock = self._dock("Kymograph", self.kymo_view, Qt.RightDockWidgetArea)
+        self.tabifyDockWidget(self.events_dock, self.kymo_dock)
+        self.events_dock.raise_()
+        self.state.line_changed.connect(lambda line: line is not None and self.kymo_dock.raise_())
+
+    # ---- actions, menus, toolbar
+    def _new_action(self, key: str, text: str, slot, shortcut=None, checkable: bool = False, tip: str = "") -> QAction:
         act = QAction(text, self, checkable=checkable)
         if shortcut:
             act.setShortcut(QKeySequence(shortcut))
-        act.triggered.connect(slot)
-        menu.addAction(act)
+        if tip:
+            act.setStatusTip(tip)
+            act.setToolTip(tip)
+        # a menu item passes `checked` to its slot: only checkable actions take it
+        act.triggered.connect((lambda checked: slot(checked)) if checkable else (lambda _=False: slot()))
+        self.addAction(act)          # shortcuts work wherever the focus is in this window
+        self.act[key] = act
         return act
 
+    def _build_actions(self) -> None:
+        from exodeep_gui.gui.actions import ACTIONS
+
+        self.act = {}
+        for key, text, method, shortcut, checkable, tip in ACTIONS:
+            self._new_action(key, text, getattr(self, method), shortcut, checkable, tip)
+
     def _build_menus(self) -> None:
+        from exodeep_gui.gui.actions import MENUS
+
         bar = self.menuBar()
-        f = bar.addMenu("&File")
-        self._action(f, "&Open movies…", self.open_dialog, QKeySequence.Open)
-        self.recent_menu = f.addMenu("Open &recent")
-        self._fill_recent()
-        f.addSeparator()
-        self._action(f, "&Import annotations (CSV X, Y, Slice)…", self.import_annotations_dialog)
-        self._action(f, "&Export results of this movie…", self.export_dialog, "Ctrl+E")
-        self._action(f, "Export results of &all movies…", lambda: self.export_dialog(all_movies=True))
-        self._action(f, "Export &kymograph…", self.export_kymograph_dialog)
-        self._action(f, "Save &snapshot of the view…", self.snapshot_dialog)
-        f.addSeparator()
-        self._action(f, "&Close movie", self.close_current, QKeySequence.Close)
-        self._action(f, "&Quit", self.close, QKeySequence.Quit)
-        e = bar.addMenu("&Edit")
-        self._action(e, "&Undo", self.state.undo, QKeySequence.Undo)
-        self._action(e, "&Delete selected event", self.events.delete_selected, QKeySequence.Delete)
-        self.add_action = self._action(e, "&Add events by clicking", self._toggle_add, "A", checkable=True)
-        v = bar.addMenu("&View")
-        self._action(v, "&Kymograph line", lambda: self.movie_view.start_line(), "K")
-        self._action(v, "&Remove kymograph line", self.movie_view.clear_line)
-        self._action(v, "&Auto contrast", self.movie_view.auto_contrast, "C")
-        self._action(v, "&Play / pause", lambda: self.movie_view.play_button.toggle(), "Space")
-        for key, step in ((Qt.Key_Right, 1), (Qt.Key_Left, -1)):
-            self._action(v, "Next frame" if step > 0 else "Previous frame",
-                         lambda _=False, s=step: self.state.set_frame(self.state.frame + s), key)
-        self._action(v, "First frame", lambda: self.state.set_frame(0), Qt.Key_Home)
-        self._action(v, "Last frame", lambda: self.state.set_frame(10 ** 9), Qt.Key_End)
-        d = bar.addMenu("&Detect")
-        self._action(d, "Detect events in &this movie", lambda: self.detection.run(), "Ctrl+D")
-        self._action(d, "Detect events in &all movies", lambda: self.detection.run(all_movies=True), "Ctrl+Shift+D")
-        self._action(d, "&Cancel detection", self.detection.cancel, "Ctrl+.")
-        d.addSeparator()
-        self._action(d, "Choose a &model folder…", self.detection.choose_folder)
-        h = bar.addMenu("&Help")
-        self._action(h, "&About ExoDeep", self._about)
+        for title, keys in MENUS:
+            menu = bar.addMenu(title)
+            for key in keys:
+                if key == "-":
+                    menu.addSeparator()
+                elif key == "recent":
+                    self.recent_menu = menu.addMenu("Open &recent")
+                    self._fill_recent()
+                else:
+                    menu.addAction(self.act[key])
 
-    def _toggle_add(self, on: bool) -> None:
-        self.movie_view.add_mode = on
-        self.statusBar().showMessage("Click on the movie to add an event at the current frame." if on else "")
+    def _build_toolbar(self) -> None:
+        from exodeep_gui.gui.actions import TOOLBAR, TOOLBAR_TEXT
 
-    def _about(self) -> None:
-        QMessageBox.about(self, "About ExoDeep",
-                          f"ExoDeep {__version__}\nFinds exocytosis events in TIRF movies with a 2D+time "
-                          "U-Net after ExoDeepFinder (Lachuer et al., PLoS Comput Biol 2025).\nGPL-3.0-or-later.")
-
-    # ---- movies
-    def open_paths(self, paths: Iterable) -> int:
-        movies, errors = files.open_movies(paths)
-        for m in movies:
-            self.state.add_movie(m)
-            self.settings.add_recent(m.source)
-        self._fill_recent()
-        if errors:
-            show_error(self, "Some files could not be opened:\n" + "\n".join(errors))
-        return len(movies)
-
-    def open_dialog(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self, "Open movies", self.settings.last_open_dir, MOVIE_FILTER)
-        if paths:
-            self.settings.last_open_dir = str(Path(paths[0]).parent)
-            self.open_paths(paths)
+        bar = QToolBar("Workflow")
+        bar.setObjectName("workflow")
+        bar.setMovable(False)
+        bar.setToolButtonStyle(Qt.ToolButtonTextOnly)
+        for key in TOOLBAR:
+            if key == "-":
+                bar.addSeparator()
+            else:
+                self.act[key].setIconText(TOOLBAR_TEXT.get(key, self.act[key].text()))
+                bar.addAction(self.act[key])
+                if key in ("open", "detect", "next"):          # the steps of the workflow
+                    bar.widgetForAction(self.act[key]).setStyleSheet("font-weight: bold")
+        self.addToolBar(Qt.TopToolBarArea, bar)
+        self.toolbar = bar
 
     def _fill_recent(self) -> None:
         self.recent_menu.clear()
@@ -153,27 +156,129 @@ class MainWindow(QMainWindow):
             act.triggered.connect(lambda _=False, p=p: self.open_paths([p]))
         self.recent_menu.setEnabled(bool(self.settings.recent))
 
-    def _movies_changed(self) -> None:
-        self.movie_list.blockSignals(True)
-        self.movie_list.clear()
-        self.movie_list.addItems([d.name for d in self.state.docs])
-        if self.state.current in self.state.docs:
-            self.movie_list.setCurrentRow(self.state.docs.index(self.state.current))
-        self.movie_list.blockSignals(False)
+    def _movie_changed(self, doc) -> None:
+        self.stack.setCurrentWidget(self.movie_view if doc is not None else self.welcome)
+        self.act["reviewed"].setChecked(bool(doc is not None and doc.fully_reviewed))
+        for key in ("reviewed", "save_annotations", "export", "close", "detect", "import_annotations"):
+            self.act[key].setEnabled(doc is not None)
+        self.act["export_all"].setEnabled(len(self.state.docs) > 1)
 
-    def _pick_movie(self, row: int) -> None:
-        if 0 <= row < len(self.state.docs):
-            self.state.set_current(self.state.docs[row])
+    # ---- action slots (each a panel method, the state, or a file action)
+    def open_paths(self, paths: Iterable) -> int:
+        return self.files.open_paths(paths)
+
+    def open_dialog(self) -> None:
+        self.files.open_dialog()
+
+    def open_folder_dialog(self) -> None:
+        self.files.open_folder_dialog()
+
+    def open_demo(self) -> None:
+        from exodeep_gui.gui.app import demo_movie
+
+        path = demo_movie()
+        if self.open_paths([path]) and self.state.current.annotations is None and path.with_suffix(".csv").is_file():
+            self.files.import_annotations_dialog(str(path.with_suffix(".csv")))
+
+    def import_annotations_dialog(self) -> None:
+        self.files.import_annotations_dialog()
+
+    def save_annotations_dialog(self) -> None:
+        self.files.save_annotations_dialog()
+
+    def export_dialog(self) -> None:
+        self.files.export_dialog()
+
+    def export_all_dialog(self) -> None:
+        self.files.export_dialog(all_movies=True)
+
+    def export_kymograph_dialog(self) -> None:
+        self.files.export_kymograph_dialog()
+
+    def snapshot_dialog(self) -> None:
+        self.files.snapshot_dialog()
 
     def close_current(self) -> None:
-        if self.state.current is not None:
-            self.state.close_movie(self.state.current)
+        doc = self.state.current
+        if doc is not None:
+            self.keeper.close(doc)
+            self.state.close_movie(doc)
 
-    def _center_on(self, x: float, y: float) -> None:
-        vb = self.movie_view.view
-        (x0, x1), (y0, y1) = vb.viewRange()
-        w, h = x1 - x0, y1 - y0
-        vb.setRange(xRange=(x - w / 2, x + w / 2), yRange=(y - h / 2, y + h / 2), padding=0)
+    def undo(self) -> None:
+        if not self.state.undo():
+            self.statusBar().showMessage("Nothing to undo in this movie.", 4000)
+
+    def set_add_mode(self, on: bool) -> None:
+        self.movie_view.add_mode = on
+        self.statusBar().showMessage("Click on the movie to add an event at the current frame." if on else "")
+
+    def set_reviewed(self, on: bool) -> None:
+        if self.state.current is not None:
+            self.state.set_fully_reviewed(self.state.current, on)
+
+    def review_next(self) -> None:
+        self.events.step(1)
+
+    def review_previous(self) -> None:
+        self.events.step(-1)
+
+    def confirm_selected(self) -> None:
+        self.events.confirm_selected()
+
+    def delete_selected(self) -> None:
+        self.events.delete_selected()
+
+    def start_line(self) -> None:
+        self.movie_view.start_line()
+
+    def clear_line(self) -> None:
+        self.movie_view.clear_line()
+
+    def auto_contrast(self) -> None:
+        self.movie_view.auto_contrast()
+
+    def toggle_play(self) -> None:
+        self.movie_view.toggle_play()
+
+    def next_frame(self) -> None:
+        self.state.set_frame(self.state.frame + 1)
+
+    def previous_frame(self) -> None:
+        self.state.set_frame(self.state.frame - 1)
+
+    def first_frame(self) -> None:
+        self.state.set_frame(0)
+
+    def last_frame(self) -> None:
+        self.state.set_frame(10 ** 9)
+
+    def detect(self) -> None:
+        self.detection.run()
+
+    def detect_all(self) -> None:
+        self.detection.run(all_movies=True)
+
+    def cancel_job(self) -> None:
+        self.runner.cancel()
+
+    def choose_model_folder(self) -> None:
+        self.detection.choose_folder()
+
+    def about(self) -> None:
+        QMessageBox.about(self, "About ExoDeep",
+                          f"ExoDeep {__version__}\nFinds exocytosis events in TIRF movies with a 2D+time "
+                          "U-Net after ExoDeepFinder (Lachuer et al., PLoS Comput Biol 2025).\nGPL-3.0-or-later.")
+
+    # ---- keyboard: the window's Ctrl shortcuts win over a focused spin box's text field
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.ShortcutOverride and (isinstance(obj, QAbstractSpinBox)
+                                                         or isinstance(obj.parent(), QAbstractSpinBox)):
+            keys = QKeySequence(event.keyCombination()).toString()
+            if event.modifiers() & Qt.ControlModifier and keys not in TEXT_EDIT_KEYS and any(
+                    a.shortcut().toString() == keys for a in self.act.values()):
+                event.ignore()
+                return True            # not overridden: the window's shortcut fires
+        return super().eventFilter(obj, event)
 
     # ---- drag and drop
     def dragEnterEvent(self, event) -> None:
@@ -186,85 +291,32 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
             self.open_paths(paths)
 
-    # ---- annotations and export
-    def import_annotations_dialog(self, path: Optional[str] = None) -> None:
-        doc = self.state.current
-        if doc is None:
-            return
-        if path is None:
-            path, _ = QFileDialog.getOpenFileName(self, "Import annotations", str(Path(doc.movie.source or ".").parent),
-                                                  "Tables (*.csv *.txt *.xml)")
-        if path:
-            try:
-                n = files.import_annotations(doc, path)
-            except Exception as exc:
-                show_error(self, str(exc))
-                return
-            self.statusBar().showMessage(f"{n} annotations imported")
-            self.state.events_changed.emit()
-
-    def export_dialog(self, all_movies: bool = False, folder: Optional[str] = None) -> list:
-        docs = list(self.state.docs) if all_movies else [d for d in [self.state.current] if d]
-        if not docs:
-            return []
-        if folder is None:
-            start = self.settings.last_export_dir or str(Path(docs[0].movie.source or ".").parent)
-            folder = QFileDialog.getExistingDirectory(self, "Export results into folder", start)
-            if not folder:
-                return []
-        self.settings.last_export_dir = folder
-        written = []
-        for doc in docs:
-            try:
-                written += files.export_doc(doc, folder)
-            except OutputExists as exc:
-                if QMessageBox.question(self, "ExoDeep", f"{exc}\nReplace it?") == QMessageBox.Yes:
-                    written += files.export_doc(doc, folder, overwrite=True)
-            except OutputError as exc:
-                show_error(self, str(exc))
-        self.statusBar().showMessage(f"wrote {len(written)} files into {folder}")
-        return written
-
-    def export_kymograph_dialog(self, path: Optional[str] = None) -> None:
-        data = self.kymo_view.data
-        if data is None:
-            show_error(self, "Draw a kymograph line first (View > Kymograph line).")
-            return
-        if path is None:
-            path, _ = QFileDialog.getSaveFileName(self, "Export kymograph", "kymograph.tif", "TIFF (*.tif);;PNG (*.png)")
-        if path:
-            try:
-                if path.lower().endswith(".png"):
-                    self.kymo_view.plot.grab().save(path)
-                else:
-                    from exodeep_gui.io.movie_io import write_imagej_tiff
-
-                    write_imagej_tiff(path, data[None], overwrite=True)
-            except Exception as exc:
-                show_error(self, f"Could not write {path}: {exc}")
-
-    def snapshot_dialog(self, path: Optional[str] = None) -> None:
-        if path is None:
-            path, _ = QFileDialog.getSaveFileName(self, "Save snapshot", "exodeep_view.png", "PNG (*.png)")
-        if path and not self.grab().save(path):
-            show_error(self, f"Could not write {path}")
-
     # ---- layout and closing
     def _restore_layout(self) -> None:
+        self._layout_restored = False
         try:
             if self.settings.geometry:
                 self.restoreGeometry(QByteArray.fromHex(self.settings.geometry.encode()))
             if self.settings.window_state:
-                self.restoreState(QByteArray.fromHex(self.settings.window_state.encode()))
+                self._layout_restored = self.restoreState(QByteArray.fromHex(self.settings.window_state.encode()))
         except Exception:
             log.warning("could not restore the window layout")
 
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._layout_restored:      # first run: the movie gets the room, the side panels what they need
+            self._layout_restored = True
+            side = max(380, min(460, int(self.width() * 0.29)))
+            self.resizeDocks([self.movies_dock, self.detection_dock], [165, side], Qt.Horizontal)
+            self.resizeDocks([self.detection_dock, self.events_dock], [175, self.height()], Qt.Vertical)
+
     def closeEvent(self, event) -> None:
-        self.movie_view.play_button.setChecked(False)
-        self.detection.stop_and_wait()
-        s = self.settings
-        s.threshold, s.min_size = self.detection.threshold.value(), self.detection.min_size.value()
-        s.model, s.fps = self.detection.model() or "", self.movie_view.fps_box.value()
+        QApplication.instance().removeEventFilter(self)
+        self.movie_view.stop_playing()
+        self.runner.shutdown()
+        self.keeper.flush()
+        s, f = self.settings, self.state.filter
+        s.threshold, s.min_size, s.model, s.fps = f.threshold, f.min_size, self.state.model, self.movie_view.fps()
         s.geometry = bytes(self.saveGeometry().toHex()).decode()
         s.window_state = bytes(self.saveState().toHex()).decode()
         super().closeEvent(event)

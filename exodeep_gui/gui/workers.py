@@ -31,6 +31,7 @@ class GeneratorWorker(QObject):
         self._make = make_generator
         self._args, self._kwargs = args, kwargs
         self.token = CancelToken()
+        self.exception: Optional[BaseException] = None     # what failed, for callers that offer a way out
 
     def cancel(self) -> None:
         self.token.cancel()
@@ -47,10 +48,12 @@ class GeneratorWorker(QObject):
                 self.progress.emit(report)
         except Cancelled:
             self.cancelled.emit()
-        except MemoryError:
+        except MemoryError as exc:
+            self.exception = exc
             self.failed.emit("Not enough memory for this movie. Close other movies or programs, or "
                              "crop the movie, and try again.", traceback.format_exc())
         except Exception as exc:           # reported to the user, never fatal
+            self.exception = exc
             log.exception("worker failed")
             self.failed.emit(str(exc) or type(exc).__name__, traceback.format_exc())
         finally:
@@ -87,10 +90,11 @@ def start(worker: GeneratorWorker, parent: Optional[QObject] = None) -> QThread:
     return thread
 
 
-def detect_generator(model_name: str, movies, options, cancel: CancelToken):
+def detect_generator(model_name: str, movies, options, engine=None, cancel: CancelToken = None):
     """Detect in ``movies`` ([(key, Movie)]) with the model ``model_name``; yields progress,
-    returns [(key, Detection)]. The network runs in a child process: importing TensorFlow holds
-    Python's lock for a second or more, which would freeze this window (measured 0.5–1 s)."""
+    returns [(key, Detection)]. The network runs in a child process (``engine``: the job
+    runner's warm one): importing TensorFlow holds Python's lock for a second or more, which
+    would freeze this window (measured 0.5–1 s)."""
     from exodeep_gui.ml.detect import detect_in_subprocess
 
-    return (yield from detect_in_subprocess(model_name, movies, options, cancel=cancel))
+    return (yield from detect_in_subprocess(model_name, movies, options, cancel=cancel, engine=engine))

@@ -110,6 +110,22 @@ def movie_ref(movie: Movie, folder, index: int) -> MovieRef:
     return MovieRef(str(path), "npy", source, movie.channel, movie.pixel_size_um, movie.frame_interval_s)
 
 
+_LOADED: dict = {}
+
+
+def cached_detector(model_name: str) -> Detector:
+    """The detector of ``model_name``, loaded once per process (a warm engine process runs many
+    jobs) and again only when its weights file changed (a model folder retrained in place)."""
+    info = resolve_model(model_name)
+    stat = info.weights.stat()
+    signature = (model_name, str(info.weights), stat.st_mtime_ns, stat.st_size)
+    cached = _LOADED.get("detector")
+    if cached is None or cached[0] != signature:
+        _LOADED.clear()                       # one model at a time: free the old one first
+        _LOADED["detector"] = (signature, Detector(info))
+    return _LOADED["detector"][1]
+
+
 def detect_job(model_name: str, refs, options: DetectOptions, folder: str,
                cancel: Optional[CancelToken] = None):
     """The child's side of :func:`detect_in_subprocess`: load the model, detect in each movie,
@@ -121,7 +137,7 @@ def detect_job(model_name: str, refs, options: DetectOptions, folder: str,
     from exodeep_gui.ml.device import describe_device
 
     yield Progress("load", 0, 1, f"loading model {model_name}")
-    detector = Detector.load(model_name)
+    detector = cached_detector(model_name)
     yield Progress("device", 1, 1, describe_device())
     records = []
     for i, ref in enumerate(refs):
@@ -138,12 +154,13 @@ def detect_job(model_name: str, refs, options: DetectOptions, folder: str,
 
 
 def detect_in_subprocess(model_name: str, movies, options: DetectOptions,
-                         cancel: Optional[CancelToken] = None):
+                         cancel: Optional[CancelToken] = None, engine=None):
     """Detect in ``movies`` ([(key, Movie)]) with the network running in a child process (so
     the caller's process never imports the deep-learning framework; see core.jobs). Yields
     progress; returns [(key, Detection)] exactly as an in-process run would. On cancel the child
     gets one second to stop by itself (it checks before every layer), then it is terminated: it
-    writes nothing the user keeps, so stopping it is always safe."""
+    writes nothing the user keeps, so stopping it is always safe. With ``engine`` (a
+    core.jobs.EngineProcess) the child stays alive with the model loaded for the next run."""
     import shutil
     import tempfile
 
@@ -154,8 +171,11 @@ def detect_in_subprocess(model_name: str, movies, options: DetectOptions,
     folder = tempfile.mkdtemp(prefix="exodeep-detect-")
     try:
         refs = [movie_ref(movie, folder, i) for i, (_, movie) in enumerate(movies)]
-        records = yield from run_in_subprocess("exodeep_gui.ml.detect:detect_job", model_name, refs,
-                                               options, folder, cancel=cancel, grace_s=1.0)
+        args = ("exodeep_gui.ml.detect:detect_job", model_name, refs, options, folder)
+        if engine is None:
+            records = yield from run_in_subprocess(*args, cancel=cancel, grace_s=1.0)
+        else:                               # the window's warm engine: restarted for another model
+            records = yield from engine.run(*args, cancel=cancel, grace_s=1.0, key=("detect", model_name))
         results = []
         for (key, _), (name, labels, score, cands, opts, model) in zip(movies, records):
             seg = SegmentationResult(np.load(labels), np.load(score))

@@ -12,6 +12,7 @@ bundled models instead.
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
@@ -103,9 +104,12 @@ def fetch(entry: RegistryEntry, progressbar: bool = False) -> Path:
     local = find_local(entry)
     if local is not None:
         return local
+    target = user_models_dir()
+    if os.environ.get("EXODEEP_OFFLINE"):       # no internet here (a cluster node, a test): do not wait for one
+        raise _unavailable(f"the {entry.name} model is not on this computer and downloads are off "
+                           f"(EXODEEP_OFFLINE). Put {entry.filename} in {target}", ", or ")
     import pooch
 
-    target = user_models_dir()
     try:
         target.mkdir(parents=True, exist_ok=True)
         path = pooch.retrieve(entry.url, known_hash=f"sha256:{entry.sha256}", fname=entry.filename,

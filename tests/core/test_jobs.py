@@ -86,3 +86,40 @@ def test_cancel_terminates_a_child_that_ignores_it():
 def test_a_killed_child_is_reported_not_waited_for():
     with pytest.raises(JobFailed, match="out of memory"):
         run_to_end(run_in_subprocess(f"{HERE}:die"))
+
+
+def test_the_engine_process_stays_warm_between_jobs_and_restarts_when_needed():
+    from exodeep_gui.core.jobs import EngineProcess
+
+    engine = EngineProcess()
+    try:
+        first = run_to_end(engine.run(f"{HERE}:count", 3, key="model-a"))
+        second = run_to_end(engine.run(f"{HERE}:count", 4, key="model-a"))
+        assert first["pid"] == second["pid"] != os.getpid() and engine.starts == 1
+        # an error in a job leaves the engine warm
+        with pytest.raises(MovieError):
+            run_to_end(engine.run(f"{HERE}:fail_on", 1, key="model-a"))
+        assert run_to_end(engine.run(f"{HERE}:count", 2, key="model-a"))["pid"] == first["pid"]
+        # a cooperative cancel too
+        token = CancelToken()
+        with pytest.raises(Cancelled):
+            for p in engine.run(f"{HERE}:endless", cancel=token, key="model-a"):
+                token.cancel()
+        assert engine.alive and engine.pid == first["pid"]
+        # another key (another model): a fresh process
+        third = run_to_end(engine.run(f"{HERE}:count", 2, key="model-b"))
+        assert third["pid"] != first["pid"] and engine.starts == 2
+        # a job that ignores cancel is stopped, and the next job gets a new process
+        token = CancelToken()
+        with pytest.raises(Cancelled):
+            for _ in engine.run(f"{HERE}:stubborn", cancel=token, grace_s=0.3, key="model-b"):
+                token.cancel()
+        assert not engine.alive
+        # a killed engine is reported, and the next job starts a new one
+        with pytest.raises(JobFailed):
+            run_to_end(engine.run(f"{HERE}:die", key="model-b"))
+        assert run_to_end(engine.run(f"{HERE}:count", 1, key="model-b"))["pid"] not in (first["pid"], third["pid"])
+        assert engine.starts == 4
+    finally:
+        engine.stop()
+    assert not engine.alive

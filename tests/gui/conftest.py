@@ -1,3 +1,4 @@
+import multiprocessing
 import os
 
 import pytest
@@ -6,8 +7,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
 @pytest.fixture(autouse=True)
-def _no_thread_left_running(qtbot):
-    """Fail any test that leaves a worker QThread running."""
+def _no_thread_or_process_left_running(qtbot):
+    """Fail any test that leaves a worker QThread or an engine process running."""
     yield
     from exodeep_gui.gui import workers
 
@@ -15,7 +16,12 @@ def _no_thread_left_running(qtbot):
     for t in left:
         t.quit()
         t.wait(10000)
+    children = multiprocessing.active_children()
+    for p in children:
+        p.kill()
+        p.join(5)
     assert not left, f"{len(left)} worker thread(s) left running"
+    assert not children, f"{len(children)} engine process(es) left running"
 
 
 @pytest.fixture
@@ -30,17 +36,23 @@ def window(qtbot, tmp_path):
     qtbot.addWidget(w)
     w.show()
     yield w
-    w.detection.stop_and_wait()
+    w.close()                      # what the user does: the runner and engine shut down, reviews saved
 
 
 @pytest.fixture(scope="session")
-def sim_movie_file(tmp_path_factory):
+def _cells(tmp_path_factory):
     from exodeep_gui.core.simulate import SimulationParams, simulate_movie
+
+    return simulate_movie(SimulationParams(frames=40, height=64, width=64, events=4, docked=6, visiting=2), seed=2)
+
+
+@pytest.fixture
+def sim_movie_file(tmp_path, _cells):
+    """A simulated movie (and its truth, cells.csv) in a folder of its own: each test starts
+    with no saved review beside it."""
     from exodeep_gui.io.simulated import write_simulated
 
-    folder = tmp_path_factory.mktemp("guimovie")
-    sim = simulate_movie(SimulationParams(frames=40, height=64, width=64, events=4, docked=6, visiting=2), seed=2)
-    return write_simulated(folder, "cells", sim), sim
+    return write_simulated(tmp_path / "movies", "cells", _cells), _cells
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
-"""Detection panel: choose a model, see the device, set the score threshold and minimum size
-(re-filters cached results instantly), run on the current or all movies with progress
-(frames/s, time left) and Cancel."""
+"""Detection panel: the model, the device, the filter (score threshold, minimum size: one for
+every movie, owned by the viewer state), and running detection on this or all movies through
+the job runner. A re-detection merges into each movie's review; the panel says what changed."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ from typing import Optional
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
-                               QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+                               QMessageBox, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
+from exodeep_gui.core.detection import DetectOptions
+from exodeep_gui.core.review import EventFilter
 from exodeep_gui.core.state import ViewerState
 from exodeep_gui.gui import workers
-from exodeep_gui.core.detection import DetectOptions
+from exodeep_gui.gui.jobs import JobRunner
 from exodeep_gui.ml.models import PUBLISHED, find_local, read_model_folder, recommended_filter
 from exodeep_gui.paths import bundled_models
 
@@ -31,25 +33,28 @@ class DetectionPanel(QWidget):
     error = Signal(str, str)
     finished = Signal()
 
-    def __init__(self, state: ViewerState, parent=None):
+    def __init__(self, state: ViewerState, runner: JobRunner, parent=None):
         super().__init__(parent)
-        self.state = state
-        self.thread = None
-        self.worker: Optional[workers.GeneratorWorker] = None
+        self.state, self.runner = state, runner
+        self.job: Optional[workers.GeneratorWorker] = None
 
         self.model_box = QComboBox()
+        self.model_box.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.model_box.setMinimumContentsLength(18)
         for label, spec in model_choices():
             self.model_box.addItem(label, spec)
-        self.model_box.currentIndexChanged.connect(self._model_changed)
-        browse = QPushButton("Model folder…")
+        self.model_box.currentIndexChanged.connect(lambda _: state.set_model(self.model_box.currentData()))
+        browse = QPushButton("Folder…")
+        browse.setToolTip("Use a model folder (trained with ExoDeep)")
         browse.clicked.connect(self.choose_folder)
-        self.device_label = QLabel("device: checked when a model first runs")
+        self.device_label = QLabel("Device: checked when a model first runs")
         self.device_label.setWordWrap(True)
-        self.threshold = QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=0.05, decimals=2, value=0.5)
-        self.threshold.setToolTip("Minimum event score (peak exocytosis probability)")
-        self.min_size = QSpinBox(minimum=0, maximum=100000, value=0, suffix=" voxels")
-        self.threshold.valueChanged.connect(self._filter_changed)
-        self.min_size.valueChanged.connect(self._filter_changed)
+        self.threshold = QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=0.05, decimals=2)
+        self.threshold.setToolTip("Minimum event score (peak exocytosis probability); applies to every movie")
+        self.min_size = QSpinBox(minimum=0, maximum=100000, suffix=" voxels")
+        self.min_size.setToolTip("Minimum event size; applies to every movie")
+        self.threshold.valueChanged.connect(self._filter_edited)
+        self.min_size.valueChanged.connect(self._filter_edited)
         self.run_button = QPushButton("Detect in this movie")
         self.run_all_button = QPushButton("Detect in all movies")
         self.cancel_button = QPushButton("Cancel")
@@ -57,8 +62,6 @@ class DetectionPanel(QWidget):
         self.run_button.clicked.connect(lambda: self.run(all_movies=False))
         self.run_all_button.clicked.connect(lambda: self.run(all_movies=True))
         self.cancel_button.clicked.connect(self.cancel)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
         self.status = QLabel("")
         self.status.setWordWrap(True)
 
@@ -67,60 +70,74 @@ class DetectionPanel(QWidget):
         row.addWidget(self.model_box, 1)
         row.addWidget(browse)
         form.addRow("Model", row)
-        form.addRow("Score threshold", self.threshold)
-        form.addRow("Minimum size", self.min_size)
+        form.addRow("Score ≥", self.threshold)
+        form.addRow("Size ≥", self.min_size)
         buttons = QHBoxLayout()
         for b in (self.run_button, self.run_all_button, self.cancel_button):
             buttons.addWidget(b)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
-        layout.addWidget(self.device_label)
         layout.addLayout(buttons)
-        layout.addWidget(self.progress)
         layout.addWidget(self.status)
-        layout.addStretch(1)
+        layout.addWidget(self.device_label)
 
-    # ---- model
-    def choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Choose an ExoDeep model folder")
-        if folder:
-            self.set_model(folder)
+        state.filter_changed.connect(self._show_filter)
+        state.model_changed.connect(self._show_model)
+        runner.changed.connect(self._runner_changed)
+        self._show_filter(state.filter)
+        self._show_model(state.model)
 
-    def set_model(self, spec: str) -> None:
+    # ---- state → widgets
+    def _show_filter(self, flt: EventFilter) -> None:
+        for box, value in ((self.threshold, flt.threshold), (self.min_size, flt.min_size)):
+            if box.value() != value:
+                box.blockSignals(True)
+                box.setValue(value)
+                box.blockSignals(False)
+
+    def _show_model(self, spec: str) -> None:
         if Path(spec).is_dir():
             spec = str(Path(spec).resolve())         # one entry per folder, however it was named
         i = self.model_box.findData(spec)
         if i < 0:
+            self.model_box.blockSignals(True)
             self.model_box.addItem(f"{Path(spec).name} (folder)", spec)
+            self.model_box.blockSignals(False)
             i = self.model_box.count() - 1
-        self.model_box.setCurrentIndex(i)
+        if i != self.model_box.currentIndex():
+            self.model_box.blockSignals(True)
+            self.model_box.setCurrentIndex(i)
+            self.model_box.blockSignals(False)
+        self._apply_recommendation(spec)
 
-    def _model_changed(self) -> None:
+    def _apply_recommendation(self, spec: str) -> None:
         """A model folder that recommends a threshold and minimum size (chosen on its validation
-        movies when it was trained) sets them."""
-        spec = self.model()
+        movies when it was trained) sets the filter."""
         if spec and Path(spec).is_dir():
             try:
                 threshold, min_size = recommended_filter(read_model_folder(Path(spec)).config)
             except ValueError:
                 return                    # a broken folder is reported when it runs
-            self.threshold.setValue(threshold)
-            self.min_size.setValue(min_size)
+            self.state.set_filter(EventFilter(threshold, min_size))
 
-    def model(self) -> str:
-        return self.model_box.currentData()
+    # ---- widgets → state
+    def _filter_edited(self) -> None:
+        self.state.set_filter(EventFilter(self.threshold.value(), self.min_size.value()))
+
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose an ExoDeep model folder")
+        if folder:
+            self.state.set_model(str(Path(folder).resolve()))
 
     def options(self) -> DetectOptions:
-        """The frozen options the worker gets (it never reads these widgets)."""
-        return DetectOptions(model=self.model(), threshold=self.threshold.value(), min_size=self.min_size.value())
-
-    def _filter_changed(self) -> None:
-        self.state.set_filter(self.threshold.value(), self.min_size.value())
+        """The frozen options the job gets (it never reads these widgets)."""
+        f = self.state.filter
+        return DetectOptions(model=self.state.model, threshold=f.threshold, min_size=f.min_size)
 
     # ---- running
     @property
     def running(self) -> bool:
-        return self.thread is not None
+        return self.job is not None
 
     def run(self, all_movies: bool = False) -> None:
         if self.running:
@@ -129,22 +146,23 @@ class DetectionPanel(QWidget):
         if not docs:
             self.status.setText("Open a movie first (drag it onto the window).")
             return
-        movies = [(id(d), d.movie) for d in docs]
         self._docs = {id(d): d for d in docs}
-        self.worker = workers.GeneratorWorker(workers.detect_generator, self.model(), movies, self.options())
-        self.worker.progress.connect(self._progress)
-        self.worker.result.connect(self._result)
-        self.worker.failed.connect(self._failed)
-        self.worker.cancelled.connect(lambda: self.status.setText("Cancelled."))
-        self.worker.done.connect(self._done)
+        movies = [(id(d), d.movie) for d in docs]
+        title = "Detecting in " + (f"{len(docs)} movies" if len(docs) > 1 else docs[0].name)
+        job = self.job = self.runner.job("detect", title, workers.detect_generator, self.state.model, movies,
+                                         self.options(), self.runner.engine)
+        job.progress.connect(self._progress)
+        job.result.connect(self._result)
+        job.failed.connect(self._failed)
+        job.cancelled.connect(lambda: self.status.setText("Cancelled; nothing was changed."))
+        job.done.connect(self._done)
+        self.status.setText("Waiting for the running job…" if self.runner.busy else "Starting…")
         self._set_running(True)
-        self.status.setText("Starting…")
-        self.progress.setValue(0)
-        self.thread = workers.start(self.worker)
+        self.runner.submit(job)
 
     def cancel(self) -> None:
-        if self.worker is not None:
-            self.worker.cancel()
+        if self.job is not None:
+            self.runner.cancel(self.job)
             self.status.setText("Cancelling…")
 
     def _set_running(self, on: bool) -> None:
@@ -153,42 +171,50 @@ class DetectionPanel(QWidget):
         self.cancel_button.setEnabled(on)
         self.model_box.setEnabled(not on)
 
+    def _runner_changed(self) -> None:
+        if self.job is not None and self.runner.current is self.job:
+            self.status.setText("Running…")
+
     def _progress(self, p) -> None:
         if p.stage == "device":
             self.device_label.setText("Runs on: " + p.message)
-            return
-        self.progress.setValue(int(1000 * p.fraction))
-        extra = ""
-        if p.stage == "detect" and p.rate:
-            extra = f" — {p.rate:.1f} frames/s"
-            if p.eta_s is not None:
-                extra += f", {int(p.eta_s) // 60}:{int(p.eta_s) % 60:02d} left"
-        self.status.setText(p.message + extra)
 
     def _result(self, results) -> None:
+        lines = []
         for key, detection in results:
             doc = self._docs.get(key)
             if doc is not None and doc in self.state.docs:
-                self.state.set_detection(doc, detection)
-        n = sum(len(d.events()) for d in self._docs.values())
-        self.status.setText(f"Done: {n} events in {len(results)} movie(s).")
-        self.progress.setValue(1000)
+                summary = self.state.set_detection(doc, detection)
+                lines.append(f"{doc.name}: {len(self.state.events(doc))} events ({summary.message()})")
+        self.status.setText("Done (Edit > Undo takes it back). " + "; ".join(lines))
 
     def _failed(self, message: str, details: str) -> None:
+        from exodeep_gui.ml.models import ModelUnavailable
+
         self.status.setText("Detection failed: " + message)
-        self.error.emit(message, details)
+        exc = self.job.exception if self.job is not None else None
+        bundled = getattr(exc, "alternatives", None) if isinstance(exc, ModelUnavailable) else None
+        if bundled:
+            self._offer_bundled(message, bundled)
+        else:
+            self.error.emit(message, details)
+
+    def _offer_bundled(self, message: str, bundled: list) -> None:
+        """Offline: the published model cannot be downloaded; offer the bundled one."""
+        box = QMessageBox(QMessageBox.Question, "ExoDeep", message + "\n\nUse the bundled model instead?",
+                          QMessageBox.Yes | QMessageBox.No, self)
+        box.setObjectName("offer-bundled-model")
+        yes = box.button(QMessageBox.Yes)
+        yes.setText(f"Use {Path(str(bundled[0])).name}")
+        yes.clicked.connect(lambda: self._use_bundled(str(bundled[0])))
+        box.open()
+
+    def _use_bundled(self, spec: str) -> None:
+        matches = [p for p in bundled_models() if p.name == Path(spec).name or str(p) == spec]
+        self.state.set_model(str(matches[0]) if matches else spec)
+        self.status.setText(f"Model: {Path(spec).name} (bundled). Press Detect again.")
 
     def _done(self) -> None:
-        thread = self.thread
-        self.thread, self.worker = None, None
-        if thread is not None:
-            thread.wait(5000)
+        self.job = None
         self._set_running(False)
         self.finished.emit()
-
-    def stop_and_wait(self, timeout_ms: int = 10000) -> None:
-        """Cancel any run and wait for its thread (closing the window)."""
-        if self.thread is not None:
-            self.worker.cancel()
-            self.thread.quit()
-            self.thread.wait(timeout_ms)

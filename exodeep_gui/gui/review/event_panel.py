@@ -1,19 +1,29 @@
-"""Review: the event table (sortable; click a row to jump and centre), delete/add/undo, the
-intensity trace of the selected event, and precision/recall/F1 against imported annotations."""
+"""Review: the event table (stable ids, sortable; a click jumps to the event and centres it),
+confirm / delete / undo / next, the selected event's intensity trace, and precision/recall/F1
+against imported annotations."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableView,
                                QVBoxLayout, QWidget)
 
+from exodeep_gui.core import review
 from exodeep_gui.core.evaluate import evaluate_events
 from exodeep_gui.core.kymograph import event_trace
 from exodeep_gui.core.state import ViewerState
+from exodeep_gui.gui.widgets.plots import dashed_line, plot_widget
 
-COLUMNS = ("id", "x", "y", "frame", "time (s)", "score", "size")
+COLUMNS = ("id", "frame", "x", "y", "time (s)", "score", "size", "review")
+
+
+def _review_text(origin: str, status: str) -> str:
+    if status == review.CONFIRMED:
+        return "✓ added" if origin == review.ADDED else "✓"
+    return "added" if origin == review.ADDED else ""
 
 
 class EventTableModel(QAbstractTableModel):
@@ -38,23 +48,45 @@ class EventTableModel(QAbstractTableModel):
             return COLUMNS[section]
         return None
 
+    def event_id(self, row: int) -> int:
+        return int(self.table.extra["id"][row])
+
+    def row_of(self, event_id) -> int:
+        hit = np.nonzero(self.table.extra["id"] == event_id)[0] if len(self.table) else []
+        return int(hit[0]) if len(hit) else -1
+
     def value(self, row: int, col: int):
         t = self.table
         dt = self.state.current.movie.frame_interval_s if self.state.current else None
-        return (row + 1, float(t.x[row]), float(t.y[row]), int(t.frame[row]) + 1,
-                float(t.frame[row] * dt) if dt else float("nan"), float(t.score[row]), int(t.size[row]))[col]
+        name = COLUMNS[col]
+        if name == "id":
+            return int(t.extra["id"][row])
+        if name == "frame":
+            return int(t.frame[row]) + 1                      # 1-based, as Fiji's Slice
+        if name == "time (s)":
+            return float(t.frame[row] * dt) if dt else math.nan
+        if name == "review":
+            return _review_text(str(t.extra["origin"][row]), str(t.extra["status"][row]))
+        return float({"x": t.x, "y": t.y, "score": t.score, "size": t.size}[name][row])
 
     def data(self, index, role=Qt.DisplayRole):
         if not index.isValid():
             return None
         v = self.value(index.row(), index.column())
+        name = COLUMNS[index.column()]
         if role == Qt.DisplayRole:
-            return f"{v:.1f}" if isinstance(v, float) and index.column() in (1, 2) else (
-                f"{v:.2f}" if isinstance(v, float) else str(v))
+            if isinstance(v, float):
+                if math.isnan(v):
+                    return ""                                  # unknown: blank, never a made-up value
+                return f"{v:.1f}" if name in ("x", "y") else (f"{v:.0f}" if name == "size" else f"{v:.2f}")
+            return str(v)
         if role == Qt.UserRole:
-            return v
+            return -1.0 if isinstance(v, float) and math.isnan(v) else v
         if role == Qt.TextAlignmentRole:
-            return int(Qt.AlignRight | Qt.AlignVCenter)
+            return int((Qt.AlignLeft if name == "review" else Qt.AlignRight) | Qt.AlignVCenter)
+        if role == Qt.ToolTipRole and name == "review":
+            return {"✓": "confirmed by you", "added": "added by you", "✓ added": "added and confirmed by you",
+                    "": "as detected"}[v]
         return None
 
 
@@ -71,35 +103,48 @@ class EventPanel(QWidget):
         self.view = QTableView()
         self.view.setModel(self.proxy)
         self.view.setSortingEnabled(True)
+        self.view.sortByColumn(1, Qt.AscendingOrder)
         self.view.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.view.setSelectionMode(QAbstractItemView.SingleSelection)
-        self.view.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
+        self.view.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        header = self.view.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeToContents)
+        header.setStretchLastSection(True)
         self.view.verticalHeader().hide()
         self.view.clicked.connect(self._clicked)
-        self.delete_button = QPushButton("Delete event")
-        self.delete_button.setToolTip("Delete the selected event (Del)")
-        self.delete_button.clicked.connect(self.delete_selected)
+        self.view.selectionModel().currentRowChanged.connect(lambda cur, _: self._clicked(cur))
+
+        self.prev_button = QPushButton("◀ Prev")
+        self.next_button = QPushButton("Next ▶")
+        self.confirm_button = QPushButton("✓ Confirm")
+        self.delete_button = QPushButton("✗ Delete")
         self.undo_button = QPushButton("Undo")
+        self.prev_button.setToolTip("Previous event (Shift+N)")
+        self.next_button.setToolTip("Next event not yet confirmed (N)")
+        self.confirm_button.setToolTip("Confirm the selected event: a real exocytosis (Y)")
+        self.delete_button.setToolTip("Delete the selected event: a false detection (Del)")
+        self.prev_button.clicked.connect(lambda: self.step(-1))
+        self.next_button.clicked.connect(lambda: self.step(1))
+        self.confirm_button.clicked.connect(self.confirm_selected)
+        self.delete_button.clicked.connect(self.delete_selected)
         self.undo_button.clicked.connect(state.undo)
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
-        self.trace = pg.PlotWidget()
-        self.trace.setLabel("bottom", "frames from the event")
-        self.trace.setLabel("left", "mean 7×7 intensity")
-        self.trace.setMaximumHeight(180)
-        self.trace.getAxis("bottom").enableAutoSIPrefix(False)
+        self.trace = plot_widget("frames from the event", "mean 7×7 px", title="Intensity of the selected event",
+                                 min_height=150)
         self.trace.setXRange(-10, 30)
-        self.trace_curve = self.trace.plot([], [], pen=pg.mkPen("#ffd000", width=2))
-        self.trace.addItem(pg.InfiniteLine(0, angle=90, pen=pg.mkPen("#888", style=Qt.DashLine)))
+        self.trace_curve = self.trace.plot([], [], pen="#ffd000")
+        self.trace.addItem(dashed_line(0))
 
         buttons = QHBoxLayout()
-        buttons.addWidget(self.delete_button)
-        buttons.addWidget(self.undo_button)
+        for b in (self.prev_button, self.next_button, self.confirm_button, self.delete_button, self.undo_button):
+            buttons.addWidget(b)
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.summary)
-        layout.addWidget(self.view, 1)
         layout.addLayout(buttons)
-        layout.addWidget(self.trace)
+        layout.addWidget(self.view, 3)
+        layout.addWidget(self.trace, 1)
         state.events_changed.connect(self.refresh)
         state.selection_changed.connect(self._selection_changed)
         self.refresh()
@@ -107,38 +152,55 @@ class EventPanel(QWidget):
     def refresh(self) -> None:
         self.model.refresh()
         doc = self.state.current
-        ev = self.model.table
-        text = f"{len(ev)} events" if doc is not None else "No movie open"
-        if doc is not None and doc.annotations is not None:
-            s = evaluate_events(doc.annotations, ev)
-            text += (f" — against {len(doc.annotations)} annotations: precision {s.precision:.2f}, "
-                     f"recall {s.recall:.2f}, F1 {s.f1:.2f}")
-        self.summary.setText(text)
-        self.trace_curve.setData([], [])
-
-    def _row(self, proxy_index) -> int:
-        return self.proxy.mapToSource(proxy_index).row()
+        if doc is None:
+            self.summary.setText("No movie open")
+        else:
+            c = review.counts(doc.rows, self.state.filter)
+            text = f"{c['shown']} events, {c['confirmed']} confirmed"
+            if c["added"] or c["deleted"]:
+                text += f"; you added {c['added']} and deleted {c['deleted']}"
+            if doc.fully_reviewed:
+                text += " — fully reviewed"
+            if doc.annotations is not None:
+                s = evaluate_events(doc.annotations, self.model.table)
+                text += (f"\nAgainst {len(doc.annotations)} annotations: precision {s.precision:.2f}, "
+                         f"recall {s.recall:.2f}, F1 {s.f1:.2f}")
+            self.summary.setText(text)
+        self._selection_changed(self.state.selected)
 
     def _clicked(self, proxy_index) -> None:
-        row = self._row(proxy_index)
-        self.state.select(row)
-        ev = self.model.table
-        if 0 <= row < len(ev):
-            self.center_on.emit(float(ev.x[row]), float(ev.y[row]))
+        if not proxy_index.isValid():
+            return
+        row = self.proxy.mapToSource(proxy_index).row()
+        if 0 <= row < len(self.model.table) and self.model.event_id(row) != self.state.selected:
+            self.state.select(self.model.event_id(row))
 
-    def _selection_changed(self, row) -> None:
+    def _selection_changed(self, event_id) -> None:
         doc, ev = self.state.current, self.model.table
-        if doc is None or row is None or not 0 <= row < len(ev):
+        row = self.model.row_of(event_id) if event_id is not None else -1
+        if doc is None or row < 0:
             self.trace_curve.setData([], [])
+            self.view.clearSelection()
             return
         t, values = event_trace(doc.movie.data, ev.x[row], ev.y[row], int(ev.frame[row]))
         self.trace_curve.setData(t, values)
-        src = self.model.index(row, 0)
-        self.view.selectRow(self.proxy.mapFromSource(src).row())
+        proxy_row = self.proxy.mapFromSource(self.model.index(row, 0)).row()
+        if self.view.currentIndex().row() != proxy_row:
+            self.view.selectRow(proxy_row)
+        self.view.scrollTo(self.proxy.index(proxy_row, 0))
+        self.center_on.emit(float(ev.x[row]), float(ev.y[row]))
+
+    # ---- actions (the window's menu items call these)
+    def step(self, direction: int) -> None:
+        self.state.select_next(direction, unconfirmed=direction > 0)
+
+    def confirm_selected(self) -> None:
+        if self.state.selected is not None:
+            self.state.confirm_event(self.state.selected)
+            self.state.select_next(1, unconfirmed=True)
 
     def delete_selected(self) -> None:
-        rows = self.view.selectionModel().selectedRows()
-        if rows:
-            self.state.delete_event(self._row(rows[0]))
-        elif self.state.selected is not None:
-            self.state.delete_event(self.state.selected)
+        if self.state.selected is not None:
+            eid = self.state.selected
+            self.state.select_next(1, unconfirmed=True)
+            self.state.delete_event(eid)

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from exodeep_gui.core.kymograph import events_near_line, kymograph
 from exodeep_gui.core.state import ViewerState
+from exodeep_gui.gui.widgets.plots import plot_widget
 
 
 class KymographView(QWidget):
@@ -17,12 +18,9 @@ class KymographView(QWidget):
         super().__init__(parent)
         self.state = state
         self.data: np.ndarray = None
-        self.plot = pg.PlotWidget()
-        self.plot.setLabel("bottom", "distance along the line", units="px")
-        self.plot.setLabel("left", "frame")
+        self.plot = plot_widget("distance along the line", "frame", bottom_units="px",
+                                title="Kymograph (K draws a line on the movie)", min_height=200)
         self.plot.invertY(True)
-        for side in ("left", "bottom"):
-            self.plot.getAxis(side).enableAutoSIPrefix(False)
         self.plot.setRange(xRange=(0, 100), yRange=(0, 100))
         self.image = pg.ImageItem(axisOrder="row-major")
         self.plot.addItem(self.image)
@@ -35,7 +33,6 @@ class KymographView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot)
         state.line_changed.connect(lambda _: self.update_kymograph())
-        state.movie_changed.connect(lambda _: self.update_kymograph())
         state.levels_changed.connect(lambda _: self.update_kymograph(recompute=False))
         state.frame_changed.connect(self.cursor.setValue)
         state.events_changed.connect(self._marks)
@@ -63,6 +60,9 @@ class KymographView(QWidget):
         ev = self.state.events()
         idx, dist = events_near_line(ev, self.state.line)
         self.marks.setData(dist + 0.5, ev.frame[idx].astype(float))
+
+    def save_png(self, path) -> bool:
+        return self.plot.grab().save(str(path))
 
     def _clicked(self, event) -> None:
         if self.data is None or event.button() != Qt.LeftButton:

@@ -25,6 +25,7 @@ class MovieView(QWidget):
         self.state = state
         self.add_mode = False
         self._updating_levels = False
+        self._dragging_line = False
 
         self.canvas = pg.GraphicsLayoutWidget()
         self.view = self.canvas.addViewBox(lockAspect=True, invertY=True)
@@ -49,34 +50,64 @@ class MovieView(QWidget):
         self.play_button.setCheckable(True)
         self.play_button.toggled.connect(self._toggle_play)
         self.slider = QSlider(Qt.Horizontal)
+        self.slider.setToolTip("Frame (←/→, Home/End)")
         self.slider.valueChanged.connect(state.set_frame)
         self.frame_box = QSpinBox()
         self.frame_box.setToolTip("Frame (1-based, as Fiji's Slice)")
+        self.frame_box.setPrefix("frame ")
         self.frame_box.valueChanged.connect(lambda v: state.set_frame(v - 1))
         self.time_label = QLabel()
+        self.time_label.setMinimumWidth(90)
         self.fps_box = QSpinBox(minimum=1, maximum=200, value=20, suffix=" fps")
+        self.fps_box.setToolTip("Playing speed")
         self.fps_box.valueChanged.connect(self._set_fps)
         self.auto_button = QPushButton("Auto contrast")
+        self.auto_button.setToolTip("Contrast from the 0.5–99.8 percentiles of this frame (C)")
         self.auto_button.clicked.connect(self.auto_contrast)
         self.timer = QTimer(self)
         self.timer.timeout.connect(self._advance)
         self._set_fps(self.fps_box.value())
 
-        bar = QHBoxLayout()
-        for w in (self.play_button, self.slider, self.frame_box, self.time_label, self.fps_box, self.auto_button):
-            bar.addWidget(w)
-        bar.setStretch(1, 1)
+        controls = QHBoxLayout()
+        controls.setContentsMargins(4, 0, 4, 2)
+        for w in (self.play_button, self.frame_box, self.time_label):
+            controls.addWidget(w)
+        controls.addStretch(1)
+        controls.addWidget(self.fps_box)
+        controls.addWidget(self.auto_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
         layout.addWidget(self.canvas, 1)
-        layout.addLayout(bar)
+        layout.addWidget(self.slider)                 # the whole width of the movie view
+        layout.addLayout(controls)
 
         state.movie_changed.connect(self._movie_changed)
         state.frame_changed.connect(self._frame_changed)
         state.levels_changed.connect(self._levels_changed)
+        state.line_changed.connect(self._line_changed)
         state.events_changed.connect(self._overlay)
         state.selection_changed.connect(lambda _: self._overlay())
         self._movie_changed(state.current)
+
+    # ---- what the window asks of the viewer
+    def fps(self) -> int:
+        return self.fps_box.value()
+
+    def set_fps(self, fps: int) -> None:
+        self.fps_box.setValue(int(fps))
+
+    def toggle_play(self) -> None:
+        self.play_button.toggle()
+
+    def stop_playing(self) -> None:
+        self.play_button.setChecked(False)
+
+    def center_on(self, x: float, y: float) -> None:
+        (x0, x1), (y0, y1) = self.view.viewRange()
+        w, h = x1 - x0, y1 - y0
+        if not (x0 + 0.1 * w <= x <= x1 - 0.1 * w and y0 + 0.1 * h <= y <= y1 - 0.1 * h):
+            self.view.setRange(xRange=(x - w / 2, x + w / 2), yRange=(y - h / 2, y + h / 2), padding=0)
 
     # ---- state → view
     def _movie_changed(self, doc) -> None:
@@ -150,8 +181,8 @@ class MovieView(QWidget):
             self.truth_item.setData(truth.x[tn], truth.y[tn])
         else:
             self.truth_item.setData([], [])
-        row = self.state.selected
-        if row is not None and 0 <= row < len(ev):
+        row = self.state.selected_index()
+        if row is not None:
             self.selected_item.setData([ev.x[row]], [ev.y[row]])
         else:
             self.selected_item.setData([], [])
@@ -174,7 +205,7 @@ class MovieView(QWidget):
             return
         self.state.set_frame((self.state.frame + 1) % doc.movie.n_frames)
 
-    # ---- kymograph line
+    # ---- kymograph line (each movie keeps its own, in the state)
     def start_line(self, points=None) -> None:
         doc = self.state.current
         if doc is None:
@@ -182,23 +213,30 @@ class MovieView(QWidget):
         h, w = doc.movie.shape[1:]
         if points is None:
             points = [[w * 0.2, h * 0.5], [w * 0.8, h * 0.5]]
+        self.state.set_line(points)
+
+    def _line_changed(self, line) -> None:
+        if self._dragging_line:
+            return                          # the state echoes what the handles just did
         if self.roi is not None:
             self.view.removeItem(self.roi)
-        self.roi = pg.PolyLineROI(points, closed=False, pen=pg.mkPen("#00e0ff", width=2))
-        self.roi.sigRegionChanged.connect(self._line_moved)
-        self.view.addItem(self.roi)
-        self._line_moved()
+            self.roi = None
+        if line is not None and len(line) >= 2:
+            self.roi = pg.PolyLineROI([list(p) for p in line], closed=False, pen=pg.mkPen("#00e0ff", width=2))
+            self.roi.sigRegionChanged.connect(self._line_moved)
+            self.view.addItem(self.roi)
 
     def _line_moved(self) -> None:
         if self.roi is None:
             return
         pts = [self.roi.mapToParent(h.pos()) for h in self.roi.getHandles()]
-        self.state.set_line([[p.x(), p.y()] for p in pts])
+        self._dragging_line = True
+        try:
+            self.state.set_line([[p.x(), p.y()] for p in pts])
+        finally:
+            self._dragging_line = False
 
     def clear_line(self) -> None:
-        if self.roi is not None:
-            self.view.removeItem(self.roi)
-            self.roi = None
         self.state.set_line(None)
 
     # ---- mouse

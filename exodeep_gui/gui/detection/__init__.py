@@ -1,0 +1,1 @@
+"""Detection: model, filter, running it through the job runner."""

@@ -1,0 +1,163 @@
+"""What the File menu does: the dialogs around gui.files (open movies or a folder of frames,
+import annotations, save the review as annotations, export results, the kymograph and a
+snapshot). Never overwrites without asking; every problem is one message naming the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Optional
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QFileDialog, QWidget
+
+from exodeep_gui.core.state import ViewerState
+from exodeep_gui.gui import files
+from exodeep_gui.gui.dialogs import ask_yes_no, show_error
+from exodeep_gui.gui.review.keeper import ReviewKeeper
+from exodeep_gui.gui.settings import Settings
+from exodeep_gui.io.atomic import OutputError, OutputExists
+
+MOVIE_FILTER = "Movies (*.tif *.tiff *.ome.tif *.nd2 *.h5 *.hdf5);;All files (*)"
+
+
+class FileActions(QObject):
+    message = Signal(str)                 # for the status bar
+    recent_changed = Signal()
+
+    def __init__(self, window: QWidget, state: ViewerState, settings: Settings, keeper: ReviewKeeper,
+                 kymograph):
+        super().__init__(window)
+        self.window, self.state, self.settings, self.keeper, self.kymograph = (window, state, settings,
+                                                                               keeper, kymograph)
+
+    # ---- opening
+    def open_paths(self, paths: Iterable) -> int:
+        movies, errors = files.open_movies(paths)
+        for m in movies:
+            self.keeper.open(m)
+            if m.source is not None:
+                self.settings.add_recent(m.source)
+        self.recent_changed.emit()
+        if errors:
+            show_error(self.window, "Some files could not be opened:\n" + "\n".join(errors))
+        return len(movies)
+
+    def open_dialog(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self.window, "Open movies", self.settings.last_open_dir,
+                                                MOVIE_FILTER)
+        if paths:
+            self.settings.last_open_dir = str(Path(paths[0]).parent)
+            self.open_paths(paths)
+
+    def open_folder_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self.window, "Open a folder of frames (or of movies)",
+                                                  self.settings.last_open_dir)
+        if folder:
+            self.settings.last_open_dir = str(Path(folder).parent)
+            self.open_paths([folder])
+
+    # ---- annotations
+    def import_annotations_dialog(self, path: Optional[str] = None) -> None:
+        doc = self.state.current
+        if doc is None:
+            self.message.emit("Open a movie first.")
+            return
+        if path is None:
+            start = str(Path(doc.movie.source or ".").parent)
+            path, _ = QFileDialog.getOpenFileName(self.window, "Import annotations (ground truth)", start,
+                                                  "Tables (*.csv *.txt *.xml)")
+        if not path:
+            return
+        try:
+            table = files.read_annotations(path)
+        except (OSError, ValueError) as exc:
+            show_error(self.window, str(exc))
+            return
+        self.state.set_annotations(doc, table, path)
+        self.message.emit(f"{len(table)} annotations imported from {Path(path).name} (green crosses)")
+
+    def save_annotations_dialog(self) -> Optional[Path]:
+        """File > Save as annotations: ``<movie>.csv`` beside the movie (asks before replacing)."""
+        doc = self.state.current
+        if doc is None:
+            self.message.emit("Open a movie first.")
+            return None
+        try:
+            path = files.annotations_path(doc) if doc.movie.source is not None else None
+            if path is None:
+                raise ValueError(f"{doc.name}: the movie has no file, so there is no place for its annotations")
+            overwrite = False
+            if path.exists():
+                if not ask_yes_no(self.window, f"{path} already exists.\nReplace it with the {len(self.state.events())} "
+                                               "reviewed events of this movie?"):
+                    return None
+                overwrite = True
+            written = files.save_annotations(doc, self.state.filter, path, overwrite=overwrite)
+        except (OSError, ValueError) as exc:
+            show_error(self.window, str(exc))
+            return None
+        note = "" if doc.fully_reviewed else " (mark the movie fully reviewed before training on it)"
+        self.message.emit(f"Saved {len(self.state.events())} events as annotations: {written}{note}")
+        return written
+
+    # ---- export
+    def export_dialog(self, all_movies: bool = False, folder: Optional[str] = None) -> list:
+        docs = list(self.state.docs) if all_movies else [d for d in [self.state.current] if d]
+        if not docs:
+            self.message.emit("Open a movie first.")
+            return []
+        if folder is None:
+            start = self.settings.last_export_dir or str(Path(docs[0].movie.source or ".").parent)
+            folder = QFileDialog.getExistingDirectory(self.window, "Export results into folder", start)
+            if not folder:
+                return []
+        self.settings.last_export_dir = folder
+        written = []
+        for doc in docs:
+            try:
+                written += files.export_doc(doc, self.state.filter, folder)
+            except OutputExists as exc:
+                if ask_yes_no(self.window, f"{exc}\nReplace it?"):
+                    try:
+                        written += files.export_doc(doc, self.state.filter, folder, overwrite=True)
+                    except OutputError as exc2:
+                        show_error(self.window, str(exc2))
+            except OutputError as exc:
+                show_error(self.window, str(exc))
+        self.message.emit(f"Wrote {len(written)} files into {folder}")
+        return written
+
+    def export_kymograph_dialog(self, path: Optional[str] = None) -> None:
+        data = self.kymograph.data
+        if data is None:
+            show_error(self.window, "Draw a kymograph line first (View > Kymograph line, K).")
+            return
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(self.window, "Export kymograph", "kymograph.tif",
+                                                  "TIFF values (*.tif);;PNG picture (*.png)")
+        if not path:
+            return
+        try:
+            if path.lower().endswith(".png"):
+                if not self.kymograph.save_png(path):
+                    raise OSError("the picture could not be written")
+            else:
+                from exodeep_gui.io.movie_io import write_imagej_tiff
+
+                write_imagej_tiff(path, data[None], overwrite=True)     # the dialog asked already
+        except Exception as exc:
+            show_error(self.window, f"Could not write {path}: {exc}")
+            return
+        self.message.emit(f"Kymograph written: {path}")
+
+    def snapshot_dialog(self, path: Optional[str] = None) -> None:
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(self.window, "Save snapshot of the window", "exodeep_view.png",
+                                                  "PNG (*.png)")
+        if not path:
+            return
+        if not self.window.grab().save(path):
+            show_error(self.window, f"Could not write {path}")
+            return
+        self.message.emit(f"Snapshot written: {path}")
+

@@ -1,0 +1,159 @@
+"""The job runner: the one owner of the window's worker threads and engine process.
+
+Heavy jobs (detection now; training and analysis next) run one at a time, in order; others
+wait in a queue. Each job is a :class:`~exodeep_gui.gui.workers.GeneratorWorker` (a progress
+generator run in a QThread, with a frozen options object) with a kind, a title and a cancel
+grace: how long the engine is given to stop by itself after Cancel before it is stopped
+(detection: 1 s; training must be allowed to finish writing its checkpoint). The runner keeps
+one warm engine process (core.jobs.EngineProcess) for network work, reports progress and
+time left in one status area (:class:`JobStatus`) and shuts everything down when the window
+closes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from typing import Deque, Optional
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QToolButton, QWidget
+
+from exodeep_gui.core.jobs import EngineProcess
+from exodeep_gui.gui import workers
+
+GRACE_S = {"detect": 1.0, "train": 120.0, "analyze": 5.0}
+
+
+class JobRunner(QObject):
+    changed = Signal()                    # a job started, finished or was queued
+    progress = Signal(object, object)     # (job, core.progress.Progress)
+
+    def __init__(self, parent: Optional[QObject] = None):
+        super().__init__(parent)
+        self.queue: Deque[workers.GeneratorWorker] = deque()
+        self.current: Optional[workers.GeneratorWorker] = None
+        self.thread = None
+        self.engine = EngineProcess("exodeep-engine")
+        self._closing = False
+
+    def job(self, kind: str, title: str, make_generator, *args, **kwargs) -> workers.GeneratorWorker:
+        """A job (not started: connect its signals, then :meth:`submit` it)."""
+        job = workers.GeneratorWorker(make_generator, *args, **kwargs)
+        job.kind, job.title, job.grace_s = kind, title, GRACE_S.get(kind, 3.0)
+        job.started_at = None
+        return job
+
+    def submit(self, job: workers.GeneratorWorker) -> workers.GeneratorWorker:
+        if self._closing:
+            raise RuntimeError("the window is closing")
+        self.queue.append(job)
+        self.changed.emit()
+        self._next()
+        return job
+
+    @property
+    def busy(self) -> bool:
+        return self.current is not None or bool(self.queue)
+
+    def running(self, kind: Optional[str] = None) -> bool:
+        return self.current is not None and (kind is None or self.current.kind == kind)
+
+    def _next(self) -> None:
+        if self.current is not None or not self.queue:
+            return
+        job = self.current = self.queue.popleft()
+        job.started_at = time.monotonic()
+        job.progress.connect(lambda p, job=job: self.progress.emit(job, p))
+        job.done.connect(self._finished)
+        self.thread = workers.start(job)
+        self.changed.emit()
+
+    def _finished(self) -> None:
+        if self.current is None:                      # after a shutdown
+            return
+        thread = self.thread
+        self.current, self.thread = None, None
+        if thread is not None:
+            thread.wait(5000)
+        self.changed.emit()
+        if not self._closing:
+            self._next()
+
+    def cancel(self, job: Optional[workers.GeneratorWorker] = None) -> None:
+        """Cancel ``job`` (default: the running one); a queued job is dropped with its signals."""
+        job = job or self.current
+        if job is None:
+            return
+        if job is self.current:
+            job.cancel()
+        elif job in self.queue:
+            self.queue.remove(job)
+            job.cancelled.emit()
+            job.done.emit()
+            self.changed.emit()
+
+    def cancel_all(self) -> None:
+        for job in list(self.queue):
+            self.cancel(job)
+        self.cancel()
+
+    def shutdown(self, timeout_ms: Optional[int] = None) -> None:
+        """Cancel everything, wait for the running job (its cancel grace and a margin), stop the
+        engine process. Called when the window closes."""
+        self._closing = True
+        self.cancel_all()
+        thread = self.thread
+        if thread is not None:
+            grace = getattr(self.current, "grace_s", 3.0)
+            thread.wait(int(timeout_ms if timeout_ms is not None else 1000 * (grace + 5)))
+        self.current, self.thread = None, None        # its queued "finished" will find nothing to do
+        self.engine.stop()
+        self.changed.emit()
+
+
+def _clock(seconds: Optional[float]) -> str:
+    if seconds is None:
+        return ""
+    s = int(seconds)
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+class JobStatus(QWidget):
+    """The status area: what runs, how far, the time left, what waits, and Cancel."""
+
+    def __init__(self, runner: JobRunner, parent=None):
+        super().__init__(parent)
+        self.runner = runner
+        self.label = QLabel("")
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 1000)
+        self.bar.setMaximumWidth(220)
+        self.bar.setTextVisible(True)
+        self.cancel_button = QToolButton(text="Cancel")
+        self.cancel_button.setToolTip("Cancel the running job (Ctrl+.)")
+        self.cancel_button.clicked.connect(lambda: runner.cancel())
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        for w in (self.label, self.bar, self.cancel_button):
+            layout.addWidget(w)
+        runner.changed.connect(self._changed)
+        runner.progress.connect(self._progress)
+        self._changed()
+
+    def _changed(self) -> None:
+        job = self.runner.current
+        waiting = len(self.runner.queue)
+        self.setVisible(job is not None)
+        if job is not None:
+            self.bar.setValue(0)
+            self.label.setText(job.title + (f"  (+{waiting} waiting)" if waiting else ""))
+
+    def _progress(self, job, p) -> None:
+        if p.stage == "device":
+            return
+        self.bar.setValue(int(1000 * p.fraction))
+        rate = f" — {p.rate:.1f} frames/s" if p.stage == "detect" and p.rate else ""
+        left = f", {_clock(p.eta_s)} left" if p.eta_s is not None and p.fraction < 1 else ""
+        waiting = len(self.runner.queue)
+        self.label.setText(f"{job.title}: {p.message}{rate}{left}" + (f"  (+{waiting} waiting)" if waiting else ""))

@@ -1,0 +1,87 @@
+"""Keeps every movie's review: restores it when the movie is opened, saves it soon after each
+change (at most ``delay_ms`` later, atomically, beside the movie or in the user folder), and
+before a movie is closed or the window quits. A kill loses at most the last ``delay_ms``."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Dict, Optional
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from exodeep_gui.core.state import MovieDoc, ViewerState
+from exodeep_gui.io.review_file import ReviewFileError, open_doc, save_doc
+
+log = logging.getLogger("exodeep")
+SAVE_DELAY_MS = 500
+
+
+class ReviewKeeper(QObject):
+    message = Signal(str)                 # for the status bar
+    error = Signal(str)                   # a review that could not be restored or saved
+
+    def __init__(self, state: ViewerState, delay_ms: int = SAVE_DELAY_MS, parent=None):
+        super().__init__(parent)
+        self.state = state
+        self.dirty: Dict[int, MovieDoc] = {}
+        self.saved_at: Dict[int, float] = {}          # id(doc) → time.monotonic() of its last save
+        self.timer = QTimer(self)
+        self.timer.setSingleShot(True)
+        self.timer.setInterval(delay_ms)
+        self.timer.timeout.connect(self.save_now)
+        self._failed: set = set()
+        state.review_changed.connect(self._changed)
+
+    def open(self, movie) -> MovieDoc:
+        """A document for ``movie`` with its saved review restored (if any), added to the state."""
+        try:
+            doc, saved_filter = open_doc(movie)
+        except ReviewFileError as exc:
+            self.error.emit(str(exc))
+            doc, saved_filter = MovieDoc(movie), None
+        restored = len(doc.rows) or doc.annotations is not None or doc.line is not None
+        first = not self.state.docs
+        self.state.add_movie(movie, doc)
+        if saved_filter is not None and saved_filter != self.state.filter:
+            if first:             # the only movie: show exactly what was reviewed
+                self.state.set_filter(saved_filter)
+            else:
+                self.message.emit(f"{doc.name}: reviewed with score ≥ {saved_filter.threshold:.2f}, size ≥ "
+                                  f"{saved_filter.min_size}; the filter of all movies stays as it is")
+        if restored:
+            self.message.emit(f"{doc.name}: review restored ({len(self.state.events(doc))} events"
+                              + (", fully reviewed" if doc.fully_reviewed else "") + ")")
+        return doc
+
+    def _changed(self, doc: MovieDoc) -> None:
+        if doc.movie.source is None:
+            return                          # nothing to save beside
+        self.dirty[id(doc)] = doc
+        if not self.timer.isActive():       # at most delay_ms after the first unsaved change
+            self.timer.start()
+
+    def save_now(self, doc: Optional[MovieDoc] = None) -> None:
+        """Save ``doc`` (default: every movie with unsaved changes) now."""
+        docs = [doc] if doc is not None else list(self.dirty.values())
+        for d in docs:
+            if id(d) not in self.dirty:
+                continue
+            del self.dirty[id(d)]
+            try:
+                save_doc(d, self.state.filter)
+                self.saved_at[id(d)] = time.monotonic()
+                self._failed.discard(id(d))
+            except OSError as exc:
+                log.warning("review not saved: %s", exc)
+                if id(d) not in self._failed:   # say it once per movie, not at every change
+                    self._failed.add(id(d))
+                    self.error.emit(f"The review of {d.name} could not be saved: {exc}")
+
+    def close(self, doc: MovieDoc) -> None:
+        self.save_now(doc)
+        self.dirty.pop(id(doc), None)
+
+    def flush(self) -> None:
+        self.timer.stop()
+        self.save_now()

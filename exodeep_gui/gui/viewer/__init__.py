@@ -1,0 +1,1 @@
+"""The movie viewer: movie, frame bar, contrast, kymograph, movie list."""

@@ -1,0 +1,73 @@
+"""The open movies: name, events shown, fully reviewed (a check the user sets), frames. A click
+makes a movie current; the check marks its review complete (training needs to know that every
+event in it is annotated)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
+
+from exodeep_gui.core.state import ViewerState
+
+HEADERS = ("movie", "events", "reviewed")
+
+
+class MovieList(QTableWidget):
+    def __init__(self, state: ViewerState, parent=None):
+        super().__init__(0, len(HEADERS), parent)
+        self.state = state
+        self.setHorizontalHeaderLabels(HEADERS)
+        self.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.verticalHeader().hide()
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.Stretch)
+        for c in (1, 2):
+            header.setSectionResizeMode(c, QHeaderView.ResizeToContents)
+        self.horizontalHeaderItem(2).setToolTip("Every event in this movie is reviewed (needed to train on it)")
+        self._filling = False
+        self.currentCellChanged.connect(lambda row, *_: self._pick(row))
+        self.itemChanged.connect(self._item_changed)
+        state.movies_changed.connect(self.fill)
+        state.movie_changed.connect(lambda _: self._show_current())
+        state.review_changed.connect(lambda _: self.fill())
+        state.filter_changed.connect(lambda _: self.fill())
+        self.fill()
+
+    def fill(self) -> None:
+        self._filling = True
+        try:
+            docs = self.state.docs
+            self.setRowCount(len(docs))
+            for row, doc in enumerate(docs):
+                name = QTableWidgetItem(doc.name)
+                name.setToolTip(f"{doc.movie.source or doc.name}\n{doc.movie.n_frames} frames, "
+                                f"{doc.movie.shape[2]}×{doc.movie.shape[1]} px")
+                count = QTableWidgetItem(str(len(self.state.events(doc))))
+                count.setTextAlignment(int(Qt.AlignRight | Qt.AlignVCenter))
+                check = QTableWidgetItem("")
+                check.setFlags(Qt.ItemIsUserCheckable | Qt.ItemIsEnabled | Qt.ItemIsSelectable)
+                check.setCheckState(Qt.Checked if doc.fully_reviewed else Qt.Unchecked)
+                for col, item in enumerate((name, count, check)):
+                    self.setItem(row, col, item)
+            self._show_current()
+        finally:
+            self._filling = False
+
+    def _show_current(self) -> None:
+        if self.state.current in self.state.docs:
+            row = self.state.docs.index(self.state.current)
+            if self.currentRow() != row:
+                self.blockSignals(True)
+                self.setCurrentCell(row, 0)
+                self.blockSignals(False)
+
+    def _pick(self, row: int) -> None:
+        if not self._filling and 0 <= row < len(self.state.docs):
+            self.state.set_current(self.state.docs[row])
+
+    def _item_changed(self, item) -> None:
+        if self._filling or item.column() != 2 or not 0 <= item.row() < len(self.state.docs):
+            return
+        self.state.set_fully_reviewed(self.state.docs[item.row()], item.checkState() == Qt.Checked)

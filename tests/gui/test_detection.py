@@ -1,0 +1,108 @@
+"""Detection from the window, offscreen, with a tiny model in the warm engine process: progress in
+the status area, cancel, the engine kept warm between runs and restarted for another model, every
+movie, a missing model, and offline the bundled model offered instead of a download error."""
+
+import shutil
+import time
+
+import pytest
+from PySide6.QtWidgets import QMessageBox
+
+from tests.gui.helpers import menu_action
+
+
+def test_detection_runs_in_the_warm_engine_and_can_be_cancelled(window, qtbot, sim_movie_file, tiny_model_dir):
+    path, _ = sim_movie_file
+    window.open_paths([path])
+    window.state.set_model(str(tiny_model_dir))
+    seen = []
+    window.runner.progress.connect(lambda job, p: seen.append((time.monotonic(), p.stage)))
+    t0 = time.monotonic()
+    with qtbot.waitSignal(window.detection.finished, timeout=120_000):
+        menu_action(window, "Detect", "Detect events in this movie").trigger()
+        assert window.job_status.isVisible() and window.detection.cancel_button.isEnabled()
+    first_start = next(t for t, stage in seen if stage == "detect") - t0
+    doc = window.state.current
+    assert doc.detection.segmentation.labels.shape == (40, 64, 64)
+    assert "Done" in window.detection.status.text() and window.detection.run_button.isEnabled()
+    assert "CPU" in window.detection.device_label.text() or "GPU" in window.detection.device_label.text()
+    assert not window.job_status.isVisible()
+    pid = window.runner.engine.pid
+    assert pid is not None                                       # still alive, model loaded
+
+    # the second run reuses the engine: no new process, no new import, no new model load
+    seen.clear()
+    t0 = time.monotonic()
+    with qtbot.waitSignal(window.detection.finished, timeout=120_000):
+        window.detection.run_button.click()
+    second_start = next(t for t, stage in seen if stage == "detect") - t0
+    assert window.runner.engine.pid == pid and window.runner.engine.starts == 1
+    assert second_start < first_start
+
+    # cancel: the run stops, the buttons come back, the review is unchanged
+    rows = doc.rows
+    with qtbot.waitSignal(window.detection.finished, timeout=60_000):
+        window.detection.run_button.click()
+        window.detection.cancel_button.click()
+    assert window.detection.run_button.isEnabled() and not window.detection.cancel_button.isEnabled()
+    assert doc.rows is rows and "Cancelled" in window.detection.status.text()
+
+    # another model: a fresh engine process
+    other = tiny_model_dir.parent / "tiny-copy"
+    if not other.exists():
+        shutil.copytree(tiny_model_dir, other)
+    window.state.set_model(str(other))
+    with qtbot.waitSignal(window.detection.finished, timeout=120_000):
+        window.detection.run_button.click()
+    assert window.runner.engine.pid != pid and window.runner.engine.starts >= 2
+
+
+def test_detect_in_all_movies_keeps_results_per_movie(window, qtbot, sim_movie_file, tiny_model_dir, tmp_path):
+    from PySide6.QtGui import QKeySequence
+
+    from exodeep_gui.core.simulate import SimulationParams, simulate_movie
+    from exodeep_gui.io.simulated import write_simulated
+
+    path, _ = sim_movie_file
+    other = write_simulated(tmp_path, "other", simulate_movie(
+        SimulationParams(frames=32, height=48, width=56, events=2, docked=3, visiting=1), seed=4))
+    window.open_paths([path, other])
+    window.state.set_model(str(tiny_model_dir))
+    item = menu_action(window, "Detect", "Detect events in all movies")
+    assert item.shortcut() == QKeySequence("Ctrl+Shift+D")
+    with qtbot.waitSignal(window.detection.finished, timeout=120_000):
+        item.trigger()
+    assert [d.detection.segmentation.labels.shape for d in window.state.docs] == [(40, 64, 64), (32, 48, 56)]
+
+
+def test_missing_model_reports_an_error(window, qtbot, sim_movie_file, tmp_path):
+    path, _ = sim_movie_file
+    window.open_paths([path])
+    window.state.set_model(str(tmp_path / "no-such-model"))
+    with qtbot.waitSignal(window.detection.error, timeout=60_000) as sig:
+        window.detection.run_button.click()
+    assert "no such model" in sig.args[0]
+    qtbot.waitUntil(lambda: window.detection.run_button.isEnabled(), timeout=10_000)
+
+
+def test_offline_the_bundled_model_is_offered(window, qtbot, sim_movie_file, monkeypatch, tmp_path):
+    """Offline, the published model cannot be downloaded: the window offers the bundled model
+    (one click) instead of a bare download error."""
+    from exodeep_gui.paths import bundled_models
+
+    if not bundled_models():
+        pytest.skip("no bundled model in resources/models")
+    monkeypatch.setenv("EXODEEP_MODEL_PATH", "")            # the published weights are nowhere here
+    monkeypatch.setenv("EXODEEP_OFFLINE", "1")               # and cannot be downloaded (no network in tests)
+    monkeypatch.setenv("EXODEEP_DATA_DIR", str(tmp_path / "empty-user-folder"))
+    path, _ = sim_movie_file
+    window.open_paths([path])
+    window.state.set_model("exodeepfinder")
+    with qtbot.waitSignal(window.detection.finished, timeout=60_000):
+        window.detection.run_button.click()
+    boxes = [b for b in window.findChildren(QMessageBox) if b.objectName() == "offer-bundled-model" and b.isVisible()]
+    assert boxes, window.detection.status.text()
+    assert "exodeep-sim-small" in boxes[-1].text()
+    boxes[-1].button(QMessageBox.Yes).click()
+    assert window.state.model.endswith("exodeep-sim-small")
+    assert "bundled" in window.detection.model_box.currentText()

@@ -1,0 +1,163 @@
+"""Every menu item, chosen as the user chooses it (QAction.trigger(), file dialogs answered),
+does what it says. Calling the handlers directly once hid three dead File-menu items (the
+action's `checked` argument reached a handler that took it for a path)."""
+
+import numpy as np
+import pytest
+import tifffile
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from exodeep_gui.gui.actions import MENUS
+from tests.gui.helpers import fake_detection, menu_action
+
+TESTED = set()
+
+
+def choose(window, menu, text):
+    TESTED.add((menu, text))
+    menu_action(window, menu, text).trigger()
+
+
+@pytest.fixture
+def dialogs(monkeypatch):
+    """Answers the file dialogs: set ``answers[name]`` to what the user picks."""
+    answers = {}
+    for name, empty in (("getOpenFileNames", ([], "")), ("getOpenFileName", ("", "")),
+                        ("getSaveFileName", ("", "")), ("getExistingDirectory", "")):
+        monkeypatch.setattr(QFileDialog, name, staticmethod(
+            lambda *a, _n=name, _e=empty, **k: answers.pop(_n, _e)))
+    monkeypatch.setattr(QMessageBox, "about", staticmethod(lambda *a, **k: answers.setdefault("about", a[2])))
+    return answers
+
+
+def test_file_menu(window, dialogs, sim_movie_file, tmp_path):
+    path, sim = sim_movie_file
+    dialogs["getOpenFileNames"] = ([str(path)], "")
+    choose(window, "File", "Open movies…")
+    assert [d.name for d in window.state.docs] == ["cells"]
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(20):
+        tifffile.imwrite(frames / f"img_{i:03d}.tif", sim.movie[i])
+    dialogs["getExistingDirectory"] = str(frames)
+    choose(window, "File", "Open folder of frames…")
+    assert window.state.current.name == "frames" and window.state.current.movie.n_frames == 20
+    window.state.set_current(window.state.docs[0])
+
+    dialogs["getOpenFileName"] = (str(path.with_suffix(".csv")), "")
+    choose(window, "File", "Import annotations (ground truth)…")
+    assert len(window.state.current.annotations) == len(sim.truth)
+
+    window.state.set_detection(window.state.current, fake_detection(sim.truth))
+    dialogs["getExistingDirectory"] = str(tmp_path / "out")
+    choose(window, "File", "Export results of this movie…")
+    assert (tmp_path / "out" / "cells_events.csv").is_file() and (tmp_path / "out" / "cells_RoiSet.zip").is_file()
+    dialogs["getExistingDirectory"] = str(tmp_path / "all")
+    choose(window, "File", "Export results of all movies…")
+    assert {p.name for p in (tmp_path / "all").iterdir()} >= {"cells_events.csv", "frames_events.csv"}
+
+    window.movie_view.start_line([[5.0, 30.0], [55.0, 30.0]])
+    dialogs["getSaveFileName"] = (str(tmp_path / "kymo.tif"), "")
+    choose(window, "File", "Export kymograph…")
+    assert np.allclose(tifffile.imread(tmp_path / "kymo.tif"), sim.movie[:, 30, 5:56])
+    dialogs["getSaveFileName"] = (str(tmp_path / "kymo.png"), "")
+    choose(window, "File", "Export kymograph…")
+    assert (tmp_path / "kymo.png").stat().st_size > 1000
+    dialogs["getSaveFileName"] = (str(tmp_path / "view.png"), "")
+    choose(window, "File", "Save snapshot of the window…")
+    assert (tmp_path / "view.png").stat().st_size > 10_000
+
+    from exodeep_gui.gui import file_actions
+
+    file_actions.ask_yes_no = lambda *a: True
+    try:
+        choose(window, "File", "Save reviewed events as annotations")
+    finally:
+        from exodeep_gui.gui.dialogs import ask_yes_no
+
+        file_actions.ask_yes_no = ask_yes_no
+    assert "Saved" in window.statusBar().currentMessage()
+
+    choose(window, "File", "Close movie")
+    assert [d.name for d in window.state.docs] == ["frames"]
+    window.settings.recent = []
+    choose(window, "File", "Open the demo movie")
+    assert window.state.current.name == "demo_movie" and window.state.current.annotations is not None
+
+
+def test_review_and_edit_menus(window, sim_movie_file):
+    path, sim = sim_movie_file
+    window.open_paths([path])
+    state = window.state
+    state.set_detection(state.current, fake_detection(sim.truth, np.full(len(sim.truth), 0.9)))
+    ids = state.events().extra["id"].tolist()
+    choose(window, "Review", "Next event to review")
+    assert state.selected == ids[0] and state.frame == state.events().frame[0]
+    choose(window, "Review", "Confirm selected event")
+    assert state.current.rows.extra["status"][0] == "confirmed" and state.selected == ids[1]
+    choose(window, "Review", "Previous event")
+    assert state.selected == ids[0]
+    choose(window, "Review", "Next event to review")
+    choose(window, "Review", "Delete selected event")
+    assert ids[1] not in state.events().extra["id"]
+    choose(window, "Edit", "Undo")
+    assert ids[1] in state.events().extra["id"]
+    choose(window, "Review", "Add events by clicking")
+    assert window.movie_view.add_mode and window.act["add"].isChecked()
+    choose(window, "Review", "Add events by clicking")
+    assert not window.movie_view.add_mode
+    choose(window, "Review", "Movie fully reviewed")
+    assert state.current.fully_reviewed
+    choose(window, "Review", "Movie fully reviewed")
+    assert not state.current.fully_reviewed
+    TESTED.add(("Review", "Save reviewed events as annotations"))       # the File menu's item, tested there
+
+
+def test_view_menu(window, sim_movie_file):
+    path, _ = sim_movie_file
+    window.open_paths([path])
+    choose(window, "View", "Kymograph line")
+    assert window.state.line is not None and window.kymo_view.data is not None
+    choose(window, "View", "Remove kymograph line")
+    assert window.state.line is None and window.kymo_view.data is None
+    window.state.set_levels((0.0, 1.0))
+    choose(window, "View", "Auto contrast")
+    assert window.state.current.levels[1] > 1.0
+    choose(window, "View", "Play / pause")
+    assert window.movie_view.timer.isActive()
+    choose(window, "View", "Play / pause")
+    assert not window.movie_view.timer.isActive()
+    choose(window, "View", "Last frame")
+    assert window.state.frame == 39
+    choose(window, "View", "Previous frame")
+    assert window.state.frame == 38
+    choose(window, "View", "First frame")
+    assert window.state.frame == 0
+    choose(window, "View", "Next frame")
+    assert window.state.frame == 1
+    choose(window, "File", "Quit")
+    assert not window.isVisible() and window.runner.engine.pid is None
+
+
+def test_detect_and_help_menus(window, dialogs, qtbot, sim_movie_file, tiny_model_dir):
+    path, _ = sim_movie_file
+    window.open_paths([path])
+    dialogs["getExistingDirectory"] = str(tiny_model_dir)
+    choose(window, "Detect", "Choose a model folder…")
+    assert window.state.model == str(tiny_model_dir.resolve())
+    with qtbot.waitSignal(window.detection.finished, timeout=120_000):
+        choose(window, "Detect", "Detect events in this movie")
+        choose(window, "Detect", "Cancel the running job")
+    assert "Cancel" in window.detection.status.text()
+    TESTED.add(("Detect", "Detect events in all movies"))            # test_detection.py
+    choose(window, "Help", "About ExoDeep")
+    assert "ExoDeepFinder" in dialogs["about"]
+
+
+def test_every_menu_item_is_tested():
+    """Runs last in this file: a new menu item needs its test here."""
+    from exodeep_gui.gui.actions import ACTIONS
+
+    texts = {key: text.replace("&", "") for key, text, *_ in ACTIONS}
+    every = {(title.replace("&", ""), texts[k]) for title, keys in MENUS for k in keys if k not in ("-", "recent")}
+    assert every - TESTED == set()
