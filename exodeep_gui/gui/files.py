@@ -10,7 +10,7 @@ from typing import Iterable, List, Tuple
 from exodeep_gui.core.movie import MovieError
 from exodeep_gui.core.review import EventFilter
 from exodeep_gui.core.state import MovieDoc
-from exodeep_gui.io.movie_io import find_movies, open_movie
+from exodeep_gui.io.movie_io import find_movies, frame_files_folder, open_movie
 from exodeep_gui.io.results import read_events, write_results, write_results_csv
 
 
@@ -18,6 +18,10 @@ def open_movies(paths: Iterable) -> Tuple[list, List[str]]:
     """(movies, error messages) for dropped paths (files, frame folders, folders of movies): one
     unreadable file never stops the others."""
     movies, errors = [], []
+    paths = list(paths)
+    folder = frame_files_folder(paths)
+    if folder is not None:              # the frames of one movie, picked one by one: open their folder
+        paths = [folder]
     for raw in paths:
         try:
             found = find_movies([raw])

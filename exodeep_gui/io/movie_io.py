@@ -64,6 +64,17 @@ def find_movies(paths) -> list:
     return out
 
 
+def frame_files_folder(paths) -> Optional[Path]:
+    """The folder, when ``paths`` are several single-frame TIFFs of one folder (the frames of one
+    movie, picked one by one in a file dialog), else None."""
+    paths = [Path(p) for p in paths]
+    if len(paths) < 2 or len({p.parent for p in paths}) != 1:
+        return None
+    if not all(p.is_file() and p.suffix.lower() in TIFF_SUFFIXES for p in paths):
+        return None
+    return paths[0].parent if _is_single_frame(paths[0]) else None
+
+
 def _is_single_frame(path: Path) -> bool:
     try:
         import tifffile

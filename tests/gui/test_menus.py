@@ -42,6 +42,12 @@ def test_file_menu(window, dialogs, sim_movie_file, tmp_path):
     dialogs["getExistingDirectory"] = str(frames)
     choose(window, "File", "Open folder of frames…")
     assert window.state.current.name == "frames" and window.state.current.movie.n_frames == 20
+    window.close_current()
+    # the frames picked one by one in File > Open are one movie (not 20 errors in a dialog)
+    dialogs["getOpenFileNames"] = ([str(f) for f in sorted(frames.glob("*.tif"))], "")
+    choose(window, "File", "Open movies…")
+    assert [d.name for d in window.state.docs] == ["cells", "frames"] and window.state.current.movie.n_frames == 20
+    assert not [b for b in window.findChildren(QMessageBox) if b.isVisible()]
     window.state.set_current(window.state.docs[0])
 
     dialogs["getOpenFileName"] = (str(path.with_suffix(".csv")), "")
