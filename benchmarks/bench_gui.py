@@ -1,5 +1,7 @@
 """GUI speed: frames drawn per second while scrubbing a 512×512×1000 uint16 movie, kymograph
-update time over 1000 frames, and start-up to window (TensorFlow not imported).
+update time over 1000 frames, start-up to window (TensorFlow not imported), the event loop and
+cancel during detection, the warm engine (time from Detect to the network's first frame, first
+and second run on the demo movie) and the review autosave delay.
 
     python benchmarks/bench_gui.py [--frames 1000] [--size 512]
 
@@ -67,6 +69,8 @@ def main() -> int:
     print(f"kymograph update over {args.frames} frames (polyline, ~{int(1.4 * args.size + args.size)} px long): "
           f"median {1000 * sorted(times)[2]:.0f} ms")
     responsiveness(app, w, args.model)
+    warm_engine_and_autosave(app, w, args.model)
+    w.close()
     w.deleteLater()
     app.processEvents()
     return 0
@@ -81,7 +85,7 @@ def responsiveness(app, w, model: str) -> None:
 
     sim = simulate_movie(SimulationParams(frames=100, height=128, width=128, events=10), seed=1)
     w.state.add_movie(Movie(sim.movie))
-    w.detection.set_model(model)
+    w.state.set_model(model)
     gaps, last = [], [time.perf_counter()]
 
     def tick():
@@ -122,6 +126,51 @@ def responsiveness(app, w, model: str) -> None:
             time.sleep(0.001)
         print(f"cancel after {delay} s ({stage!r}) → worker finished: {1000 * (time.perf_counter() - t0):.0f} ms "
               f"({w.detection.status.text()})")
+
+
+def _wait(app, condition, timeout_s: float = 600) -> None:
+    t_end = time.perf_counter() + timeout_s
+    while not condition() and time.perf_counter() < t_end:
+        app.processEvents()
+        time.sleep(0.001)
+
+
+def warm_engine_and_autosave(app, w, model: str) -> None:
+    """Detect twice on the demo movie: seconds from Detect to the network's first report (cold:
+    a new engine process imports TensorFlow and loads the model; warm: neither). Then the delay
+    from a review edit to its file on disk."""
+    from exodeep_gui.gui.app import demo_movie
+    from exodeep_gui.io.review_file import beside_path
+
+    path = demo_movie()
+    w.runner.engine.stop()
+    w.open_paths([path])
+    w.state.set_model(model)
+    for run in ("first (cold engine)", "second (warm engine)"):
+        first, done = [], []
+        t0 = time.perf_counter()
+        on_progress = lambda job, p: p.stage == "detect" and not first and first.append(time.perf_counter())
+        w.runner.progress.connect(on_progress)
+        w.detection.finished.connect(lambda: done.append(time.perf_counter()))
+        w.detection.run()
+        _wait(app, lambda: done)
+        w.runner.progress.disconnect(on_progress)
+        print(f"{run} detection on the demo movie {w.state.current.movie.shape}: network's first frame after "
+              f"{first[0] - t0:.2f} s, done after {done[0] - t0:.1f} s (engine processes started: "
+              f"{w.runner.engine.starts})")
+    sidecar = beside_path(path)
+    delays = []
+    for _ in range(5):
+        _wait(app, lambda: not w.keeper.dirty, 5)
+        before = sidecar.stat().st_mtime_ns if sidecar.exists() else 0
+        t0 = time.perf_counter()
+        ids = w.state.events().extra["id"]
+        w.state.add_event(10.0, 10.0, 5) if not len(ids) else w.state.delete_event(int(ids[0]))
+        _wait(app, lambda: sidecar.exists() and sidecar.stat().st_mtime_ns != before, 10)
+        delays.append(time.perf_counter() - t0)
+    print(f"review autosave: edit → file on disk in {min(delays):.2f}–{max(delays):.2f} s "
+          f"({len(w.state.current.rows)} events in the review, {sidecar.stat().st_size} bytes)")
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -209,7 +209,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Nothing to undo in this movie.", 4000)
 
     def set_add_mode(self, on: bool) -> None:
-        self.movie_view.add_mode = on
+        self.movie_view.set_add_mode(on)
         self.statusBar().showMessage("Click on the movie to add an event at the current frame." if on else "")
 
     def set_reviewed(self, on: bool) -> None:

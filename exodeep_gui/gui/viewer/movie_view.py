@@ -100,6 +100,10 @@ class MovieView(QWidget):
     def toggle_play(self) -> None:
         self.play_button.toggle()
 
+    def set_add_mode(self, on: bool) -> None:
+        """While on, a click on the movie adds an event there at the current frame."""
+        self.add_mode = bool(on)
+
     def stop_playing(self) -> None:
         self.play_button.setChecked(False)
 

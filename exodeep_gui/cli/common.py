@@ -1,0 +1,56 @@
+"""What the commands share: the user-error type, a quiet TensorFlow, the progress bar, the summary."""
+
+from __future__ import annotations
+
+import os
+
+
+class UserError(Exception):
+    """An error whose message is for the user (no traceback)."""
+
+
+def quiet_tensorflow() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+class ProgressBar:
+    """A rich progress bar on stderr: label, bar, percent, frames/s (detection) and time left, or the
+    name of a short stage (prepare, events, calibrate…). Drawn only on a terminal; :meth:`print` lines
+    (validation scores) are written either way."""
+
+    def __init__(self, label: str):
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+
+        self.console = Console(stderr=True, highlight=False)
+        self._bar = Progress(TextColumn("{task.description}", markup=False), BarColumn(), TaskProgressColumn(),
+                             TextColumn("{task.fields[rate]}{task.fields[eta]}", markup=False),
+                             console=self.console, disable=not self.console.is_terminal)
+        self._task = self._bar.add_task(label, total=1.0, rate="", eta="")
+
+    def __enter__(self) -> "ProgressBar":
+        self._bar.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._bar.stop()
+
+    def __call__(self, p) -> None:
+        eta = "" if p.eta_s is None else f" {int(p.eta_s) // 60}:{int(p.eta_s) % 60:02d} left"
+        rate = f" {p.rate:.1f} frames/s" if p.stage == "detect" and p.rate else ""
+        if p.stage not in ("detect", "train", "spots"):
+            rate, eta = f" {p.stage}", ""
+        self._bar.update(self._task, completed=p.fraction, rate=rate, eta=eta)
+
+    def print(self, text: str) -> None:
+        self.console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+def print_summary(rows) -> None:
+    if len(rows) < 1:
+        return
+    print(f"{'movie':30s} {'frames':>7s} {'events':>7s} {'time s':>8s}  status")
+    for name, frames, n, dt, status in rows:
+        print(f"{name[:30]:30s} {frames:7d} {n:7d} {dt:8.1f}  {status}")
+    ok = sum(1 for r in rows if r[4] == "ok")
+    print(f"{ok} of {len(rows)} movies done, {sum(r[2] for r in rows)} events")
