@@ -110,3 +110,23 @@ def build_target(shape: Sequence[int], events: EventTable, spot_mask: Optional[n
             spots = EventTable.from_arrays(c2[:, 2], c2[:, 1], np.floor(c2[:, 0]))
     paint_cones(labels, events, 2, cone)
     return TrainingTarget(labels, spots, events, removed)
+
+
+def counter_examples_in_frame(frame: np.ndarray, index: int, events: EventTable, params,
+                              merge_radius: float = MERGE_RADIUS) -> Tuple[np.ndarray, np.ndarray]:
+    """(kept, left out): the spot detector's spots in one frame (number ``index`` of its movie),
+    split into the counter-examples training would use and the spots it leaves out because an
+    annotated event lies within ``merge_radius`` (in t, y, x), as :func:`build_target` does."""
+    from exodeep_gui.core.spots import spot_mask
+
+    mask = spot_mask(np.asarray(frame), params)
+    left = np.zeros_like(mask)
+    lab, n = ndimage.label(mask, structure=_IN_FRAME[1])          # 8-connected in the frame
+    if n and len(events):
+        c = np.array(ndimage.center_of_mass(mask, lab, np.arange(1, n + 1)), float).reshape(-1, 2)
+        d = np.sqrt((c[:, None, 0] - events.y[None]) ** 2 + (c[:, None, 1] - events.x[None]) ** 2
+                    + (index - events.frame[None].astype(float)) ** 2)
+        drop = np.zeros(n + 1, bool)
+        drop[1:] = (d <= merge_radius).any(axis=1)
+        left = drop[lab]
+    return mask & ~left, left

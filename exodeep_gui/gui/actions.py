@@ -43,6 +43,10 @@ ACTIONS = [
     ("detect_all", "Detect events in &all movies", "detect_all", "Ctrl+Shift+D", False, ""),
     ("cancel", "&Cancel the running job", "cancel_job", "Ctrl+.", False, ""),
     ("model_folder", "Choose a &model folder…", "choose_model_folder", None, False, ""),
+    ("train", "&Train or fine-tune a model…", "open_training", "Ctrl+T", False,
+     "Fine-tune (or train) a model on your fully reviewed movies, then compare before and after"),
+    ("resume_training", "&Resume an unfinished training run…", "resume_training_dialog", None, False,
+     "Continue a run that was cancelled or stopped (its model folder)"),
     ("about", "&About ExoDeep", "about", None, False, ""),
 ]
 
@@ -54,11 +58,12 @@ MENUS = [
     ("&View", ["line", "clear_line", "contrast", "play", "next_frame", "previous_frame", "first_frame",
                "last_frame"]),
     ("&Detect", ["detect", "detect_all", "cancel", "-", "model_folder"]),
+    ("&Train", ["train", "resume_training"]),
     ("&Help", ["about"]),
 ]
 
 TOOLBAR_TEXT = {"open": "Open", "detect": "Detect", "next": "Review ▶", "confirm": "✓ Confirm",
                 "delete": "✗ Delete", "add": "+ Add events", "reviewed": "Fully reviewed",
-                "save_annotations": "Save as annotations", "export": "Export"}
-TOOLBAR = ["open", "-", "detect", "-", "next", "confirm", "delete", "add", "reviewed", "-", "save_annotations",
-           "export"]
+                "save_annotations": "Save as annotations", "export": "Export", "train": "Train"}
+TOOLBAR = ["open", "-", "detect", "-", "next", "confirm", "delete", "add", "reviewed", "-", "train", "-",
+           "save_annotations", "export"]

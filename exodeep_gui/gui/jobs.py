@@ -22,7 +22,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QToolButton, QW
 from exodeep_gui.core.jobs import EngineProcess
 from exodeep_gui.gui import workers
 
-GRACE_S = {"detect": 1.0, "train": 120.0, "analyze": 5.0}
+GRACE_S = {"detect": 1.0, "train": 120.0, "analyze": 5.0, "compare": 1.0, "trial": 1.0}
 
 
 class JobRunner(QObject):
@@ -35,6 +35,7 @@ class JobRunner(QObject):
         self.current: Optional[workers.GeneratorWorker] = None
         self.thread = None
         self.engine = EngineProcess("exodeep-engine")
+        self.light: list = []                 # light jobs running now (run_now)
         self._closing = False
 
     def job(self, kind: str, title: str, make_generator, *args, **kwargs) -> workers.GeneratorWorker:
@@ -43,6 +44,20 @@ class JobRunner(QObject):
         job.kind, job.title, job.grace_s = kind, title, GRACE_S.get(kind, 3.0)
         job.started_at = None
         return job
+
+    def run_now(self, job: workers.GeneratorWorker) -> workers.GeneratorWorker:
+        """Start a light job (a preview, a count: no network, seconds at most) at once, beside the
+        heavy one; it is still the runner's, and cancelled and waited for at shutdown."""
+        job.started_at = time.monotonic()
+        self.light.append(job)
+        job.done.connect(self._light_done)
+        job.thread = workers.start(job)
+        return job
+
+    def _light_done(self) -> None:
+        job = self.sender()
+        if job in self.light:
+            self.light.remove(job)
 
     def submit(self, job: workers.GeneratorWorker) -> workers.GeneratorWorker:
         if self._closing:
@@ -64,7 +79,7 @@ class JobRunner(QObject):
             return
         job = self.current = self.queue.popleft()
         job.started_at = time.monotonic()
-        job.progress.connect(lambda p, job=job: self.progress.emit(job, p))
+        job.progress.connect(lambda p, job=job: self.progress.emit(job, p))   # re-emitted: queued to its receivers
         job.done.connect(self._finished)
         self.thread = workers.start(job)
         self.changed.emit()
@@ -103,6 +118,10 @@ class JobRunner(QObject):
         engine process. Called when the window closes."""
         self._closing = True
         self.cancel_all()
+        for job in list(self.light):
+            job.cancel()
+            job.thread.wait(5000)
+        self.light.clear()
         thread = self.thread
         if thread is not None:
             grace = getattr(self.current, "grace_s", 3.0)

@@ -76,6 +76,15 @@ class MainWindow(QMainWindow):
         self._restore_layout()
         self._movie_changed(None)
         self.statusBar().showMessage("Drag TIFF movies (or folders of frames) onto the window, or use File > Open.")
+        self._mention_unfinished_training()
+
+    def _mention_unfinished_training(self) -> None:
+        from exodeep_gui.ml.model_folder import ModelFolder
+
+        last = self.settings.last_training
+        if last and ModelFolder(last).is_unfinished():
+            self.statusBar().showMessage(f"An unfinished training run is in {last}: Train > Resume an unfinished "
+                                         "training run continues it.")
 
     # ---- layout
     def _dock(self, title: str, widget, area) -> QDockWidget:
@@ -263,6 +272,42 @@ class MainWindow(QMainWindow):
 
     def choose_model_folder(self) -> None:
         self.detection.choose_folder()
+
+    # ---- training
+    def open_training(self, resume_folder: Optional[str] = None):
+        """The training wizard (one per window: closing hides it, a run goes on)."""
+        from exodeep_gui.gui.training.wizard import TrainingWizard
+
+        if getattr(self, "wizard", None) is None:
+            self.wizard = TrainingWizard(self.state, self.runner, show_in_viewer=self._show_training_movie,
+                                         detect_all=self.detect_all, parent=self)
+            self.wizard.run_page.started.connect(self._training_started)
+        if resume_folder:
+            self.wizard.offer_resume(resume_folder)
+        self.wizard.show()
+        self.wizard.raise_()
+        return self.wizard
+
+    def resume_training_dialog(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
+        from exodeep_gui.ml.model_folder import ModelFolder
+
+        folder = QFileDialog.getExistingDirectory(self, "The model folder of an unfinished run",
+                                                  self.settings.last_training)
+        if not folder:
+            return
+        if not ModelFolder(folder).is_unfinished():
+            show_error(self, f"{folder}: no unfinished training run here (no checkpoint).")
+            return
+        self.open_training(resume_folder=folder)
+
+    def _training_started(self, folder: str) -> None:
+        self.settings.last_training = folder
+
+    def _show_training_movie(self, path, annotations) -> None:
+        if self.open_paths([path]) and annotations:
+            self.files.import_annotations_dialog(str(annotations))
 
     def about(self) -> None:
         QMessageBox.about(self, "About ExoDeep",

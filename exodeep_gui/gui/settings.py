@@ -27,6 +27,7 @@ class Settings:
     threshold: float = 0.5
     min_size: int = 0
     fps: int = 20
+    last_training: str = ""     # the model folder of the last training run started from the window
     geometry: str = ""          # hex of QMainWindow.saveGeometry()
     window_state: str = ""      # hex of QMainWindow.saveState()
 

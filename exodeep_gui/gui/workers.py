@@ -98,3 +98,17 @@ def detect_generator(model_name: str, movies, options, engine=None, cancel: Canc
     from exodeep_gui.ml.detect import detect_in_subprocess
 
     return (yield from detect_in_subprocess(model_name, movies, options, cancel=cancel, engine=engine))
+
+
+def in_child(target: str, *args, grace_s: float = 1.0, cancel: CancelToken = None):
+    """Run ``target`` ("module:function", a progress generator) in a child process of its own
+    (training, its trial and the before/after comparison: the framework never loads here)."""
+    from exodeep_gui.core.jobs import run_in_subprocess
+
+    return (yield from run_in_subprocess(target, *args, cancel=cancel, grace_s=grace_s))
+
+
+def train_generator(request, cancel: CancelToken = None):
+    """Train or resume as ``request`` (ml.training_job.TrainRequest) says, in a child process; on
+    Cancel the child gets two minutes to write its checkpoint before it is stopped."""
+    return (yield from in_child("exodeep_gui.ml.training_job:run_training", request, grace_s=120.0, cancel=cancel))

@@ -13,6 +13,8 @@ window read it). No Keras here: the window imports this module.
                               (model.weights.h5, optimizer.npz, state.json; swapped in atomically
                               through checkpoint.new/ and checkpoint.old/)
     snapshots/                with ``snapshot_every``: the weights every N steps (step_000450.weights.h5)
+    data/                     a run started from the window: the reviewed events it trained on
+                              (<movie>.csv) and the simulated movies it mixed in
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ HISTORY = "history.csv"
 VALIDATION = "validation.json"
 CHECKPOINT = "checkpoint"
 SNAPSHOTS = "snapshots"
+DATA = "data"
 WEIGHTS_SUFFIX = ".weights.h5"
 
 CONFIG_FORMAT = "exodeep-model"

@@ -31,6 +31,7 @@ from exodeep_gui.core.patches import Augment, PatchSampler, TrainingMovie
 from exodeep_gui.core.postprocess import events_from_segmentation
 from exodeep_gui.core.progress import CancelToken, Cancelled, Progress
 from exodeep_gui.core.schedule import PRESETS, Schedule, Stage, from_list, to_list
+from exodeep_gui.core.spots import SpotParams
 from exodeep_gui.ml.dataset import TrainingItem, prepare_items, summary
 from exodeep_gui.ml.model_folder import BEST, LAST, Checkpoint, ModelFolder, model_config, save_weights
 from exodeep_gui.ml.unet import PUBLISHED_FILTERS, ModelError, UNetSpec
@@ -53,6 +54,9 @@ class TrainOptions:
     snapshot_every: int = 0                   # steps between kept copies of the weights; 0: none
     threshold: float = 0.5                    # event score threshold used for validation
     seed: int = 0
+    spot_window: float = 21.0                 # the spot detector (counter-examples): window σ, px
+    spot_pfa: float = 1e-3                    # … probability of false alarm
+    spot_min_area: int = 3                    # … smallest spot, px
     mixed_precision: str = "auto"             # "auto" (on a GPU), "on", "off"
     jit_compile: str = "auto"                 # "auto" (on a GPU), "on", "off"
 
@@ -68,6 +72,9 @@ class TrainOptions:
         d["schedule"] = from_list(d["schedule"])
         d["filters"] = tuple(d["filters"])
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+    def spot_params(self) -> SpotParams:
+        return SpotParams(window_sigma=self.spot_window, pfa=self.spot_pfa, min_area=self.spot_min_area)
 
     @property
     def total_steps(self) -> int:
@@ -269,8 +276,9 @@ def _run(folder: ModelFolder, train_items: List[TrainingItem], valid_items: List
 
     folder.path.mkdir(parents=True, exist_ok=True)
     state: dict = ckpt.state if ckpt is not None else {}
-    train_movies = yield from prepare_items(train_items, seed=options.seed, cancel=cancel)
-    valid_movies = yield from prepare_items(valid_items, seed=options.seed + 1000, cancel=cancel)
+    spots = options.spot_params()
+    train_movies = yield from prepare_items(train_items, spots, seed=options.seed, cancel=cancel)
+    valid_movies = yield from prepare_items(valid_items, spots, seed=options.seed + 1000, cancel=cancel)
     sampler = PatchSampler(train_movies, background_share=options.background_share,
                            augment=Augment(intensity=options.augment_intensity))
     for stage in options.schedule:

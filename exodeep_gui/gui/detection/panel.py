@@ -154,7 +154,7 @@ class DetectionPanel(QWidget):
         job.progress.connect(self._progress)
         job.result.connect(self._result)
         job.failed.connect(self._failed)
-        job.cancelled.connect(lambda: self.status.setText("Cancelled; nothing was changed."))
+        job.cancelled.connect(self._cancelled)          # bound methods: run in the GUI thread
         job.done.connect(self._done)
         self.status.setText("Waiting for the running job…" if self.runner.busy else "Starting…")
         self._set_running(True)
@@ -164,6 +164,9 @@ class DetectionPanel(QWidget):
         if self.job is not None:
             self.runner.cancel(self.job)
             self.status.setText("Cancelling…")
+
+    def _cancelled(self) -> None:
+        self.status.setText("Cancelled; nothing was changed.")
 
     def _set_running(self, on: bool) -> None:
         self.run_button.setEnabled(not on)

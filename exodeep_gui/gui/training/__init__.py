@@ -1,0 +1,1 @@
+"""The training wizard: data, counter-examples, model and schedule, run, result."""

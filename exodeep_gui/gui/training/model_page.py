@@ -1,0 +1,234 @@
+"""Wizard page 3, Model and schedule: what to start from, the preset and its editable stages,
+simulated movies to mix in, where the new model goes, and a short measured trial on this
+computer (device, time per step, the whole run's wall time; a batch too large for the memory is
+lowered with a message). A folder that holds an unfinished run is offered for resuming."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton,
+                               QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWizardPage)
+
+from exodeep_gui.core.schedule import PRESET_HELP, PRESETS, ScheduleError, Stage
+from exodeep_gui.gui import workers
+from exodeep_gui.gui.training.plan import VALID, TrainingPlan
+from exodeep_gui.ml.model_folder import ModelFolder
+
+STAGE_COLUMNS = ("patch", "batch", "shift", "steps")
+SCRATCH = "__scratch__"
+
+
+def _clock(s: float) -> str:
+    s = int(s)
+    return f"{s // 3600} h {s % 3600 // 60:02d} min" if s >= 3600 else f"{s // 60} min {s % 60:02d} s"
+
+
+class ModelPage(QWizardPage):
+    def __init__(self, plan: TrainingPlan, state, runner, parent=None):
+        super().__init__(parent)
+        self.plan, self.state, self.runner = plan, state, runner
+        self.setTitle("3. Model and schedule")
+        self.setSubTitle("Fine-tuning the published model on your reviewed movies is the usual choice.")
+        self.start = QComboBox()
+        self.start.addItem("ExoDeepFinder published model (recommended)", "exodeepfinder")
+        self.start.addItem("The model in use for detection", "in use")
+        self.start.addItem("A model folder…", "folder")
+        self.start.addItem("From scratch (a new network)", SCRATCH)
+        self.start.currentIndexChanged.connect(self._start_changed)
+        self.start_path = ""
+        self.preset = QComboBox()
+        for name in ("finetune", "paper", "quick"):
+            self.preset.addItem(f"{name}: {PRESET_HELP[name]}", name)
+        self.preset.currentIndexChanged.connect(lambda _: self.set_schedule(PRESETS[self.preset.currentData()]))
+        self.stages = QTableWidget(0, len(STAGE_COLUMNS))
+        self.stages.setHorizontalHeaderLabels(("patch (voxels)", "batch", "shift (±voxels)", "steps"))
+        self.stages.verticalHeader().setVisible(True)
+        self.stages.itemChanged.connect(lambda _: self._schedule_edited())
+        self.simulated = QSpinBox(minimum=0, maximum=20, value=0, suffix=" simulated movies")
+        self.simulated.setToolTip("Mix movies from the built-in simulator into the training data, so that "
+                                  "fine-tuning on a few events does not forget what the model knew")
+        self.validate_every = QSpinBox(minimum=0, maximum=100000, value=0, specialValueText="at the end of each stage")
+        self.folder = QLineEdit()
+        browse = QPushButton("Folder…")
+        browse.clicked.connect(self._choose_folder)
+        self.folder.editingFinished.connect(self._folder_changed)
+        self.name = QLineEdit()
+        self.notes = QLineEdit()
+        self.notes.setPlaceholderText("e.g. fine-tuned on 3 RPE-1 VAMP7 movies of 2026-11")
+        self.resume_label = QLabel("")
+        self.resume_label.setWordWrap(True)
+        self.resume_button = QPushButton("Resume that run")
+        self.resume_button.setVisible(False)
+        self.trial_button = QPushButton("Measure on this computer")
+        self.trial_button.setToolTip("A few steps of every stage: the time per step, the whole run's time, "
+                                     "and whether the largest batch fits in memory")
+        self.trial_button.clicked.connect(self.run_trial)
+        self.trial_label = QLabel("Device and time: press “Measure on this computer”.")
+        self.trial_label.setWordWrap(True)
+        self.resume_requested = False
+        self.resume_button.clicked.connect(self._resume)
+
+        form = QFormLayout()
+        form.addRow("Start from", self.start)
+        form.addRow("Preset", self.preset)
+        form.addRow("Stages", self.stages)
+        form.addRow("Validate", self.validate_every)
+        form.addRow("Mix in", self.simulated)
+        row = QHBoxLayout()
+        row.addWidget(self.folder, 1)
+        row.addWidget(browse)
+        form.addRow("New model folder", row)
+        form.addRow("Name", self.name)
+        form.addRow("Notes", self.notes)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.resume_label)
+        layout.addWidget(self.resume_button)
+        trial = QHBoxLayout()
+        trial.addWidget(self.trial_button)
+        trial.addWidget(self.trial_label, 1)
+        layout.addLayout(trial)
+        self.trial_job = None
+        self.set_schedule(PRESETS["finetune"])
+
+    def initializePage(self) -> None:
+        if not self.folder.text():
+            self.folder.setText(self.plan.folder or self.plan.default_folder())
+            self.name.setText(Path(self.folder.text()).name)
+        self._folder_changed()
+
+    # ---- schedule
+    def set_schedule(self, schedule) -> None:
+        self.stages.blockSignals(True)
+        self.stages.setRowCount(len(schedule))
+        for i, s in enumerate(schedule):
+            for c, v in enumerate((s.patch, s.batch, s.shift, s.steps)):
+                self.stages.setItem(i, c, QTableWidgetItem(str(v)))
+        self.stages.blockSignals(False)
+        self._schedule_edited()
+
+    def schedule(self):
+        rows = []
+        for i in range(self.stages.rowCount()):
+            vals = [int(self.stages.item(i, c).text()) for c in range(len(STAGE_COLUMNS))]
+            rows.append(Stage(*vals))
+        return tuple(rows)
+
+    def _schedule_edited(self) -> None:
+        try:
+            self.schedule()
+            self.trial_label.setText("Device and time: press “Measure on this computer”.")
+        except (ValueError, ScheduleError) as exc:
+            self.trial_label.setText(f"Stages: {exc}")
+        self.completeChanged.emit()
+
+    # ---- start model
+    def _start_changed(self) -> None:
+        if self.start.currentData() == "folder":
+            folder = QFileDialog.getExistingDirectory(self, "Start from this model folder")
+            self.start_path = folder or ""
+            if not folder:
+                self.start.setCurrentIndex(0)
+        if self.start.currentData() == SCRATCH and self.preset.currentData() == "finetune":
+            self.preset.setCurrentIndex(self.preset.findData("quick"))
+        self.completeChanged.emit()
+
+    def start_from(self):
+        data = self.start.currentData()
+        if data == "in use":
+            return self.state.model
+        if data == "folder":
+            return self.start_path or None
+        return None if data == SCRATCH else data
+
+    # ---- output folder (and an unfinished run in it)
+    def _choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder for the new model (new or empty)")
+        if folder:
+            self.folder.setText(folder)
+            self._folder_changed()
+
+    def _folder_changed(self) -> None:
+        folder = ModelFolder(self.folder.text()) if self.folder.text() else None
+        unfinished = folder is not None and folder.is_unfinished()
+        self.resume_button.setVisible(unfinished)
+        if unfinished:
+            state = folder.read_checkpoint().state
+            total = sum(s["steps"] for s in state.get("options", {}).get("schedule", []))
+            self.resume_label.setText(f"{folder.path} holds an unfinished training run (step "
+                                      f"{state.get('global_step', 0)} of {total}). Resume it, or choose another "
+                                      "folder for a new model.")
+        elif folder is not None and folder.path.exists() and any(folder.path.iterdir()):
+            self.resume_label.setText(f"{folder.path} is not empty: a new model needs a new or empty folder.")
+        else:
+            self.resume_label.setText("")
+        self.completeChanged.emit()
+
+    def _resume(self) -> None:
+        self.resume_requested = True
+        self.plan.folder = str(ModelFolder(self.folder.text()).path)
+        self.wizard().next()
+
+    def isComplete(self) -> bool:
+        try:
+            self.schedule()
+        except (ValueError, ScheduleError):
+            return False
+        folder = self.folder.text().strip()
+        if not folder:
+            return False
+        path = Path(folder)
+        return not (path.exists() and any(path.iterdir()))
+
+    def validatePage(self) -> bool:
+        self.plan.options = replace(self.plan.options, schedule=self.schedule(), start_from=self.start_from(),
+                                    validate_every=self.validate_every.value())
+        self.plan.simulated = self.simulated.value()
+        self.plan.folder = str(Path(self.folder.text().strip()).expanduser().resolve())
+        self.plan.name, self.plan.notes = self.name.text().strip(), self.notes.text().strip()
+        self.plan.start_label = self.start.currentText()
+        self.resume_requested = False
+        return True
+
+    # ---- the trial
+    def run_trial(self) -> None:
+        if self.trial_job is not None:
+            return
+        self.validatePage()
+        voxels = sum(int(r.shape[0]) * int(r.shape[1]) * int(r.shape[2]) for r in self.plan.rows if r.role == VALID)
+        job = self.trial_job = self.runner.job("trial", "measuring training speed", workers.in_child,
+                                               "exodeep_gui.ml.training_job:trial", self.plan.options, 2, 32,
+                                               float(voxels))
+        job.progress.connect(self._trial_progress)
+        job.result.connect(self._trial_result)
+        job.failed.connect(self._trial_failed)
+        job.done.connect(self._trial_done)
+        self.trial_button.setEnabled(False)
+        self.trial_label.setText("Measuring… (a minute or two: the network is built and a few steps run)")
+        self.runner.submit(job)
+
+    def _trial_progress(self, p) -> None:
+        self.trial_label.setText("Measuring: " + p.message)
+
+    def _trial_result(self, result: dict) -> None:
+        from exodeep_gui.ml.training_job import lowered
+
+        self.trial_result = result
+        lines = [f"Runs on: {result['device']}."]
+        lines += [f"Stage {i + 1} ({s['patch']}³ × {s['batch']}): {s['s_per_step']:.2f} s per step"
+                  for i, s in enumerate(result["stages"])]
+        lines += result["messages"]
+        lines.append(f"Estimated wall time: {_clock(result['total_s'])} (of which validation "
+                     f"{_clock(result['validation_s'])}).")
+        if result["messages"]:
+            self.set_schedule(lowered(self.plan.options, result).schedule)
+        self.trial_label.setText("\n".join(lines))
+
+    def _trial_failed(self, message: str, details: str) -> None:
+        self.trial_label.setText("The trial failed: " + message)
+
+    def _trial_done(self) -> None:
+        self.trial_job = None
+        self.trial_button.setEnabled(True)

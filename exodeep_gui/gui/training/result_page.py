@@ -1,0 +1,89 @@
+"""Wizard page 5, Result: precision, recall and F1 of the starting model and of the new one on
+every validation movie (each at its recommended threshold and minimum size), the model folder,
+"use this model" and "detect in all open movies"."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout,
+                               QWizardPage)
+
+from exodeep_gui.gui import workers
+from exodeep_gui.gui.training.plan import TrainingPlan
+
+HEADERS = ("movie", "before: precision", "recall", "F1", "after: precision", "recall", "F1")
+
+
+class ResultPage(QWizardPage):
+    def __init__(self, plan: TrainingPlan, state, runner, run_page, detect_all=None, parent=None):
+        super().__init__(parent)
+        self.plan, self.state, self.runner, self.run_page, self.detect_all = plan, state, runner, run_page, detect_all
+        self.setTitle("5. Result: before and after")
+        self.summary = QLabel("")
+        self.summary.setWordWrap(True)
+        self.table = QTableWidget(0, len(HEADERS))
+        self.table.setHorizontalHeaderLabels(HEADERS)
+        self.table.verticalHeader().hide()
+        self.use_button = QPushButton("Use this model for detection")
+        self.detect_button = QPushButton("Detect in all open movies with it")
+        self.use_button.clicked.connect(self.use_model)
+        self.detect_button.clicked.connect(self._detect_all)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.use_button)
+        buttons.addWidget(self.detect_button)
+        buttons.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(buttons)
+        self.job = None
+        self.rows = None
+
+    def folder(self) -> str:
+        return (self.run_page.result or {}).get("folder", self.plan.folder)
+
+    def initializePage(self) -> None:
+        result = self.run_page.result or {}
+        best, rec = result.get("best") or {}, result.get("recommended") or {}
+        self.summary.setText(
+            f"<b>{self.plan.name or self.folder()}</b> — {result.get('steps', 0)} steps, started from "
+            f"{(result.get('training') or {}).get('options', {}).get('start_from') or 'scratch'}. Model folder: {self.folder()}<br>"
+            + (f"Best validation F1 {best.get('f1', 0):.3f} at step {best.get('step')}; " if best else "")
+            + (f"recommended filter: score ≥ {rec['threshold']}, size ≥ {rec['min_size']}." if rec else "")
+            + "<br>Comparing the two models on the validation movies…")
+        self.compare()
+
+    def compare(self) -> None:
+        valid = [tuple(v) for v in (self.run_page.result or {}).get("valid", [])]
+        started = ((self.run_page.result or {}).get("training") or {}).get("options", {}).get("start_from")
+        job = self.job = self.runner.job("compare", "comparing before and after", workers.in_child,
+                                         "exodeep_gui.ml.training_job:compare", started, self.folder(), valid)
+        job.result.connect(self._show)
+        job.failed.connect(self._failed)
+        job.done.connect(self._done)
+        self.runner.submit(job)
+
+    def _show(self, rows) -> None:
+        self.rows = rows
+        self.table.setRowCount(len(rows))
+        for i, r in enumerate(rows):
+            cells = [r["movie"]]
+            for label in ("before", "after"):
+                s = r.get(label)
+                cells += [f"{s[k]:.3f}" for k in ("precision", "recall", "f1")] if s else ["—"] * 3
+            for c, text in enumerate(cells):
+                self.table.setItem(i, c, QTableWidgetItem(text))
+        self.summary.setText(self.summary.text().replace("<br>Comparing the two models on the validation movies…", ""))
+
+    def _failed(self, message: str, details: str) -> None:
+        self.summary.setText(self.summary.text() + f"<br>The comparison failed: {message}")
+
+    def _done(self) -> None:
+        self.job = None
+
+    def use_model(self) -> None:
+        self.state.set_model(self.folder())
+
+    def _detect_all(self) -> None:
+        self.use_model()
+        if self.detect_all is not None:
+            self.detect_all()

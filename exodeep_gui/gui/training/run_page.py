@@ -1,0 +1,178 @@
+"""Wizard page 4, Run: training in a child process driven by the job runner, with live curves
+(loss per step; validation precision, recall and F1), stage, step, steps/s, time left and a log.
+Cancel writes a checkpoint and stops; Resume continues from it (also after the app was killed)."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import pyqtgraph as pg
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QMessageBox, QPlainTextEdit, QPushButton,
+                               QVBoxLayout, QWizardPage)
+
+from exodeep_gui.gui import workers
+from exodeep_gui.gui.training.plan import TrainingPlan
+from exodeep_gui.gui.widgets.plots import plot_widget
+
+
+def _clock(s) -> str:
+    if s is None:
+        return "—"
+    s = int(s)
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+class RunPage(QWizardPage):
+    started = Signal(str)                  # the model folder of a run that starts (or resumes)
+    finished = Signal(object)              # the run's summary
+
+    def __init__(self, plan: TrainingPlan, runner, model_page, parent=None):
+        super().__init__(parent)
+        self.plan, self.runner, self.model_page = plan, runner, model_page
+        self.setTitle("4. Training")
+        self.loss_plot = plot_widget("step", "training loss (Tversky)", title="Loss", min_height=160)
+        self.loss_curve = self.loss_plot.plot([], [], pen="#ffd000")
+        self.val_plot = plot_widget("step", "validation", title="Validation: precision, recall, F1", min_height=160)
+        self.val_plot.addLegend(offset=(-10, 10))
+        self.val_plot.setYRange(0, 1)
+        self.curves = {k: self.val_plot.plot([], [], pen=pg.mkPen(c, width=2), symbol="o", symbolSize=6,
+                                             symbolBrush=c, name=k)
+                       for k, c in (("precision", "#4fc3f7"), ("recall", "#ff8a65"), ("F1", "#81c784"))}
+        self.labels = {k: QLabel("—") for k in ("stage", "step", "speed", "left", "best")}
+        grid = QGridLayout()
+        for i, (k, title) in enumerate((("stage", "Stage"), ("step", "Step"), ("speed", "Speed"),
+                                        ("left", "Time left"), ("best", "Best F1"))):
+            grid.addWidget(QLabel(f"<b>{title}</b>"), 0, i)
+            grid.addWidget(self.labels[k], 1, i)
+        self.log = QPlainTextEdit()
+        self.log.setReadOnly(True)
+        self.log.setMaximumBlockCount(2000)
+        self.cancel_button = QPushButton("Cancel (keeps a checkpoint)")
+        self.resume_button = QPushButton("Resume")
+        self.cancel_button.clicked.connect(self.cancel)
+        self.resume_button.clicked.connect(self.resume)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.resume_button)
+        buttons.addStretch(1)
+        plots = QHBoxLayout()
+        plots.addWidget(self.loss_plot)
+        plots.addWidget(self.val_plot)
+        layout = QVBoxLayout(self)
+        layout.addLayout(plots, 3)
+        layout.addLayout(grid)
+        layout.addLayout(buttons)
+        layout.addWidget(self.log, 1)
+        self.job = None
+        self.result = None
+        self.steps, self.losses = [], []
+        self.val = {k: ([], []) for k in self.curves}
+        self._set_buttons()
+
+    # ---- starting
+    def initializePage(self) -> None:
+        if self.job is None and self.result is None:
+            self.start(resume=self.model_page.resume_requested)
+
+    def start(self, resume: bool = False) -> None:
+        if self.job is not None:
+            return
+        try:
+            request = self.plan.resume_request() if resume else self.plan.request(overwrite=False)
+        except OSError as exc:
+            QMessageBox.warning(self, "ExoDeep", str(exc))
+            return
+        if not resume:
+            self.steps.clear()
+            self.losses.clear()
+            for xs, ys in self.val.values():
+                xs.clear()
+                ys.clear()
+        title = f"Training {self.plan.name or request.folder}"
+        job = self.job = self.runner.job("train", title, workers.train_generator, request)
+        job.progress.connect(self._progress)
+        job.result.connect(self._result)
+        job.failed.connect(self._failed)
+        job.cancelled.connect(self._cancelled)
+        job.done.connect(self._done)
+        self._t0 = time.monotonic()
+        self._say(("Resuming" if resume else "Starting") + f" in {request.folder}")
+        self.runner.submit(job)
+        self.started.emit(request.folder)
+        self._set_buttons()
+
+    def cancel(self) -> None:
+        if self.job is not None:
+            self.runner.cancel(self.job)
+            self._say("Cancelling: the engine writes a checkpoint, then stops…")
+
+    def resume(self) -> None:
+        self.start(resume=True)
+
+    # ---- reports
+    def _say(self, text: str) -> None:
+        self.log.appendPlainText(time.strftime("%H:%M:%S ") + text)
+
+    def _progress(self, p) -> None:
+        if p.stage != "train":
+            if p.stage != "spots" and p.message != getattr(self, "_last_message", None):   # not every block
+                self._last_message = p.message
+                self._say(p.message)
+            return
+        step = getattr(p, "global_step", 0)
+        loss = getattr(p, "loss", math.nan)
+        if step and math.isfinite(loss):
+            self.steps.append(step)
+            self.losses.append(loss)
+            if len(self.steps) % 5 == 1 or getattr(p, "validation", None):
+                self.loss_curve.setData(self.steps, self.losses)
+        n = getattr(p, "n_stages", 0)
+        self.labels["stage"].setText(f"{getattr(p, 'stage_index', 0) + 1} of {n} ({getattr(p, 'patch', 0)}³)" if n else "—")
+        self.labels["step"].setText(f"{step} of {step - int(p.done) + int(p.total)}")
+        self.labels["speed"].setText(f"{p.rate:.2f} steps/s" if p.rate else "—")
+        self.labels["left"].setText(_clock(p.eta_s))
+        v = getattr(p, "validation", None)
+        if v:
+            for key, name in (("precision", "precision"), ("recall", "recall"), ("f1", "F1")):
+                xs, ys = self.val[name]
+                xs.append(step)
+                ys.append(v[key])
+                self.curves[name].setData(xs, ys)
+            self._say(f"step {step}: validation precision {v['precision']:.3f}, recall {v['recall']:.3f}, "
+                      f"F1 {v['f1']:.3f} (TP {v['tp']}, FP {v['fp']}, FN {v['fn']})")
+        if getattr(p, "best_f1", None) is not None:
+            self.labels["best"].setText(f"{p.best_f1:.3f}")
+
+    def _result(self, summary) -> None:
+        self.result = summary
+        self.loss_curve.setData(self.steps, self.losses)
+        rec = summary.get("recommended") or {}
+        self._say(f"Finished: {summary['steps']} steps in {_clock(time.monotonic() - self._t0)}; model in "
+                  f"{summary['folder']}" + (f"; recommended score ≥ {rec['threshold']}, size ≥ {rec['min_size']} "
+                                            f"(F1 {rec['f1']:.3f} on the validation movies)" if rec else ""))
+        self.finished.emit(summary)
+
+    def _failed(self, message: str, details: str) -> None:
+        self._say("Training failed: " + message)
+        QMessageBox.warning(self, "ExoDeep", "Training failed: " + message)
+
+    def _cancelled(self) -> None:
+        self._say("Cancelled. The checkpoint is in the model folder: Resume continues from it.")
+
+    def _done(self) -> None:
+        self.job = None
+        self._set_buttons()
+        self.completeChanged.emit()
+
+    def _set_buttons(self) -> None:
+        running = self.job is not None
+        self.cancel_button.setEnabled(running)
+        from exodeep_gui.ml.model_folder import ModelFolder
+
+        self.resume_button.setEnabled(not running and self.result is None and bool(self.plan.folder)
+                                      and ModelFolder(self.plan.folder).is_unfinished())
+
+    def isComplete(self) -> bool:
+        return self.result is not None

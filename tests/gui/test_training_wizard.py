@@ -1,0 +1,120 @@
+"""The training wizard, driven end to end offscreen on simulated movies with a tiny model and a
+few steps per stage: the data page refuses a movie without annotations, the preview shows
+spots, the run page shows curves, Cancel leaves a checkpoint and Resume continues from it, the
+result page compares before and after, and the new model becomes the detection model."""
+
+import numpy as np
+import pytest
+from PySide6.QtWidgets import QFileDialog, QWizard
+
+from exodeep_gui.ml.model_folder import ModelFolder
+from tests.gui.helpers import fake_detection, menu_action
+
+
+@pytest.fixture
+def three_movies(tmp_path, _cells):
+    from exodeep_gui.core.simulate import SimulationParams, simulate_movie
+    from exodeep_gui.io.simulated import write_simulated
+
+    params = SimulationParams(frames=40, height=64, width=64, events=6, docked=8, visiting=2)
+    paths = [write_simulated(tmp_path / "movies", f"cell{i}", simulate_movie(params, seed=20 + i)) for i in range(2)]
+    bare = write_simulated(tmp_path / "bare", "unannotated", simulate_movie(params, seed=30))
+    bare.with_suffix(".csv").unlink()                       # a movie without annotations
+    return paths, bare
+
+
+def test_the_wizard_trains_cancels_resumes_compares_and_the_new_model_detects(
+        window, qtbot, three_movies, tiny_model_dir, tmp_path, monkeypatch):
+    from exodeep_gui.io.results import read_events
+
+    paths, bare = three_movies
+    window.open_paths(paths)
+    for doc, path in zip(window.state.docs, paths):           # reviewed: the truth, marked fully reviewed
+        truth = read_events(path.with_suffix(".csv"))
+        window.state.set_detection(doc, fake_detection(truth, np.full(len(truth), 0.9), name=doc.name))
+        window.state.set_fully_reviewed(doc, True)
+    menu_action(window, "Train", "Train or fine-tune a model…").trigger()
+    wizard = window.wizard
+    assert wizard.isVisible() and wizard.currentPage() is wizard.data_page
+
+    # 1. data: a movie without annotations is refused with a message that names it
+    data = wizard.data_page
+    data.add_paths([bare])
+    assert "unannotated" in data.problems.text() and "no annotations" in data.problems.text()
+    assert not wizard.button(QWizard.NextButton).isEnabled()
+    data.table.selectRow(2)
+    data.remove_button.click()
+    assert data.problems.text() == "" and wizard.button(QWizard.NextButton).isEnabled()
+    roles = sorted(r.role for r in wizard.plan.rows)
+    assert roles == ["train", "validation"]
+
+    # 2. counter-examples: the preview outlines spots on the current frame
+    wizard.button(QWizard.NextButton).click()
+    spots = wizard.spots_page
+    qtbot.waitUntil(lambda: spots.last_preview is not None, timeout=20_000)
+    assert spots.last_preview[0].any() and spots.overlay.image is not None
+    spots.count_button.click()
+    qtbot.waitUntil(lambda: spots.counts.rowCount() == 2, timeout=60_000)
+
+    # 3. model and schedule: start from the tiny model, two short stages, a new folder
+    wizard.button(QWizard.NextButton).click()
+    page = wizard.model_page
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(tiny_model_dir)))
+    page.start.setCurrentIndex(page.start.findData("folder"))
+    page.set_schedule([type(s)(8, 4, 2, 30) for s in page.schedule()] + [type(page.schedule()[0])(16, 2, 4, 10)])
+    page.folder.setText(str(tmp_path / "my-model"))
+    page._folder_changed()
+    page.name.setText("test model")
+    assert wizard.button(QWizard.NextButton).isEnabled()
+
+    # 4. run: curves, then Cancel → a checkpoint; Resume continues from it
+    wizard.button(QWizard.NextButton).click()
+    run = wizard.run_page
+    assert run.job is not None and window.job_status.isVisible()
+    qtbot.waitUntil(lambda: len(run.steps) >= 3, timeout=120_000)
+    run.cancel_button.click()
+    qtbot.waitUntil(lambda: run.job is None, timeout=120_000)
+    folder = ModelFolder(tmp_path / "my-model")
+    assert folder.is_unfinished() and run.resume_button.isEnabled()
+    stopped_at = folder.read_checkpoint().state["global_step"]
+    assert stopped_at >= 3 and run.result is None
+    assert window.settings.last_training == str(folder.path)
+    run.resume_button.click()
+    qtbot.waitUntil(lambda: run.result is not None, timeout=240_000)
+    assert run.result["steps"] == 40 and not folder.is_unfinished()
+    assert run.steps[-1] == 40 and stopped_at + 1 in run.steps              # no step lost, none twice
+    assert run.loss_curve.getData()[0] is not None and len(run.curves["F1"].getData()[0]) >= 1
+    cfg = folder.read_config()
+    assert cfg["name"] == "test model" and cfg["training"]["status"] == "finished"
+
+    # 5. result: before and after on the validation movie; use the model; detect with it
+    wizard.button(QWizard.NextButton).click()
+    result = wizard.result_page
+    qtbot.waitUntil(lambda: result.rows is not None, timeout=120_000)
+    assert result.table.rowCount() == 1 and result.table.item(0, 3).text() != "—"
+    result.use_button.click()
+    assert window.state.model == str(folder.path)
+    with qtbot.waitSignal(window.detection.finished, timeout=120_000):
+        window.detection.run_button.click()
+    assert window.state.current.detection.model_name == folder.path.name
+
+
+def test_an_unfinished_run_is_offered_for_resuming(window, qtbot, tmp_path, monkeypatch):
+    """After the app was killed while training, the window says so and Train > Resume goes to the run."""
+    folder = tmp_path / "killed-run"
+    (folder / "checkpoint").mkdir(parents=True)
+    (folder / "checkpoint" / "state.json").write_text('{"global_step": 12, "options": {"schedule": '
+                                                      '[{"patch": 8, "batch": 2, "shift": 1, "steps": 50}]}}')
+    from exodeep_gui.gui.main_window import MainWindow
+
+    window.settings.last_training = str(folder)
+    again = MainWindow(window.settings)
+    qtbot.addWidget(again)
+    assert "unfinished training run" in again.statusBar().currentMessage()
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(folder)))
+    started = []
+    monkeypatch.setattr("exodeep_gui.gui.training.run_page.RunPage.start",
+                        lambda self, resume=False: started.append(resume))
+    menu_action(again, "Train", "Resume an unfinished training run…").trigger()
+    assert again.wizard.currentPage() is again.wizard.run_page and started == [True]
+    again.close()
