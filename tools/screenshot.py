@@ -1,5 +1,6 @@
 """Screenshot of the main window on the demo movie with detections, a kymograph line through
-an event and the event selected: ``python tools/screenshot.py OUT.png [--model NAME_OR_DIR]``.
+an event and the event selected:
+``python tools/screenshot.py OUT.png [--model NAME_OR_DIR] [--size 1400 860]``.
 Runs offscreen (or under Xvfb with QT_QPA_PLATFORM=xcb)."""
 
 import argparse
@@ -15,6 +16,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
     ap.add_argument("--model", default="exodeepfinder")
+    ap.add_argument("--size", type=int, nargs=2, default=[1400, 860], metavar=("WIDTH", "HEIGHT"))
     args = ap.parse_args()
     from PySide6.QtWidgets import QApplication
 
@@ -22,9 +24,9 @@ def main() -> int:
     from exodeep_gui.gui.app import make_window
 
     w = make_window([], demo=True)
-    w.resize(1500, 900)
+    w.resize(*args.size)
     w.show()
-    w.detection.set_model(args.model)
+    w.state.set_model(args.model)
     done = []
     w.detection.finished.connect(lambda: done.append(1))
     w.detection.run()
@@ -38,8 +40,8 @@ def main() -> int:
         row = len(ev) // 2
         x, y, f = float(ev.x[row]), float(ev.y[row]), int(ev.frame[row])
         w.movie_view.start_line([[max(0, x - 40), y], [x + 40, y]])
-        w.state.select(row)
-        w.events.view.selectRow(row)
+        w.events_dock.raise_()
+        w.state.select(int(ev.extra["id"][row]))
         w.state.set_frame(f + 1)
     for _ in range(20):
         app.processEvents()

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import contextmanager
 from typing import List, Optional
 
 from exodeep_gui import __version__
-from exodeep_gui.cli import detect, evaluate, misc, simulate, train
+from exodeep_gui.cli import analyze, detect, evaluate, misc, simulate, train
 from exodeep_gui.cli.common import UserError
 
-COMMANDS = (detect, evaluate, simulate, train, misc)        # each module imports its heavy parts lazily
+COMMANDS = (detect, evaluate, simulate, train, analyze, misc)        # each module imports its heavy parts lazily
 
 
 def build_parser() -> argparse.ArgumentParser:

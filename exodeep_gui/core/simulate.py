@@ -20,7 +20,13 @@ The model, per pixel and frame (all intensities in photons, then camera counts):
   (gain ``em_gain``), conversion to counts (``electrons_per_count``), Gaussian read
   noise (``read_noise_counts``) and an ``offset_counts`` offset; stored as uint16.
 
-Ground truth is the (x, y) position (column, row, pixels) and the frame t0 of the rise.
+Ground truth is the (x, y) position (column, row, pixels) and the frame t0 of the rise, with
+per-event extra columns: ``sbr`` (F/F0 at the centre pixel), ``tau_frames`` (decay time constant
+of the total signal), ``spread_px2_per_frame``, and what an ideal, noise-free measurement in a
+disc of radius :data:`TRUTH_DISC_RADIUS_PX` centred on the event gives (see
+:func:`ideal_disc_kinetics`): ``dF_F0`` (ΔF/F0 at the peak, F0 being the cell's fluorescence
+above the extracellular background), ``t_half_frames`` (time for that disc's excess signal to
+fall to half its peak: decay and spreading together) and ``fwhm_px`` (of the spot at the peak).
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ import numpy as np
 from scipy import ndimage
 
 from exodeep_gui.core.events import EventTable
+
+TRUTH_DISC_RADIUS_PX = 3.0       # the disc of the ideal measurement behind dF_F0 and t_half_frames
 
 
 @dataclass
@@ -159,10 +167,13 @@ def simulate_movie(params: Optional[SimulationParams] = None, seed: int = 0) -> 
     sbr = np.clip(rng.lognormal(np.log(p.sbr_median), 0.45, p.events), *p.sbr_range)
     n_decay = int(np.ceil(6 * p.decay_frames)) + 1
     dt = np.arange(n_decay, dtype=np.float32)
-    for (y, x), t0, s in zip(pos, frames, sbr):
+    taus, spreads, cell_f0 = np.zeros(p.events), np.zeros(p.events), np.zeros(p.events)
+    for k, ((y, x), t0, s) in enumerate(zip(pos, frames, sbr)):
         f0 = float(base[int(y), int(x)] * bleach[t0]) + p.background_photons
         tau = p.decay_frames * rng.lognormal(0, 0.25)
-        sig2 = p.psf_sigma_px ** 2 + p.spread_px2_per_frame * rng.lognormal(0, 0.25) * dt
+        spread = p.spread_px2_per_frame * rng.lognormal(0, 0.25)
+        taus[k], spreads[k], cell_f0[k] = tau, spread, f0 - p.background_photons
+        sig2 = p.psf_sigma_px ** 2 + spread * dt
         peak = (s - 1.0) * f0 * 2 * np.pi * p.psf_sigma_px ** 2     # integral at t0
         amps = peak * np.exp(-dt / tau) / (2 * np.pi * sig2)
         _add_spot(spots, int(t0), amps, np.sqrt(sig2), y, x)
@@ -174,5 +185,27 @@ def simulate_movie(params: Optional[SimulationParams] = None, seed: int = 0) -> 
     movie = np.clip(np.rint(adu), 0, 65535).astype(np.uint16)
     truth = EventTable.from_arrays(x=pos[:, 1], y=pos[:, 0], frame=frames,
                                    score=np.ones(len(frames)), size=np.zeros(len(frames)),
-                                   extra={"sbr": sbr})
+                                   extra={"sbr": sbr, **ideal_disc_kinetics(sbr, cell_f0, taus, spreads, p)})
     return SimulatedMovie(movie, truth, mask, p, {"docked": docked, "visiting": visiting})
+
+
+def ideal_disc_kinetics(sbr, cell_f0, tau, spread, params: SimulationParams,
+                        radius: float = TRUTH_DISC_RADIUS_PX) -> dict:
+    """Per-event truth of an ideal (noise-free, continuous) measurement in a disc of ``radius``
+    px centred on each event: ``dF_F0`` at the peak (ΔF over the cell's own fluorescence
+    ``cell_f0``, extracellular background excluded), ``t_half_frames`` (when the disc's excess
+    falls to half: exponential loss of the total signal and 2D spreading together), plus
+    ``tau_frames``, ``spread_px2_per_frame`` and ``fwhm_px`` (2.355 σ of the spot at the peak)."""
+    sbr, cell_f0 = np.asarray(sbr, float), np.asarray(cell_f0, float)
+    tau, spread = np.asarray(tau, float), np.asarray(spread, float)
+    s0 = params.psf_sigma_px ** 2
+    f0 = cell_f0 + params.background_photons
+    in_disc0 = 1.0 - np.exp(-radius ** 2 / (2 * s0))            # share of the spot inside the disc
+    df_f0 = (sbr - 1.0) * f0 * 2 * s0 * in_disc0 / radius ** 2 / np.maximum(cell_f0, 1e-9)
+    t = np.linspace(0.0, 40.0, 40001)[None, :] * np.maximum(tau, 1e-3)[:, None]
+    excess = np.exp(-t / tau[:, None]) * (1.0 - np.exp(-radius ** 2 / (2 * (s0 + spread[:, None] * t))))
+    below = excess <= 0.5 * in_disc0
+    t_half = np.where(below.any(axis=1), t[np.arange(len(tau)), below.argmax(axis=1)], np.nan) \
+        if len(tau) else np.zeros(0)
+    return {"dF_F0": df_f0, "t_half_frames": t_half, "tau_frames": tau,
+            "spread_px2_per_frame": spread, "fwhm_px": np.full(len(tau), 2.3548 * params.psf_sigma_px)}

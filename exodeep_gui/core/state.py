@@ -57,6 +57,7 @@ class MovieDoc:
     levels: Optional[Tuple[float, float]] = None
     line: Optional[np.ndarray] = None               # (n, 2) kymograph polyline, (x, y) px
     fully_reviewed: bool = False
+    condition: str = ""                             # the experimental condition (analysis groups by it)
     undo: list = field(default_factory=list)        # (label, rows, next_id, detection)
     _shown: tuple = (None, None, None)              # cache: (rows, filter, visible table)
 
@@ -285,6 +286,12 @@ class ViewerState:
     def set_annotations(self, doc: MovieDoc, table: Optional[EventTable], source: str = "") -> None:
         doc.annotations, doc.annotations_source = table, str(source)
         self._changed(doc)
+
+    def set_condition(self, doc: MovieDoc, condition: str) -> None:
+        condition = str(condition).strip()
+        if condition != doc.condition:
+            doc.condition = condition
+            self._changed(doc, events=False)
 
     def set_fully_reviewed(self, doc: MovieDoc, on: bool) -> None:
         if doc.fully_reviewed != bool(on):

@@ -43,6 +43,11 @@ ACTIONS = [
     ("detect_all", "Detect events in &all movies", "detect_all", "Ctrl+Shift+D", False, ""),
     ("cancel", "&Cancel the running job", "cancel_job", "Ctrl+.", False, ""),
     ("model_folder", "Choose a &model folder…", "choose_model_folder", None, False, ""),
+    ("analyze", "&Analyze this movie", "analyze", "Ctrl+Shift+A", False,
+     "Measure every event (ΔF/F0, t½, size), the cell (area, rate, spatial statistics)"),
+    ("analyze_all", "Analyze &all movies", "analyze_all", None, False, "And compare the conditions"),
+    ("export_analysis", "&Export the analysis report…", "export_analysis", None, False,
+     "events.csv, movies.csv, conditions.csv, figures and report.html"),
     ("train", "&Train or fine-tune a model…", "open_training", "Ctrl+T", False,
      "Fine-tune (or train) a model on your fully reviewed movies, then compare before and after"),
     ("resume_training", "&Resume an unfinished training run…", "resume_training_dialog", None, False,
@@ -58,12 +63,14 @@ MENUS = [
     ("&View", ["line", "clear_line", "contrast", "play", "next_frame", "previous_frame", "first_frame",
                "last_frame"]),
     ("&Detect", ["detect", "detect_all", "cancel", "-", "model_folder"]),
+    ("&Analyze", ["analyze", "analyze_all", "export_analysis"]),
     ("&Train", ["train", "resume_training"]),
     ("&Help", ["about"]),
 ]
 
 TOOLBAR_TEXT = {"open": "Open", "detect": "Detect", "next": "Review ▶", "confirm": "✓ Confirm",
                 "delete": "✗ Delete", "add": "+ Add events", "reviewed": "Fully reviewed",
-                "save_annotations": "Save as annotations", "export": "Export", "train": "Train"}
-TOOLBAR = ["open", "-", "detect", "-", "next", "confirm", "delete", "add", "reviewed", "-", "train", "-",
+                "save_annotations": "Save as annotations", "export": "Export", "train": "Train",
+                "analyze": "Analyze"}
+TOOLBAR = ["open", "-", "detect", "-", "next", "confirm", "delete", "add", "reviewed", "-", "train", "analyze", "-",
            "save_annotations", "export"]

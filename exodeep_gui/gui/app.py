@@ -91,6 +91,12 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("ExoDeep")
+    # Python's garbage collector runs in whichever thread allocates; when that is a worker thread
+    # it may delete Qt objects there, and Qt crashes (seen: a segfault while a worker drew the
+    # analysis figures). pyqtgraph's collector disables it and collects on a timer in this thread.
+    from pyqtgraph.util.garbage_collector import GarbageCollector
+
+    collector = GarbageCollector(interval=1.0)
     window = make_window(args.movies, args.demo)
 
     def excepthook(kind, value, tb):
@@ -109,6 +115,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
         QTimer.singleShot(0, shown)
     code = app.exec()
+    collector.timer.stop()
     window.settings.save()
     # delete the window while Qt is alive (else PySide6 may crash while collecting at exit)
     window.deleteLater()

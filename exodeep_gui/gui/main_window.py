@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QAbstractSpinBox, QApplication, QDockWidget, QMai
 from exodeep_gui import __version__
 from exodeep_gui.core.review import EventFilter
 from exodeep_gui.core.state import ViewerState
+from exodeep_gui.gui.analysis import AnalysisPanel
 from exodeep_gui.gui.detection.panel import DetectionPanel
 from exodeep_gui.gui.dialogs import show_error
 from exodeep_gui.gui.file_actions import FileActions
@@ -49,6 +50,7 @@ class MainWindow(QMainWindow):
         self.movie_list = MovieList(self.state)
         self.detection = DetectionPanel(self.state, self.runner)
         self.events = EventPanel(self.state)
+        self.analysis = AnalysisPanel(self.state, self.runner)
         self.files = FileActions(self, self.state, self.settings, self.keeper, self.kymo_view)
 
         self._build_actions()
@@ -64,6 +66,9 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.job_status)
 
         self.detection.error.connect(lambda m, d: show_error(self, m, d))
+        self.analysis.error.connect(lambda m, d: show_error(self, m, d))
+        self.analysis.mask_changed.connect(self.movie_view.set_mask_outline)
+        self.analysis.analysis_changed.connect(self._analysis_changed)
         self.movie_view.hover.connect(lambda text: self.statusBar().showMessage(text, 4000))
         self.events.center_on.connect(self.movie_view.center_on)
         for source in (self.keeper, self.files):
@@ -100,7 +105,9 @@ class MainWindow(QMainWindow):
         self.detection_dock = self._dock("Detection", self.detection, Qt.RightDockWidgetArea)
         self.events_dock = self._dock("Events", self.events, Qt.RightDockWidgetArea)
         self.kymo_dock = self._dock("Kymograph", self.kymo_view, Qt.RightDockWidgetArea)
+        self.analysis_dock = self._dock("Analysis", self.analysis, Qt.RightDockWidgetArea)
         self.tabifyDockWidget(self.events_dock, self.kymo_dock)
+        self.tabifyDockWidget(self.kymo_dock, self.analysis_dock)
         self.events_dock.raise_()
         self.state.line_changed.connect(lambda line: line is not None and self.kymo_dock.raise_())
 
@@ -272,6 +279,24 @@ class MainWindow(QMainWindow):
 
     def choose_model_folder(self) -> None:
         self.detection.choose_folder()
+
+    # ---- analysis
+    def analyze(self) -> None:
+        self.analysis_dock.raise_()
+        self.analysis.analyze()
+
+    def analyze_all(self) -> None:
+        self.analysis_dock.raise_()
+        self.analysis.analyze(all_movies=True)
+
+    def export_analysis(self) -> None:
+        self.analysis.choose_export_folder()
+
+    def _analysis_changed(self, analysis) -> None:
+        """The measured columns join the event table (blank for events not analysed)."""
+        wanted = ("dF_F0", "t_half_s", "t_half_frames", "decay_r2", "fwhm_um", "fwhm_px")
+        columns = [c for c in wanted if analysis is not None and c in analysis.columns]
+        self.events.show_measurements(self.analysis.measurements if columns else None, columns)
 
     # ---- training
     def open_training(self, resume_folder: Optional[str] = None):

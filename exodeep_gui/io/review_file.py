@@ -49,6 +49,7 @@ class SavedReview:
     line: Optional[np.ndarray] = None
     fully_reviewed: bool = False
     filter: Optional[EventFilter] = None
+    condition: str = ""
 
 
 def _movie_key(source: Path) -> Path:
@@ -107,7 +108,7 @@ def review_json(review: SavedReview, movie_source, movie_shape) -> str:
     data = {
         "format": FORMAT, "version": VERSION, "saved": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "movie": {"path": str(movie_source), "shape": list(movie_shape)},
-        "model": review.model_name, "fully_reviewed": bool(review.fully_reviewed),
+        "model": review.model_name, "fully_reviewed": bool(review.fully_reviewed), "condition": review.condition,
         "filter": None if f is None else {"threshold": f.threshold, "min_size": f.min_size},
         "next_id": int(review.next_id), "events": _table_to_json(review.rows, True),
         "annotations": None if review.annotations is None else _table_to_json(review.annotations, False),
@@ -174,7 +175,7 @@ def load_review(movie_source, movie_shape) -> Optional[SavedReview]:
             annotations_source=str(data.get("annotations_source") or ""),
             levels=None if data.get("levels") is None else tuple(float(v) for v in data["levels"]),
             line=None if data.get("line") is None else np.asarray(data["line"], float).reshape(-1, 2),
-            fully_reviewed=bool(data.get("fully_reviewed", False)),
+            fully_reviewed=bool(data.get("fully_reviewed", False)), condition=str(data.get("condition") or ""),
             filter=None if f is None else EventFilter(float(f["threshold"]), int(f["min_size"])))
     except (KeyError, TypeError, ValueError) as exc:
         raise _set_aside(path, f"damaged ({type(exc).__name__}: {str(exc)[:120]})") from None
@@ -184,7 +185,7 @@ def load_review(movie_source, movie_shape) -> Optional[SavedReview]:
 def save_doc(doc, flt: Optional[EventFilter] = None) -> Path:
     """Save the review of an open movie (a core.state.MovieDoc) beside its file."""
     saved = SavedReview(doc.rows, doc.next_id, doc.model_name, doc.annotations, doc.annotations_source,
-                        doc.levels, doc.line, doc.fully_reviewed, flt)
+                        doc.levels, doc.line, doc.fully_reviewed, flt, doc.condition)
     return save_review(saved, doc.movie.source, doc.movie.shape)
 
 
@@ -197,5 +198,6 @@ def open_doc(movie):
         return MovieDoc(movie), None
     doc = MovieDoc(movie, rows=saved.rows, next_id=saved.next_id, model_name=saved.model_name,
                    annotations=saved.annotations, annotations_source=saved.annotations_source,
-                   levels=saved.levels, line=saved.line, fully_reviewed=saved.fully_reviewed)
+                   levels=saved.levels, line=saved.line, fully_reviewed=saved.fully_reviewed,
+                   condition=saved.condition)
     return doc, saved.filter

@@ -6,6 +6,20 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _garbage_collected_in_the_gui_thread(qapp):
+    """As the app does (gui.app.main): Python's collector never runs in a worker thread, where it
+    could delete Qt objects (a segfault seen while a worker drew matplotlib figures)."""
+    import gc
+
+    from pyqtgraph.util.garbage_collector import GarbageCollector
+
+    collector = GarbageCollector(interval=0.5)
+    yield collector
+    collector.timer.stop()
+    gc.enable()
+
+
 @pytest.fixture(autouse=True)
 def _no_thread_or_process_left_running(qtbot):
     """Fail any test that leaves a worker QThread or an engine process running."""

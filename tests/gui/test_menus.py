@@ -5,6 +5,7 @@ action's `checked` argument reached a handler that took it for a path)."""
 import numpy as np
 import pytest
 import tifffile
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from exodeep_gui.gui.actions import MENUS
@@ -158,6 +159,33 @@ def test_detect_and_help_menus(window, dialogs, qtbot, sim_movie_file, tiny_mode
     TESTED.add(("Detect", "Detect events in all movies"))            # test_detection.py
     choose(window, "Help", "About ExoDeep")
     assert "ExoDeepFinder" in dialogs["about"]
+
+
+def test_analyze_and_train_menus(window, dialogs, qtbot, sim_movie_file, tmp_path):
+    path, sim = sim_movie_file
+    window.open_paths([path])
+    window.state.set_detection(window.state.current, fake_detection(sim.truth, np.full(len(sim.truth), 0.9)))
+    with qtbot.waitSignal(window.analysis.analysis_changed, timeout=60_000,
+                          check_params_cb=lambda a: a is not None):
+        choose(window, "Analyze", "Analyze this movie")
+    assert window.analysis_dock.isVisible()
+    header = [window.events.model.headerData(c, Qt.Horizontal) for c in range(window.events.model.columnCount())]
+    assert "dF_F0" in header and "decay_r2" in header                    # the event table gains the measures
+    assert window.movie_view.mask_item.image is not None                   # the cell outline on the movie
+    with qtbot.waitSignal(window.analysis.analysis_changed, timeout=60_000):
+        choose(window, "Analyze", "Analyze all movies")
+    dialogs["getExistingDirectory"] = str(tmp_path / "report")
+    choose(window, "Analyze", "Export the analysis report…")
+    qtbot.waitUntil(lambda: (tmp_path / "report" / "report.html").is_file(), timeout=60_000)
+    qtbot.waitUntil(lambda: not window.runner.busy, timeout=60_000)
+
+    choose(window, "Train", "Train or fine-tune a model…")
+    assert window.wizard.isVisible()
+    window.wizard.reject()
+    dialogs["getExistingDirectory"] = str(tmp_path)                         # not a training run
+    choose(window, "Train", "Resume an unfinished training run…")
+    box = [b for b in window.findChildren(QMessageBox) if b.isVisible()][-1]
+    assert "no unfinished training run" in box.text()
 
 
 def test_every_menu_item_is_tested():

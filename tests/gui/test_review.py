@@ -130,7 +130,7 @@ def test_the_review_is_saved_beside_the_movie_and_restored(window, qtbot, sim_mo
     assert len(doc.annotations) == len(sim.truth)
     restored = again.state.events()
     assert restored.extra["id"].tolist() == shown.extra["id"].tolist()
-    assert np.allclose(restored.x, shown.x) and again.movie_list.item(0, 2).checkState() == Qt.Checked
+    assert np.allclose(restored.x, shown.x) and again.movie_list.item(0, 3).checkState() == Qt.Checked
     again.close()
 
 
@@ -199,7 +199,7 @@ def test_fully_reviewed_movies_are_saved_as_annotations_without_losing_the_truth
     window.state.delete_event(int(window.state.events().extra["id"][0]))
     from PySide6.QtCore import Qt
 
-    window.movie_list.item(0, 2).setCheckState(Qt.Checked)          # the "reviewed" check in the movie list
+    window.movie_list.item(0, 3).setCheckState(Qt.Checked)          # the "reviewed" check in the movie list
     assert window.state.current.fully_reviewed and window.act["reviewed"].isChecked()
     truth_text = path.with_suffix(".csv").read_text()
     answers = []

@@ -18,6 +18,7 @@ from exodeep_gui.core.state import ViewerState
 from exodeep_gui.gui.widgets.plots import dashed_line, plot_widget
 
 COLUMNS = ("id", "frame", "x", "y", "time (s)", "score", "size", "review")
+MEASURED = ("dF_F0", "t_half", "decay_r2", "fwhm")         # shown once the movie is analysed
 
 
 def _review_text(origin: str, status: str) -> str:
@@ -31,6 +32,16 @@ class EventTableModel(QAbstractTableModel):
         super().__init__()
         self.state = state
         self.table = state.events()
+        self.measure = None                   # event id → {column: value} of the analysis, or None
+        self.measured: tuple = ()             # the analysis columns shown (names with their units)
+
+    def set_measure(self, measure, columns) -> None:
+        self.beginResetModel()
+        self.measure, self.measured = measure, tuple(columns)
+        self.endResetModel()
+
+    def header(self, section: int) -> str:
+        return COLUMNS[section] if section < len(COLUMNS) else self.measured[section - len(COLUMNS)]
 
     def refresh(self) -> None:
         self.beginResetModel()
@@ -41,11 +52,11 @@ class EventTableModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(self.table)
 
     def columnCount(self, parent=QModelIndex()) -> int:
-        return len(COLUMNS)
+        return len(COLUMNS) + len(self.measured)
 
     def headerData(self, section, orientation, role=Qt.DisplayRole):
         if role == Qt.DisplayRole and orientation == Qt.Horizontal:
-            return COLUMNS[section]
+            return self.header(section)
         return None
 
     def event_id(self, row: int) -> int:
@@ -58,7 +69,11 @@ class EventTableModel(QAbstractTableModel):
     def value(self, row: int, col: int):
         t = self.table
         dt = self.state.current.movie.frame_interval_s if self.state.current else None
-        name = COLUMNS[col]
+        name = self.header(col)
+        if col >= len(COLUMNS):
+            m = self.measure(int(t.extra["id"][row])) if self.measure is not None else None
+            v = None if m is None else m.get(name)
+            return math.nan if v is None else float(v)
         if name == "id":
             return int(t.extra["id"][row])
         if name == "frame":
@@ -73,12 +88,12 @@ class EventTableModel(QAbstractTableModel):
         if not index.isValid():
             return None
         v = self.value(index.row(), index.column())
-        name = COLUMNS[index.column()]
+        name = self.header(index.column())
         if role == Qt.DisplayRole:
             if isinstance(v, float):
                 if math.isnan(v):
                     return ""                                  # unknown: blank, never a made-up value
-                return f"{v:.1f}" if name in ("x", "y") else (f"{v:.0f}" if name == "size" else f"{v:.2f}")
+                return format(v, {"x": ".1f", "y": ".1f", "size": ".0f", "score": ".2f", "time (s)": ".2f"}.get(name, ".3g"))
             return str(v)
         if role == Qt.UserRole:
             return -1.0 if isinstance(v, float) and math.isnan(v) else v
@@ -148,6 +163,10 @@ class EventPanel(QWidget):
         state.events_changed.connect(self.refresh)
         state.selection_changed.connect(self._selection_changed)
         self.refresh()
+
+    def show_measurements(self, measure, columns) -> None:
+        """Add the analysis's columns (``measure(event id)`` → values) to the table, or remove them."""
+        self.model.set_measure(measure, columns)
 
     def refresh(self) -> None:
         self.model.refresh()

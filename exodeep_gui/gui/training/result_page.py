@@ -4,13 +4,13 @@ every validation movie (each at its recommended threshold and minimum size), the
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout,
-                               QWizardPage)
+from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidget, QTableWidgetItem,
+                               QVBoxLayout, QWizardPage)
 
 from exodeep_gui.gui import workers
 from exodeep_gui.gui.training.plan import TrainingPlan
 
-HEADERS = ("movie", "before: precision", "recall", "F1", "after: precision", "recall", "F1")
+HEADERS = ("validation movie", "precision: before → after", "recall: before → after", "F1: before → after")
 
 
 class ResultPage(QWizardPage):
@@ -23,7 +23,9 @@ class ResultPage(QWizardPage):
         self.table = QTableWidget(0, len(HEADERS))
         self.table.setHorizontalHeaderLabels(HEADERS)
         self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
         self.use_button = QPushButton("Use this model for detection")
+        self.use_button.setStyleSheet("font-weight: bold")
         self.detect_button = QPushButton("Detect in all open movies with it")
         self.use_button.clicked.connect(self.use_model)
         self.detect_button.clicked.connect(self._detect_all)
@@ -67,12 +69,13 @@ class ResultPage(QWizardPage):
         self.table.setRowCount(len(rows))
         for i, r in enumerate(rows):
             cells = [r["movie"]]
-            for label in ("before", "after"):
-                s = r.get(label)
-                cells += [f"{s[k]:.3f}" for k in ("precision", "recall", "f1")] if s else ["—"] * 3
+            for k in ("precision", "recall", "f1"):
+                before, after = r.get("before"), r.get("after")
+                cells.append((f"{before[k]:.3f} → " if before else "(from scratch) ") + f"{after[k]:.3f}")
             for c, text in enumerate(cells):
                 self.table.setItem(i, c, QTableWidgetItem(text))
-        self.summary.setText(self.summary.text().replace("<br>Comparing the two models on the validation movies…", ""))
+        self.summary.setText(self.summary.text().replace("<br>Comparing the two models on the validation movies…",
+                                                         "<br>Each model at its own recommended filter."))
 
     def _failed(self, message: str, details: str) -> None:
         self.summary.setText(self.summary.text() + f"<br>The comparison failed: {message}")

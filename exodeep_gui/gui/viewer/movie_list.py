@@ -1,6 +1,7 @@
-"""The open movies: name, events shown, fully reviewed (a check the user sets), frames. A click
-makes a movie current; the check marks its review complete (training needs to know that every
-event in it is annotated)."""
+"""The open movies: name, condition, events shown, fully reviewed (a check the user sets). A
+click makes a movie current; the check marks its review complete (training needs to know that
+every event in it is annotated); the condition (double-click to type it) groups movies in the
+analysis."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTab
 
 from exodeep_gui.core.state import ViewerState
 
-HEADERS = ("movie", "events", "reviewed")
+HEADERS = ("movie", "cond.", "events", "✓")
+NAME, CONDITION, EVENTS, REVIEWED = range(4)
 
 
 class MovieList(QTableWidget):
@@ -19,13 +21,15 @@ class MovieList(QTableWidget):
         self.setHorizontalHeaderLabels(HEADERS)
         self.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.setSelectionMode(QAbstractItemView.SingleSelection)
-        self.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.setEditTriggers(QAbstractItemView.DoubleClicked | QAbstractItemView.EditKeyPressed)
         self.verticalHeader().hide()
         header = self.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.Stretch)
-        for c in (1, 2):
+        header.setSectionResizeMode(NAME, QHeaderView.Stretch)
+        for c in (CONDITION, EVENTS, REVIEWED):
             header.setSectionResizeMode(c, QHeaderView.ResizeToContents)
-        self.horizontalHeaderItem(2).setToolTip("Every event in this movie is reviewed (needed to train on it)")
+        self.horizontalHeaderItem(REVIEWED).setToolTip("Every event in this movie is reviewed (needed to train on it)")
+        self.horizontalHeaderItem(CONDITION).setToolTip("The experimental condition (double-click to type it); "
+                                                        "the analysis compares conditions")
         self._filling = False
         self.currentCellChanged.connect(lambda row, *_: self._pick(row))
         self.itemChanged.connect(self._item_changed)
@@ -42,14 +46,18 @@ class MovieList(QTableWidget):
             self.setRowCount(len(docs))
             for row, doc in enumerate(docs):
                 name = QTableWidgetItem(doc.name)
+                name.setFlags(Qt.ItemIsEnabled | Qt.ItemIsSelectable)
                 name.setToolTip(f"{doc.movie.source or doc.name}\n{doc.movie.n_frames} frames, "
                                 f"{doc.movie.shape[2]}×{doc.movie.shape[1]} px")
+                condition = QTableWidgetItem(doc.condition)
+                condition.setFlags(Qt.ItemIsEnabled | Qt.ItemIsSelectable | Qt.ItemIsEditable)
                 count = QTableWidgetItem(str(len(self.state.events(doc))))
+                count.setFlags(Qt.ItemIsEnabled | Qt.ItemIsSelectable)
                 count.setTextAlignment(int(Qt.AlignRight | Qt.AlignVCenter))
                 check = QTableWidgetItem("")
                 check.setFlags(Qt.ItemIsUserCheckable | Qt.ItemIsEnabled | Qt.ItemIsSelectable)
                 check.setCheckState(Qt.Checked if doc.fully_reviewed else Qt.Unchecked)
-                for col, item in enumerate((name, count, check)):
+                for col, item in zip((NAME, CONDITION, EVENTS, REVIEWED), (name, condition, count, check)):
                     self.setItem(row, col, item)
             self._show_current()
         finally:
@@ -68,6 +76,10 @@ class MovieList(QTableWidget):
             self.state.set_current(self.state.docs[row])
 
     def _item_changed(self, item) -> None:
-        if self._filling or item.column() != 2 or not 0 <= item.row() < len(self.state.docs):
+        if self._filling or not 0 <= item.row() < len(self.state.docs):
             return
-        self.state.set_fully_reviewed(self.state.docs[item.row()], item.checkState() == Qt.Checked)
+        doc = self.state.docs[item.row()]
+        if item.column() == REVIEWED:
+            self.state.set_fully_reviewed(doc, item.checkState() == Qt.Checked)
+        elif item.column() == CONDITION:
+            self.state.set_condition(doc, item.text())

@@ -34,7 +34,8 @@ class MovieView(QWidget):
         self.events_item = pg.ScatterPlotItem(symbol="o", size=16, brush=None, pen=pg.mkPen("#ffd000", width=2))
         self.selected_item = pg.ScatterPlotItem(symbol="o", size=24, brush=None, pen=pg.mkPen("#ff3030", width=3))
         self.truth_item = pg.ScatterPlotItem(symbol="+", size=14, pen=pg.mkPen("#30ff60", width=2))
-        for item in (self.events_item, self.truth_item, self.selected_item):
+        self.mask_item = pg.ImageItem(axisOrder="row-major")       # the cell mask's outline (analysis)
+        for item in (self.mask_item, self.events_item, self.truth_item, self.selected_item):
             self.view.addItem(item)
         self.histogram = pg.HistogramLUTItem(image=self.image)
         # the histogram is computed once per movie (middle frame), not at every frame drawn
@@ -99,6 +100,18 @@ class MovieView(QWidget):
 
     def toggle_play(self) -> None:
         self.play_button.toggle()
+
+    def set_mask_outline(self, mask) -> None:
+        """Outline ``mask`` (bool, frame-shaped) on the movie, or remove the outline (None)."""
+        if mask is None:
+            self.mask_item.clear()
+            return
+        from scipy import ndimage
+
+        edge = np.asarray(mask, bool) & ~ndimage.binary_erosion(np.asarray(mask, bool))
+        rgba = np.zeros(edge.shape + (4,), np.uint8)
+        rgba[edge] = (0, 230, 255, 200)
+        self.mask_item.setImage(rgba, autoLevels=False, levels=(0, 255))
 
     def set_add_mode(self, on: bool) -> None:
         """While on, a click on the movie adds an event there at the current frame."""

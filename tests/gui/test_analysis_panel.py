@@ -1,0 +1,135 @@
+"""The Analysis panel on a bare ViewerState: analyse through the job runner, the measurement
+table (a click selects the event), the selected event's trace with its fit, the cell mask
+offered to the movie view, the movie's plots, staleness after an edit, cancel, and export."""
+
+import numpy as np
+import pytest
+
+from exodeep_gui.core.movie import Movie
+from exodeep_gui.core.simulate import SimulationParams, simulate_movie
+from exodeep_gui.core.state import ViewerState
+from exodeep_gui.gui.analysis import AnalysisPanel
+from exodeep_gui.gui.jobs import JobRunner
+from tests.gui.helpers import fake_detection
+
+
+@pytest.fixture
+def setup(qtbot):
+    sims = [simulate_movie(SimulationParams(frames=60, height=64, width=64, events=6, docked=4, visiting=2),
+                           seed=s) for s in (3, 4)]
+    state = ViewerState()
+    docs = []
+    for k, sim in enumerate(sims):
+        doc = state.add_movie(Movie(sim.movie, pixel_size_um=0.16, frame_interval_s=0.3))
+        state.set_detection(doc, fake_detection(sim.truth, scores=np.ones(len(sim.truth))))
+        docs.append(doc)
+    state.set_current(docs[0])
+    runner = JobRunner()
+    panel = AnalysisPanel(state, runner)
+    qtbot.addWidget(panel)
+    yield state, runner, panel, docs, sims
+    runner.shutdown()
+
+
+def _run(qtbot, panel, button):
+    with qtbot.waitSignal(panel.analysis_changed, timeout=30_000) as sig:
+        button.click()
+    return sig.args[0]
+
+
+def test_analyze_this_movie_shows_measurements_trace_mask_and_plots(qtbot, setup):
+    state, runner, panel, docs, sims = setup
+    assert panel.result() is None and panel.model.rowCount() == 0
+    masks = []
+    panel.mask_changed.connect(masks.append)
+    a = _run(qtbot, panel, panel.analyze_button)
+    assert a is panel.result() and len(a) == 6 and panel.result(docs[1]) is None
+    assert panel.model.rowCount() == 6
+    names = panel.model.names
+    for col in ("id", "Slice", "dF_F0", "t_half_s", "decay_r2", "fwhm_um", "fit_note"):
+        assert col in names
+    assert masks[-1].shape == (64, 64) and masks[-1].any()
+    assert "rate" in panel.summary.text() and "Ripley" in panel.summary.text()
+    assert panel.time_plot.bars is not None and len(panel.ripley_plot.curve.getData()[0]) == 40
+    # a click on a row selects the event; the trace shows it with its fit
+    view_row = panel.proxy.mapFromSource(panel.model.index(2, 0))
+    panel._row_clicked(view_row)
+    eid = int(state.events().extra["id"][2])
+    assert state.selected == eid
+    x, y = panel.trace.curve.getData()
+    peak = a.kinetics.peak[2]
+    assert len(x) == 41 and y[x == x[peak]][0] == pytest.approx(a.columns["dF_F0"][2], rel=1e-6)
+    assert len(panel.trace.fit.getData()[0]) == 200
+    assert f"event {eid}" in panel.trace.widget.getPlotItem().titleLabel.text
+    assert panel.measurements(eid)["dF_F0"] == a.columns["dF_F0"][2]
+    # selecting in the state selects the table row
+    other = int(state.events().extra["id"][4])
+    state.select(other)
+    sel = panel.table.selectionModel().selectedRows()
+    assert [panel.model.event_id(panel.proxy.mapToSource(i).row()) for i in sel] == [other]
+
+
+def test_analyze_all_movies_filters_and_staleness(qtbot, setup):
+    state, runner, panel, docs, sims = setup
+    panel.min_df.setValue(0.3)
+    _run(qtbot, panel, panel.analyze_all_button)
+    a0, a1 = panel.result(docs[0]), panel.result(docs[1])
+    assert a0 is not None and a1 is not None and a0.options.filters == (("dF_F0", ">=", 0.3),)
+    np.testing.assert_array_equal(a0.kept, a0.in_mask & (a0.columns["dF_F0"] >= 0.3))
+    with qtbot.waitSignal(panel.analysis_changed) as sig:
+        state.set_current(docs[1])
+    assert sig.args[0] is a1 and panel.model.rowCount() == len(a1)
+    assert not panel.stale()
+    state.delete_event(int(state.events().extra["id"][0]))
+    assert panel.stale() and "changed since this analysis" in panel.status.text()
+    state.close_movie(docs[0])
+    assert panel.result(docs[0]) is None and id(docs[0]) not in panel.results
+
+
+def _slow(n, cancel=None):
+    import time
+
+    from exodeep_gui.core.progress import Progress
+
+    for i in range(n):
+        cancel.raise_if_cancelled()
+        time.sleep(0.02)
+        yield Progress("work", i + 1, n)
+
+
+def test_cancel_leaves_results_unchanged_and_buttons_usable(qtbot, setup):
+    state, runner, panel, docs, sims = setup
+    blocker = runner.submit(runner.job("detect", "other work", _slow, 500))       # the analysis waits
+    job = panel.analyze(all_movies=True)
+    assert "Waiting" in panel.status.text()
+    assert not panel.analyze_button.isEnabled() and panel.cancel_button.isEnabled()
+    with qtbot.waitSignal(job.done, timeout=5000):
+        panel.cancel()
+    assert panel.analyze_button.isEnabled() and not panel.cancel_button.isEnabled()
+    assert panel.results == {} and "Cancelled" in panel.status.text()
+    with qtbot.waitSignal(blocker.done, timeout=5000):
+        runner.cancel(blocker)
+    # and a running analysis can be cancelled too (or finishes first): the buttons come back
+    job = panel.analyze()
+    panel.cancel()
+    qtbot.waitUntil(lambda: panel.analyze_button.isEnabled(), timeout=30_000)
+
+
+def test_export_writes_the_report(qtbot, setup, tmp_path):
+    state, runner, panel, docs, sims = setup
+    assert panel.export(tmp_path / "nothing") is None and "analyse a movie first" in panel.status.text()
+    _run(qtbot, panel, panel.analyze_button)
+    job = panel.export(tmp_path / "out")
+    with qtbot.waitSignal(job.done, timeout=60_000):
+        pass
+    assert (tmp_path / "out" / "report.html").is_file() and (tmp_path / "out" / "events.csv").is_file()
+    assert "Report written" in panel.status.text()
+
+
+def test_no_events_no_job(qtbot):
+    state = ViewerState()
+    runner = JobRunner()
+    panel = AnalysisPanel(state, runner)
+    qtbot.addWidget(panel)
+    assert panel.analyze() is None and "No events" in panel.status.text()
+    runner.shutdown()
