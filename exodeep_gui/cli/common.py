@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 
 class UserError(Exception):
@@ -54,3 +55,57 @@ def print_summary(rows) -> None:
         print(f"{name[:30]:30s} {frames:7d} {n:7d} {dt:8.1f}  {status}")
     ok = sum(1 for r in rows if r[4] == "ok")
     print(f"{ok} of {len(rows)} movies done, {sum(r[2] for r in rows)} events")
+
+
+class MovieBar:
+    """A rich progress bar over the movies of a batch (done/total, failures, time left) on stderr,
+    drawn only on a terminal; :meth:`print` writes a line above it either way."""
+
+    def __init__(self, total: int, label: str = "movies"):
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.console = Console(stderr=True, highlight=False)
+        self._bar = Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
+                             TextColumn("{task.fields[failed]}", markup=False), TimeRemainingColumn(),
+                             console=self.console, disable=not self.console.is_terminal)
+        self._task = self._bar.add_task(label, total=total, failed="")
+        self.failed = 0
+
+    def __enter__(self) -> "MovieBar":
+        self._bar.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._bar.stop()
+
+    def advance(self, failed: bool = False) -> None:
+        self.failed += bool(failed)
+        self._bar.update(self._task, advance=1, failed=f"{self.failed} failed" if self.failed else "")
+
+    def print(self, text: str) -> None:
+        self.console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+def print_batch_summary(results) -> None:
+    """The summary table of a batch (batch.tasks.MovieResult rows): as :func:`print_summary`, with
+    movies an earlier run finished counted as done."""
+    if len(results) < 1:
+        return
+    print(f"{'movie':30s} {'frames':>7s} {'events':>7s} {'time s':>8s}  status")
+    for r in results:
+        status = {"ok": "ok", "skipped": "done earlier"}.get(r.status, f"FAILED: {r.reason}")
+        name = r.name if r.status != "failed" else Path(r.movie).name
+        print(f"{name[:30]:30s} {r.frames:7d} {r.events:7d} {r.seconds:8.1f}  {status}")
+    done = [r for r in results if r.status in ("ok", "skipped")]
+    earlier = sum(1 for r in results if r.status == "skipped")
+    print(f"{len(done)} of {len(results)} movies done{f' ({earlier} by an earlier run)' if earlier else ''}, "
+          f"{sum(r.events for r in done)} events")
+
+
+def movie_notices(movie) -> list:
+    """What the reader had to interpret in ``movie`` (``Movie.metadata["notices"]``: an axis-less stack
+    read as time, other images in the file…), as ``note: NAME: …`` lines for stderr."""
+    notes = (getattr(movie, "metadata", None) or {}).get("notices") or []
+    name = movie.source.name if getattr(movie, "source", None) is not None else movie.name
+    return [f"note: {name}: {n}" for n in notes]

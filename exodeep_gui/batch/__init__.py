@@ -1,0 +1,20 @@
+"""Run one function per movie over many movies: in this process, on a local Dask cluster, on SLURM
+(dask-jobqueue) or on an existing Dask scheduler, with resume, retry of lost workers and a report.
+
+A command (``exodeep detect`` first, ``exodeep analyze`` next) describes its per-movie work as a
+:class:`~exodeep_gui.batch.tasks.MovieCommand`: which files a finished movie has, what makes two
+runs the same (its fingerprint), and ``run(task)``, called once per movie on a worker. Tasks carry
+only the movie path and the command's frozen options; anything heavy (a model) is loaded by the
+worker process once and kept there (see :func:`exodeep_gui.ml.detect.cached_detector`).
+
+- :mod:`.tasks`: MovieTask / MovieResult, the markers of finished movies, :func:`run_task` (the
+  function a worker runs); stdlib + io only.
+- :mod:`.runner`: plan (skip finished movies), run in sequence or on a Dask client, the report CSV.
+- :mod:`.cluster`: which cluster (local, slurm, an address), the SLURM options and their file,
+  the worker set-up plugin (threads, GPU per worker). Imports Dask lazily.
+- :mod:`.detect`: detection as a :class:`MovieCommand`.
+"""
+
+from exodeep_gui.batch.tasks import MovieCommand, MovieResult, MovieTask, movie_tasks, run_task
+
+__all__ = ["MovieCommand", "MovieResult", "MovieTask", "movie_tasks", "run_task"]
