@@ -33,8 +33,8 @@ def register(sub) -> None:
                         "artefacts included, to reproduce its results (slow; loads the movie into memory)")
     d.add_argument("--cube", type=int, default=160, help="cube side for --tiling reference (default 160)")
     d.add_argument("--precision", choices=PRECISIONS, default="auto",
-                   help="arithmetic of the network: auto (default: bfloat16 on CPUs with native support, else "
-                        "float32), float32, bfloat16 or float16")
+                   help="arithmetic of the network: auto (default: bfloat16 on CPUs with AVX512_BF16 or AMX, "
+                        "float16 on GPUs, else float32), float32, bfloat16 or float16 (GPUs only)")
     d.add_argument("--formats", type=lambda s: s.split(","), default=["csv", "roi", "xml"],
                    help="comma-separated outputs among csv,roi,xml (default all)")
     d.add_argument("--overwrite", action="store_true", help="replace existing result files")
@@ -110,6 +110,13 @@ def cmd_detect(args) -> int:
     movies = find_movies(args.inputs)
     options = DetectOptions(model=args.model, threshold=args.threshold, min_size=args.min_size,
                             method=args.method, tiling=args.tiling, cube=args.cube, precision=args.precision)
+    if cluster_choice(args) is None:            # here: refuse float16 on a CPU once, not once per movie
+        from exodeep_gui.ml.device import resolve_precision
+
+        try:
+            resolve_precision(args.precision)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
     if args.no_resume and not args.overwrite:
         raise UserError("--no-resume replaces results of an earlier run: add --overwrite")
     cluster = cluster_choice(args)

@@ -33,11 +33,17 @@ def events_from_segmentation(labels: np.ndarray, score: np.ndarray, method: str 
 
 
 def _components(mask: np.ndarray, score: np.ndarray) -> EventTable:
+    """Statistics over the event voxels only (a few in a million), not over the whole movie:
+    ndimage.center_of_mass and maximum pass over every voxel with full-size index arrays (15 s
+    for a 1000 × 300 × 300 movie; this takes about a second, most of it the labelling)."""
     lab, n = ndimage.label(mask, structure=STRUCTURE)
-    index = np.arange(1, n + 1)
-    sizes = ndimage.sum_labels(mask, lab, index)
-    centres = np.array(ndimage.center_of_mass(mask, lab, index), float).reshape(-1, 3)
-    peaks = ndimage.maximum(score, lab, index).astype(float) / 255.0
+    flat = np.flatnonzero(lab)
+    ids = lab.ravel()[flat] - 1
+    t, y, x = np.unravel_index(flat, lab.shape)
+    sizes = np.bincount(ids, minlength=n).astype(float)
+    centres = np.stack([np.bincount(ids, weights=c, minlength=n) / sizes for c in (t, y, x)], axis=1)
+    peaks = np.zeros(n)
+    np.maximum.at(peaks, ids, np.asarray(score).ravel()[flat].astype(float) / 255.0)
     return EventTable.from_arrays(x=centres[:, 2], y=centres[:, 1], frame=centres[:, 0],
                                   score=peaks, size=sizes, extra={"t": centres[:, 0]}).sorted()
 

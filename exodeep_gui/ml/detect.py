@@ -37,6 +37,8 @@ class Detector:
 
     def detect(self, movie: Movie, options: DetectOptions = DetectOptions(),
                cancel: Optional[CancelToken] = None) -> Generator[Progress, None, Detection]:
+        from exodeep_gui.ml.device import resolve_precision, voxels_per_chunk_for
+
         if movie.n_frames < MIN_FRAMES:
             raise MovieError(f"{movie.source or movie.name}: {movie.n_frames} frames; the model needs "
                              f"at least {MIN_FRAMES}")
@@ -47,8 +49,12 @@ class Detector:
             seg = yield from segment_reference_tiling(self.model, self.info.spec, movie, patch=options.cube,
                                                       cancel=cancel)
         elif options.tiling == "streaming":
+            # "auto" and a device-sized chunk are resolved here, so the Detection says what ran
+            precision = resolve_precision(options.precision)
+            chunk = options.voxels_per_chunk or voxels_per_chunk_for(self.info.spec, precision)
+            options = options.with_(precision=precision, voxels_per_chunk=chunk)
             seg = yield from segment_movie(self.model, self.info.spec, movie, max_tile=options.max_tile,
-                                           voxels_per_chunk=options.voxels_per_chunk or 500_000, cancel=cancel)
+                                           voxels_per_chunk=chunk, precision=precision, cancel=cancel)
         else:
             raise ValueError(f"unknown tiling {options.tiling!r} (streaming or reference)")
         yield Progress("events", 0, 1, "grouping voxels into events")

@@ -91,7 +91,7 @@ def test_model_folder_round_trip_and_broken_folders(tmp_path, tiny_model):
     assert info.spec == TINY and info.config["classes"][2] == "exocytosis"
     det = Detector(info)
     movie = Movie(np.random.default_rng(4).poisson(80, (20, 32, 32)).astype(np.uint16))
-    a = det.detect_blocking(movie, DetectOptions(threshold=0))
+    a = det.detect_blocking(movie, DetectOptions(threshold=0, precision="float32"))
     from exodeep_gui.ml.predict import segment_movie
     ref = run_to_end(segment_movie(tiny_model, TINY, movie))
     assert np.array_equal(a.segmentation.labels, ref.labels)
