@@ -49,6 +49,7 @@ class MainWindow(QMainWindow):
         self.kymo_view = KymographView(self.state)
         self.movie_list = MovieList(self.state)
         self.detection = DetectionPanel(self.state, self.runner)
+        self.detection.set_precision(s.precision)
         self.events = EventPanel(self.state)
         self.analysis = AnalysisPanel(self.state, self.runner)
         self.files = FileActions(self, self.state, self.settings, self.keeper, self.kymo_view)
@@ -387,6 +388,7 @@ class MainWindow(QMainWindow):
         self.keeper.flush()
         s, f = self.settings, self.state.filter
         s.threshold, s.min_size, s.model, s.fps = f.threshold, f.min_size, self.state.model, self.movie_view.fps()
+        s.precision = self.detection.precision()
         s.geometry = bytes(self.saveGeometry().toHex()).decode()
         s.window_state = bytes(self.saveState().toHex()).decode()
         super().closeEvent(event)

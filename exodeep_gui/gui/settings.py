@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import List
@@ -27,6 +28,7 @@ class Settings:
     threshold: float = 0.5
     min_size: int = 0
     fps: int = 20
+    precision: str = "auto"     # the network's arithmetic for detection (Detection panel)
     last_training: str = ""     # the model folder of the last training run started from the window
     geometry: str = ""          # hex of QMainWindow.saveGeometry()
     window_state: str = ""      # hex of QMainWindow.saveState()
@@ -37,16 +39,33 @@ class Settings:
 
     @classmethod
     def load(cls, path: Path = None) -> "Settings":
+        """The settings in ``path``; a missing or broken file gives the defaults, and a value of the
+        wrong type (a hand-edited or damaged file) the default of that setting. Never raises, and
+        never changes the file."""
         path = Path(path or settings_file())
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return cls()
-        except (OSError, ValueError) as exc:
-            log.warning("settings %s unreadable (%s); using defaults", path, exc)
+        except (OSError, ValueError, RecursionError) as exc:     # UnicodeDecodeError is a ValueError
+            log.warning("settings %s unreadable (%s); using defaults", path, " ".join(str(exc).split())[:200])
+            return cls()
+        if not isinstance(data, dict):
+            log.warning("settings %s hold %s, not an object; using defaults", path, type(data).__name__)
             return cls()
         data = migrate(data)
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+        defaults = cls()
+        kept = {}
+        for name in cls.__dataclass_fields__:
+            if name not in data:
+                continue
+            value = _checked(data[name], getattr(defaults, name))
+            if value is None:
+                log.warning("settings %s: %s has a value of the wrong kind (%.60r); using the default",
+                            path, name, data[name])
+            else:
+                kept[name] = value
+        return cls(**kept)
 
     def save(self, path: Path = None) -> None:
         path = Path(path or settings_file())
@@ -55,6 +74,25 @@ class Settings:
             write_text_atomic(path, json.dumps(asdict(self), indent=2), overwrite=True)
         except OSError as exc:
             log.warning("could not save settings to %s: %s", path, exc)
+
+
+def _checked(value, default):
+    """``value`` if it has the type of ``default`` (a list of strings for lists), else None."""
+    if isinstance(default, bool):
+        return value if isinstance(value, bool) else None
+    if isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**31
+        return value if ok else None
+    if isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        return float(value) if ok else None
+    if isinstance(default, str):
+        return value if isinstance(value, str) and "\0" not in value else None
+    if isinstance(default, list):
+        if not isinstance(value, list):
+            return None
+        return [v for v in value if isinstance(v, str) and v and "\0" not in v][:MAX_RECENT]
+    return None
 
 
 def migrate(data: dict) -> dict:

@@ -106,3 +106,15 @@ def test_offline_the_bundled_model_is_offered(window, qtbot, sim_movie_file, mon
     boxes[-1].button(QMessageBox.Yes).click()
     assert window.state.model.endswith("exodeep-sim-small")
     assert "bundled" in window.detection.model_box.currentText()
+
+
+def test_the_precision_setting_reaches_the_engine_and_is_kept(window, qtbot, sim_movie_file, tiny_model_dir):
+    path, _ = sim_movie_file
+    window.open_paths([path])
+    window.state.set_model(str(tiny_model_dir))
+    window.detection.precision_box.setCurrentIndex(window.detection.precision_box.findData("float32"))
+    with qtbot.waitSignal(window.detection.finished, timeout=120_000):
+        window.detection.run_button.click()
+    assert window.state.current.detection.options.precision == "float32"        # what ran
+    window.close()
+    assert window.settings.precision == "float32"

@@ -55,6 +55,12 @@ class DetectionPanel(QWidget):
         self.min_size.setToolTip("Minimum event size; applies to every movie")
         self.threshold.valueChanged.connect(self._filter_edited)
         self.min_size.valueChanged.connect(self._filter_edited)
+        self.precision_box = QComboBox()
+        for value, label in (("auto", "automatic (fastest that keeps the events)"), ("float32", "float32"),
+                             ("bfloat16", "bfloat16 (CPUs with AVX512_BF16 or AMX, GPUs)"), ("float16", "float16 (GPUs)")):
+            self.precision_box.addItem(label, value)
+        self.precision_box.setToolTip("Arithmetic of the network. Automatic: bfloat16 on CPUs that have it (about "
+                                      "2× faster, same events), float16 on GPUs, float32 elsewhere")
         self.run_button = QPushButton("Detect in this movie")
         self.run_all_button = QPushButton("Detect in all movies")
         self.cancel_button = QPushButton("Cancel")
@@ -72,6 +78,7 @@ class DetectionPanel(QWidget):
         form.addRow("Model", row)
         form.addRow("Score ≥", self.threshold)
         form.addRow("Size ≥", self.min_size)
+        form.addRow("Precision", self.precision_box)
         buttons = QHBoxLayout()
         for b in (self.run_button, self.run_all_button, self.cancel_button):
             buttons.addWidget(b)
@@ -132,7 +139,15 @@ class DetectionPanel(QWidget):
     def options(self) -> DetectOptions:
         """The frozen options the job gets (it never reads these widgets)."""
         f = self.state.filter
-        return DetectOptions(model=self.state.model, threshold=f.threshold, min_size=f.min_size)
+        return DetectOptions(model=self.state.model, threshold=f.threshold, min_size=f.min_size,
+                             precision=self.precision())
+
+    def precision(self) -> str:
+        return self.precision_box.currentData()
+
+    def set_precision(self, value: str) -> None:
+        i = self.precision_box.findData(value)
+        self.precision_box.setCurrentIndex(i if i >= 0 else 0)
 
     # ---- running
     @property
