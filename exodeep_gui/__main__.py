@@ -3,7 +3,7 @@
 
 import sys
 
-CLI_COMMANDS = {"detect", "evaluate", "simulate", "spots", "train", "models", "demo"}
+CLI_COMMANDS = {"detect", "evaluate", "simulate", "spots", "train", "analyze", "models", "demo"}
 
 
 def run(argv) -> int:
