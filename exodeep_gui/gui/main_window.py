@@ -378,7 +378,8 @@ class MainWindow(QMainWindow):
         if not self._layout_restored:      # first run: the movie gets the room, the side panels what they need
             self._layout_restored = True
             side = max(380, min(460, int(self.width() * 0.29)))
-            self.resizeDocks([self.movies_dock, self.detection_dock], [165, side], Qt.Horizontal)
+            movies = max(165, min(260, int(self.width() * 0.11)))
+            self.resizeDocks([self.movies_dock, self.detection_dock], [movies, side], Qt.Horizontal)
             self.resizeDocks([self.detection_dock, self.events_dock], [175, self.height()], Qt.Vertical)
 
     def closeEvent(self, event) -> None:
