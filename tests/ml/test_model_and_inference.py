@@ -7,21 +7,7 @@ from exodeep_gui.core.movie import Movie, MovieError
 from exodeep_gui.core.progress import CancelToken, Cancelled, run_to_end
 from exodeep_gui.ml.unet import ModelError, UNetSpec, build_unet
 
-TINY = UNetSpec(filters=(4, 6, 8))
-
-
-@pytest.fixture(scope="module")
-def tiny_model():
-    import keras
-
-    keras.utils.set_random_seed(0)
-    model = build_unet(TINY)
-    # make the output depend on the input strongly enough for label maps to vary
-    for layer in model.layers:
-        if layer.__class__.__name__ == "Conv3D":
-            k, b = layer.get_weights()
-            layer.set_weights([k * 1.5, b + 0.02])
-    return model
+from tests.ml.conftest import TINY
 
 
 def test_published_architecture_layer_for_layer():

@@ -16,7 +16,7 @@ from exodeep_gui.ml import device
 from exodeep_gui.ml.unet import UNetSpec
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = UNetSpec(filters=(4, 6, 8))
+from tests.ml.conftest import TINY
 
 ZEN4 = """processor\t: 0
 vendor_id\t: AuthenticAMD
@@ -25,21 +25,6 @@ flags\t\t: fpu vme sse sse2 avx avx2 fma avx512f avx512dq avx512bw avx512vl avx5
 """
 SAPPHIRE_RAPIDS = "flags\t\t: fpu sse avx2 fma avx512f avx512_fp16 amx_bf16 amx_tile amx_int8\n"
 SKYLAKE = "flags\t\t: fpu sse avx2 fma avx512f avx512dq avx512cd avx512bw avx512vl\n"
-
-
-@pytest.fixture(scope="module")
-def tiny_model():
-    import keras
-
-    from exodeep_gui.ml.unet import build_unet
-
-    keras.utils.set_random_seed(0)
-    model = build_unet(TINY)
-    for layer in model.layers:
-        if layer.__class__.__name__ == "Conv3D":
-            k, b = layer.get_weights()
-            layer.set_weights([k * 1.5, b + 0.02])
-    return model
 
 
 def test_auto_means_bfloat16_only_where_the_cpu_has_it():
