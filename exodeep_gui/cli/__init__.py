@@ -29,15 +29,41 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        with _library_warnings_logged(args.debug):
+            return args.func(args)
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
     except (UserError, ValueError, OSError) as exc:
         if args.debug:
             raise
-        print(f"exodeep: error: {exc}", file=sys.stderr)
+        # one line per problem (a list of problems, as training data checks give, one line each)
+        for problem in getattr(exc, "problems", None) or [exc]:
+            text = " ".join(str(problem).split()) or type(exc).__name__
+            print(f"exodeep: error: {text}", file=sys.stderr)
         return 1
+
+
+@contextmanager
+def _library_warnings_logged(debug: bool):
+    """Python warnings and the readers' log records (tifffile, h5py, Keras…) go to the log at DEBUG
+    level, not to the terminal as raw text (what matters is in the one-line errors); ``--debug``
+    leaves them printed."""
+    if debug:
+        yield
+        return
+    import logging
+    import warnings
+
+    from exodeep_gui.io.movie_io import quiet_library_loggers
+
+    quiet_library_loggers()
+    log = logging.getLogger("exodeep_gui.library")
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        warnings.showwarning = lambda message, category, filename, lineno, *a, **k: log.debug(
+            "%s:%s: %s: %s", filename, lineno, category.__name__, message)
+        yield
 
 
 if __name__ == "__main__":

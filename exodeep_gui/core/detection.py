@@ -37,7 +37,8 @@ class DetectOptions:
 class SegmentationResult:
     """Per-voxel outputs kept for re-filtering without re-running the network."""
 
-    labels: np.ndarray      # uint8 (t, y, x): argmax class (0 background, 1 spot, 2 exocytosis)
+    labels: Optional[np.ndarray]   # uint8 (t, y, x): argmax class (0 background, 1 spot, 2 exocytosis);
+                                   # None where only the scores were kept (the window)
     score: np.ndarray       # uint8 (t, y, x): class-2 probability × 255
 
 

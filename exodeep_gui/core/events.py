@@ -69,3 +69,32 @@ class EventTable:
         cols = {name: getattr(self, name) for name in CORE_COLUMNS}
         cols.update(self.extra)
         return cols
+
+
+class EventsOutsideMovie(ValueError):
+    """An events table with rows that do not lie in its movie; the message names the rows."""
+
+
+def rows_outside(events: EventTable, shape) -> np.ndarray:
+    """Indices of the events of ``events`` that do not fall on a pixel of a movie of ``shape``
+    (t, y, x): x and y rounded to the nearest pixel, the frame 0-based."""
+    T, H, W = (int(n) for n in shape[:3])
+    xi, yi = np.rint(events.x), np.rint(events.y)
+    bad = ((xi < 0) | (xi > W - 1) | (yi < 0) | (yi > H - 1) | (events.frame < 0) | (events.frame > T - 1)
+           | ~np.isfinite(events.x) | ~np.isfinite(events.y))
+    return np.nonzero(bad)[0]
+
+
+def check_events_in_movie(events: EventTable, shape, source: str, shown: int = 5) -> None:
+    """Raise :class:`EventsOutsideMovie` naming the rows (1-based, in table order; X, Y, and the
+    1-based Slice as in an ImageJ table) of ``events`` that lie outside a movie of ``shape``."""
+    bad = rows_outside(events, shape)
+    if len(bad) == 0:
+        return
+    T, H, W = (int(n) for n in shape[:3])
+    rows = "; ".join(f"row {i + 1} (X {events.x[i]:g}, Y {events.y[i]:g}, Slice {int(events.frame[i]) + 1})"
+                     for i in bad[:shown])
+    more = f"; and {len(bad) - shown} more" if len(bad) > shown else ""
+    what = "row lies" if len(bad) == 1 else "rows lie"
+    raise EventsOutsideMovie(f"{source}: {len(bad)} {what} outside the movie ({W}×{H} px, {T} frames): "
+                             f"{rows}{more}")

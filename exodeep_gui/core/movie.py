@@ -56,11 +56,21 @@ class Movie:
         return not isinstance(self.data, np.ndarray) or isinstance(self.data, np.memmap)
 
     def frames(self, start: int, stop: int) -> np.ndarray:
-        """Frames [start, stop) as an in-memory array (of the movie's dtype)."""
-        return np.asarray(self.data[start:stop])
+        """Frames [start, stop) as an in-memory array (of the movie's dtype). A lazy reader failing
+        (a damaged HDF5 chunk, a frame file gone) raises :class:`MovieError` naming the file."""
+        return self._read(slice(start, stop), f"frames {start + 1}–{min(stop, self.n_frames)}")
 
     def frame(self, index: int) -> np.ndarray:
-        return np.asarray(self.data[index])
+        return self._read(index, f"frame {index + 1}")
+
+    def _read(self, key, what: str) -> np.ndarray:
+        try:
+            return np.asarray(self.data[key])
+        except (MovieError, MemoryError, IndexError):
+            raise
+        except (OSError, ValueError, KeyError, RuntimeError) as exc:
+            text = " ".join(str(exc).split())[:200] or type(exc).__name__
+            raise MovieError(f"{self.source or self.name}: {what} cannot be read ({text})") from None
 
     def __repr__(self) -> str:  # keeps huge arrays out of logs
         return (f"Movie({self.name!r}, shape={self.shape}, dtype={self.dtype}, "

@@ -151,8 +151,8 @@ def merge_detection(rows: EventTable, candidates: EventTable, next_id: int, flt:
 
     Returns (new rows, next free id, summary). Matching is one-to-one with the paper's rule
     (Δt = new − old frame): first existing detected events (their id, status and review stay;
-    position, score and size take the new values), then events the user added (they keep their
-    position and take the new score and size). Unmatched detected events are removed unless the
+    position, score and size take the new values, but a confirmed event keeps its position), then
+    events the user added (they keep their position and take the new score and size). Unmatched detected events are removed unless the
     user confirmed or deleted them; unmatched candidates become new events."""
     was_shown = visible_mask(rows, flt)
     origin = rows.extra["origin"] if len(rows) else np.zeros(0, "U9")
@@ -164,8 +164,10 @@ def merge_detection(rows: EventTable, candidates: EventTable, next_id: int, flt:
         avail = np.nonzero(free)[0]
         ri, ci = match_events(rows.select(mine), candidates.select(avail), max_dist, dt_range)
         r, c = mine[ri], avail[ci]
-        if kind == DETECTED:
-            out.x[r], out.y[r], out.frame[r] = candidates.x[c], candidates.y[c], candidates.frame[c]
+        if kind == DETECTED:                  # a confirmed event keeps the position the user confirmed
+            moved = r[out.extra["status"][r] != CONFIRMED] if len(r) else r
+            cm = c[out.extra["status"][r] != CONFIRMED] if len(r) else c
+            out.x[moved], out.y[moved], out.frame[moved] = candidates.x[cm], candidates.y[cm], candidates.frame[cm]
         out.score[r], out.size[r] = candidates.score[c], candidates.size[c]
         free[c] = False
         matched_rows[r] = True

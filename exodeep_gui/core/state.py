@@ -20,6 +20,7 @@ from exodeep_gui.core.movie import Movie
 from exodeep_gui.core.review import EventFilter, MergeSummary
 
 MAX_UNDO = 200
+KEEP_DETECTIONS = 2        # undo entries that keep their detection's per-voxel maps (memory)
 
 
 class Signal:
@@ -58,7 +59,7 @@ class MovieDoc:
     line: Optional[np.ndarray] = None               # (n, 2) kymograph polyline, (x, y) px
     fully_reviewed: bool = False
     condition: str = ""                             # the experimental condition (analysis groups by it)
-    undo: list = field(default_factory=list)        # (label, rows, next_id, detection)
+    undo: list = field(default_factory=list)        # (label, rows, next_id, detection, model_name)
     _shown: tuple = (None, None, None)              # cache: (rows, filter, visible table)
 
     @property
@@ -226,8 +227,11 @@ class ViewerState:
 
     def _edit(self, doc: MovieDoc, label: str, rows: EventTable, next_id: Optional[int] = None,
               detection=None) -> None:
-        doc.undo.append((label, doc.rows, doc.next_id, doc.detection))
+        doc.undo.append((label, doc.rows, doc.next_id, doc.detection, doc.model_name))
         del doc.undo[:-MAX_UNDO]
+        for k, entry in enumerate(doc.undo[:-KEEP_DETECTIONS]):     # older per-voxel maps are let go
+            if entry[3] is not None:
+                doc.undo[k] = entry[:3] + (None,) + entry[4:]
         doc.rows = rows
         if next_id is not None:
             doc.next_id = next_id
@@ -242,8 +246,8 @@ class ViewerState:
         """Merge a detection run into ``doc``'s review (see core.review.merge_detection); undoable."""
         rows, next_id, summary = review.merge_detection(doc.rows, detection.candidates, doc.next_id,
                                                         self.filter)
-        doc.model_name = detection.model_name
         self._edit(doc, "detection", rows, next_id, detection)
+        doc.model_name = detection.model_name
         return summary
 
     def delete_event(self, event_id: int) -> None:
@@ -275,7 +279,8 @@ class ViewerState:
         doc = self.current
         if doc is None or not doc.undo:
             return False
-        _, doc.rows, doc.next_id, doc.detection = doc.undo.pop()
+        _, doc.rows, doc.next_id, detection, doc.model_name = doc.undo.pop()
+        doc.detection = detection if detection is not None else doc.detection
         if self.selected is not None and self.selected_index() is None:
             self.selected = None
             self.selection_changed.emit(None)

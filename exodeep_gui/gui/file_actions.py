@@ -34,13 +34,24 @@ class FileActions(QObject):
     def open_paths(self, paths: Iterable) -> int:
         movies, errors = files.open_movies(paths)
         for m in movies:
-            self.keeper.open(m)
+            same = self._open_already(m)
+            if same is not None:          # one document per file: two would overwrite each other's review
+                self.state.set_current(same)
+            else:
+                self.keeper.open(m)
             if m.source is not None:
                 self.settings.add_recent(m.source)
         self.recent_changed.emit()
         if errors:
             show_error(self.window, "Some files could not be opened:\n" + "\n".join(errors))
         return len(movies)
+
+    def _open_already(self, movie):
+        if movie.source is None:
+            return None
+        key = Path(movie.source).resolve()
+        return next((d for d in self.state.docs if d.movie.source is not None
+                     and Path(d.movie.source).resolve() == key), None)
 
     def open_dialog(self) -> None:
         paths, _ = QFileDialog.getOpenFileNames(self.window, "Open movies", self.settings.last_open_dir,

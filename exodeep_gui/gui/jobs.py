@@ -35,7 +35,7 @@ class JobRunner(QObject):
         self.current: Optional[workers.GeneratorWorker] = None
         self.thread = None
         self.engine = EngineProcess("exodeep-engine")
-        self.light: list = []                 # light jobs running now (run_now)
+        self.light: dict = {}                 # light jobs running now (run_now), by key
         self._closing = False
 
     def job(self, kind: str, title: str, make_generator, *args, **kwargs) -> workers.GeneratorWorker:
@@ -49,15 +49,13 @@ class JobRunner(QObject):
         """Start a light job (a preview, a count: no network, seconds at most) at once, beside the
         heavy one; it is still the runner's, and cancelled and waited for at shutdown."""
         job.started_at = time.monotonic()
-        self.light.append(job)
-        job.done.connect(self._light_done)
+        self.light[job.key] = job
+        job.ended.connect(self._light_done)       # bound method: queued to this (the GUI) thread
         job.thread = workers.start(job)
         return job
 
-    def _light_done(self) -> None:
-        job = self.sender()
-        if job in self.light:
-            self.light.remove(job)
+    def _light_done(self, key) -> None:
+        self.light.pop(key, None)
 
     def submit(self, job: workers.GeneratorWorker) -> workers.GeneratorWorker:
         if self._closing:
@@ -118,7 +116,7 @@ class JobRunner(QObject):
         engine process. Called when the window closes."""
         self._closing = True
         self.cancel_all()
-        for job in list(self.light):
+        for job in list(self.light.values()):
             job.cancel()
             job.thread.wait(5000)
         self.light.clear()

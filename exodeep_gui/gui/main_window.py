@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from typing import Iterable, Optional
 
-from PySide6.QtCore import QByteArray, QEvent, QObject, Qt
+from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QAbstractSpinBox, QApplication, QDockWidget, QMainWindow, QMessageBox,
                                QStackedWidget, QToolBar)
@@ -17,7 +17,7 @@ from exodeep_gui.core.review import EventFilter
 from exodeep_gui.core.state import ViewerState
 from exodeep_gui.gui.analysis import AnalysisPanel
 from exodeep_gui.gui.detection.panel import DetectionPanel
-from exodeep_gui.gui.dialogs import show_error
+from exodeep_gui.gui.dialogs import ask_yes_no, show_error
 from exodeep_gui.gui.file_actions import FileActions
 from exodeep_gui.gui.jobs import JobRunner, JobStatus
 from exodeep_gui.gui.review.event_panel import EventPanel
@@ -76,6 +76,11 @@ class MainWindow(QMainWindow):
             source.message.connect(lambda text: self.statusBar().showMessage(text, 10000))
         self.keeper.error.connect(lambda text: show_error(self, text))
         self.files.recent_changed.connect(self._fill_recent)
+        self._settings_timer = QTimer(self, singleShot=True, interval=1000)
+        self._settings_timer.timeout.connect(self.save_settings)
+        for signal in (self.state.filter_changed, self.state.model_changed, self.files.recent_changed,
+                       self.detection.precision_changed):
+            signal.connect(lambda *_: self._settings_timer.start())
         self.state.movie_changed.connect(self._movie_changed)
         self.state.movies_changed.connect(lambda: self._movie_changed(self.state.current))
         QApplication.instance().installEventFilter(self)
@@ -113,7 +118,15 @@ class MainWindow(QMainWindow):
         self.state.line_changed.connect(lambda line: line is not None and self.kymo_dock.raise_())
 
     # ---- actions, menus, toolbar
-    def _new_action(self, key: str, text: str, slot, shortcut=None, checkable: bool = False, tip: str = "") -> QAction:
+    def _slot(self, name: str):
+        """The method ``name`` names ("close", or "files.open_dialog": a panel's), found when it runs."""
+        target = self
+        for part in name.split("."):
+            target = getattr(target, part)
+        return target
+
+    def _new_action(self, key: str, text: str, slot: str, shortcut=None, checkable: bool = False,
+                    tip: str = "") -> QAction:
         act = QAction(text, self, checkable=checkable)
         if shortcut:
             act.setShortcut(QKeySequence(shortcut))
@@ -121,7 +134,8 @@ class MainWindow(QMainWindow):
             act.setStatusTip(tip)
             act.setToolTip(tip)
         # a menu item passes `checked` to its slot: only checkable actions take it
-        act.triggered.connect((lambda checked: slot(checked)) if checkable else (lambda _=False: slot()))
+        act.triggered.connect((lambda checked: self._slot(slot)(checked)) if checkable
+                              else (lambda _=False: self._slot(slot)()))
         self.addAction(act)          # shortcuts work wherever the focus is in this window
         self.act[key] = act
         return act
@@ -131,7 +145,7 @@ class MainWindow(QMainWindow):
 
         self.act = {}
         for key, text, method, shortcut, checkable, tip in ACTIONS:
-            self._new_action(key, text, getattr(self, method), shortcut, checkable, tip)
+            self._new_action(key, text, method, shortcut, checkable, tip)
 
     def _build_menus(self) -> None:
         from exodeep_gui.gui.actions import MENUS
@@ -184,12 +198,6 @@ class MainWindow(QMainWindow):
     def open_paths(self, paths: Iterable) -> int:
         return self.files.open_paths(paths)
 
-    def open_dialog(self) -> None:
-        self.files.open_dialog()
-
-    def open_folder_dialog(self) -> None:
-        self.files.open_folder_dialog()
-
     def open_demo(self) -> None:
         from exodeep_gui.gui.app import demo_movie
 
@@ -197,23 +205,8 @@ class MainWindow(QMainWindow):
         if self.open_paths([path]) and self.state.current.annotations is None and path.with_suffix(".csv").is_file():
             self.files.import_annotations_dialog(str(path.with_suffix(".csv")))
 
-    def import_annotations_dialog(self) -> None:
-        self.files.import_annotations_dialog()
-
-    def save_annotations_dialog(self) -> None:
-        self.files.save_annotations_dialog()
-
-    def export_dialog(self) -> None:
-        self.files.export_dialog()
-
     def export_all_dialog(self) -> None:
         self.files.export_dialog(all_movies=True)
-
-    def export_kymograph_dialog(self) -> None:
-        self.files.export_kymograph_dialog()
-
-    def snapshot_dialog(self) -> None:
-        self.files.snapshot_dialog()
 
     def close_current(self) -> None:
         doc = self.state.current
@@ -239,24 +232,6 @@ class MainWindow(QMainWindow):
     def review_previous(self) -> None:
         self.events.step(-1)
 
-    def confirm_selected(self) -> None:
-        self.events.confirm_selected()
-
-    def delete_selected(self) -> None:
-        self.events.delete_selected()
-
-    def start_line(self) -> None:
-        self.movie_view.start_line()
-
-    def clear_line(self) -> None:
-        self.movie_view.clear_line()
-
-    def auto_contrast(self) -> None:
-        self.movie_view.auto_contrast()
-
-    def toggle_play(self) -> None:
-        self.movie_view.toggle_play()
-
     def next_frame(self) -> None:
         self.state.set_frame(self.state.frame + 1)
 
@@ -269,17 +244,10 @@ class MainWindow(QMainWindow):
     def last_frame(self) -> None:
         self.state.set_frame(10 ** 9)
 
-    def detect(self) -> None:
-        self.detection.run()
-
     def detect_all(self) -> None:
         self.detection.run(all_movies=True)
 
-    def cancel_job(self) -> None:
-        self.runner.cancel()
 
-    def choose_model_folder(self) -> None:
-        self.detection.choose_folder()
 
     # ---- analysis
     def analyze(self) -> None:
@@ -289,9 +257,6 @@ class MainWindow(QMainWindow):
     def analyze_all(self) -> None:
         self.analysis_dock.raise_()
         self.analysis.analyze(all_movies=True)
-
-    def export_analysis(self) -> None:
-        self.analysis.choose_export_folder()
 
     def _analysis_changed(self, analysis) -> None:
         """The measured columns join the event table (blank for events not analysed)."""
@@ -330,6 +295,7 @@ class MainWindow(QMainWindow):
 
     def _training_started(self, folder: str) -> None:
         self.settings.last_training = folder
+        self.save_settings()                  # a kill during training must not lose where it is
 
     def _show_training_movie(self, path, annotations) -> None:
         if self.open_paths([path]) and annotations:
@@ -382,14 +348,31 @@ class MainWindow(QMainWindow):
             self.resizeDocks([self.movies_dock, self.detection_dock], [movies, side], Qt.Horizontal)
             self.resizeDocks([self.detection_dock, self.events_dock], [175, self.height()], Qt.Vertical)
 
-    def closeEvent(self, event) -> None:
-        QApplication.instance().removeEventFilter(self)
-        self.movie_view.stop_playing()
-        self.runner.shutdown()
-        self.keeper.flush()
+    def _capture_settings(self) -> None:
         s, f = self.settings, self.state.filter
         s.threshold, s.min_size, s.model, s.fps = f.threshold, f.min_size, self.state.model, self.movie_view.fps()
         s.precision = self.detection.precision()
         s.geometry = bytes(self.saveGeometry().toHex()).decode()
         s.window_state = bytes(self.saveState().toHex()).decode()
+
+    def save_settings(self) -> None:
+        """Preferences to disk now (soon after each change, not only at a clean exit)."""
+        self._capture_settings()
+        self.settings.save()
+
+    def closeEvent(self, event) -> None:
+        if self.runner.running("train") and not ask_yes_no(
+                self, "A model is training. Closing stops it (its checkpoint is kept: Train > Resume "
+                      "continues it). Close ExoDeep?"):
+            event.ignore()
+            return
+        if self.runner.busy:
+            self.statusBar().showMessage("Stopping the running job…")
+            QApplication.processEvents()
+        QApplication.instance().removeEventFilter(self)
+        self.movie_view.stop_playing()
+        self._settings_timer.stop()
+        self.runner.shutdown()
+        self.keeper.flush()
+        self._capture_settings()
         super().closeEvent(event)

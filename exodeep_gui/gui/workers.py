@@ -12,7 +12,7 @@ import logging
 import traceback
 from typing import Callable, Optional
 
-from PySide6.QtCore import QObject, Qt, QThread, Signal
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal
 
 from exodeep_gui.core.progress import Cancelled, CancelToken
 
@@ -25,12 +25,14 @@ class GeneratorWorker(QObject):
     failed = Signal(str, str)        # message, details
     cancelled = Signal()
     done = Signal()
+    ended = Signal(object)           # this worker's key (a plain int: no Qt object crosses threads), after done
 
     def __init__(self, make_generator: Callable, *args, **kwargs):
         super().__init__()
         self._make = make_generator
         self._args, self._kwargs = args, kwargs
         self.token = CancelToken()
+        self.key = id(self)
         self.exception: Optional[BaseException] = None     # what failed, for callers that offer a way out
 
     def cancel(self) -> None:
@@ -57,7 +59,14 @@ class GeneratorWorker(QObject):
             log.exception("worker failed")
             self.failed.emit(str(exc) or type(exc).__name__, traceback.format_exc())
         finally:
+            # back to the GUI thread before anyone hears of the end: Python owns this object and
+            # lets go of it there (deleting it in the worker thread, as deleteLater did, crashed
+            # shiboken now and then while Python still held it)
+            app = QCoreApplication.instance()
+            if app is not None:
+                self.moveToThread(app.thread())
             self.done.emit()
+            self.ended.emit(self.key)
 
 
 _THREADS: list = []
@@ -85,7 +94,6 @@ def start(worker: GeneratorWorker, parent: Optional[QObject] = None) -> QThread:
     # quit from the worker's own thread at once: a queued quit would wait for the GUI thread, which
     # may itself be waiting for this thread to finish (that deadlocked for wait()'s 5 s timeout)
     worker.done.connect(thread.quit, Qt.DirectConnection)
-    thread.finished.connect(worker.deleteLater)
     thread.start()
     return thread
 
@@ -97,7 +105,8 @@ def detect_generator(model_name: str, movies, options, engine=None, cancel: Canc
     would freeze this window (measured 0.5–1 s)."""
     from exodeep_gui.ml.detect import detect_in_subprocess
 
-    return (yield from detect_in_subprocess(model_name, movies, options, cancel=cancel, engine=engine))
+    return (yield from detect_in_subprocess(model_name, movies, options, cancel=cancel, engine=engine,
+                                            keep_labels=False))
 
 
 def in_child(target: str, *args, grace_s: float = 1.0, cancel: CancelToken = None):

@@ -95,12 +95,13 @@ def write_analysis(out_dir, analyses: Sequence, options, notes: Sequence[str] = 
     clock = ProgressClock("report", total)
     done = 0
     movie_figs: List[list] = []
-    for a in analyses:
+    stems = unique_stems([slug(a.name) for a in analyses])     # two movies may share a name
+    for a, stem in zip(analyses, stems):
         mine = []
         for fname, make in figures.MOVIE_FIGURES:
             if cancel is not None:
                 cancel.raise_if_cancelled()
-            paths, png = figures.save(make(a), fig_dir, f"{slug(a.name)}_{fname}", overwrite)
+            paths, png = figures.save(make(a), fig_dir, f"{stem}_{fname}", overwrite)
             written["figures"] += paths
             mine.append((fname, png))
             done += 1
@@ -119,3 +120,13 @@ def write_analysis(out_dir, analyses: Sequence, options, notes: Sequence[str] = 
     written["report"] = report.write_report(out_dir / REPORT, html, overwrite)
     yield clock.report(total, "report written")
     return written
+
+
+def unique_stems(stems: List[str]) -> List[str]:
+    """``stems`` with a number added to every repeat (``cell``, ``cell_2``, …), order kept."""
+    seen: dict = {}
+    out = []
+    for st in stems:
+        seen[st] = seen.get(st, 0) + 1
+        out.append(st if seen[st] == 1 else f"{st}_{seen[st]}")
+    return out

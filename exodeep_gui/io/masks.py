@@ -11,7 +11,10 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from exodeep_gui.io.movie_io import MAX_COMPRESSION_RATIO, library_messages, one_line
+
 MASK_SUFFIXES = (".tif", ".tiff")
+MAX_MASK_BYTES = 1 << 30           # a cell mask is one frame: a larger one is a damaged header
 
 
 class MaskError(ValueError):
@@ -37,17 +40,32 @@ def read_mask(path, frame_shape: Optional[Sequence[int]] = None) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise MaskError(f"{path}: no such mask file")
-    try:
-        with tifffile.TiffFile(path) as tif:
-            if not tif.series:
-                raise MaskError(f"{path}: the TIFF holds no image")
-            series = tif.series[0]
-            axes, data = series.axes, series.asarray()
-    except MaskError:
-        raise
-    except Exception as exc:              # not a TIFF, truncated, unknown compression…
-        text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        raise MaskError(f"{path}: not a readable mask image ({text})") from None
+    size = path.stat().st_size
+    with library_messages() as messages:
+        try:
+            with tifffile.TiffFile(path) as tif:
+                if not tif.series or len(tif.pages) == 0:
+                    raise MaskError(f"{path}: the TIFF holds no image")
+                series = tif.series[0]
+                axes = series.axes
+                nbytes = float(np.prod(series.shape, dtype=np.float64)) * np.dtype(series.dtype).itemsize
+                if nbytes > MAX_COMPRESSION_RATIO * max(size, 1) or nbytes > MAX_MASK_BYTES:
+                    raise MaskError(f"{path}: a damaged mask: its header describes an image of "
+                                    f"{' × '.join(map(str, series.shape))} px in a file of {size} bytes")
+                ends = [max((int(o) + int(c) for o, c in zip(pg.dataoffsets or (), pg.databytecounts or ())),
+                            default=0) for pg in series.pages if pg is not None]
+                if any(e > size for e in ends) or any(pg is None for pg in series.pages):
+                    raise MaskError(f"{path}: the mask file is truncated or damaged")
+                data = series.asarray()
+        except MaskError:
+            raise
+        except MemoryError:
+            raise MaskError(f"{path}: not enough memory to read this mask") from None
+        except Exception as exc:              # not a TIFF, truncated, unknown compression…
+            text = one_line(str(exc), 200) if str(exc).strip() else type(exc).__name__
+            raise MaskError(f"{path}: not a readable mask image: not a TIFF, or a damaged one ({text})") from None
+    if any("invalid page offset" in m or "corrupted" in m for m in messages):
+        raise MaskError(f"{path}: the mask file is truncated or damaged")
     if "Y" not in axes or "X" not in axes:
         raise MaskError(f"{path}: not a 2D image (axes {axes})")
     inside = np.asarray(data) != 0

@@ -11,12 +11,17 @@ Every failure is a :class:`MovieError` whose one-line message names the file.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import struct
 import tempfile
+import threading
+import warnings
 import xml.etree.ElementTree as ET
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Iterator, List, Optional, Sequence
 
 import numpy as np
 import psutil
@@ -30,6 +35,84 @@ MOVIE_SUFFIXES = TIFF_SUFFIXES + (".h5", ".hdf5", ".nd2")
 _STACK_AXES = "TZIQ"
 # float movies up to this size are checked for NaN when opened; larger ones during detection
 NAN_CHECK_BYTES = 1 << 30
+# one non-spatial axis of at least this many planes is a time series, whatever the file calls it
+# (ImageJ and tifffile label an axis-less stack "channels"); fewer channels are a multi-channel image
+MIN_RELABELLED_FRAMES = 8
+# a compressed series may not claim more than this many times its file's size (a damaged header)
+MAX_COMPRESSION_RATIO = 4096
+
+# ---------------------------------------------------------------- library messages
+# The readers (tifffile, h5py, nd2, Keras) report what they find odd as log records and Python
+# warnings. They are collected while a file is read (and the one-line error says what matters),
+# never printed: outside a capture they go to this logger at DEBUG level (the window's log file).
+LIBRARY_LOGGERS = ("tifffile", "h5py", "nd2", "keras", "absl", "roifile")
+_library_log = logging.getLogger("exodeep_gui.library")
+_capture = threading.local()
+_installed = threading.Lock()
+_handler: Optional[logging.Handler] = None
+
+
+class _Collector(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        stack = getattr(_capture, "stack", None)
+        try:
+            text = record.getMessage()
+        except Exception:                      # a malformed record must not break reading
+            text = str(record.msg)
+        if stack:
+            stack[-1].append(text)
+        else:
+            _library_log.debug("%s: %s", record.name, text)
+
+
+def quiet_library_loggers() -> None:
+    """From now on the readers' log records are collected during :func:`library_messages` and
+    logged at DEBUG level otherwise, never printed by Python's last-resort handler."""
+    _install_collector()
+
+
+def _install_collector() -> None:
+    global _handler
+    with _installed:
+        if _handler is not None:
+            return
+        _handler = _Collector(logging.DEBUG)
+        for name in LIBRARY_LOGGERS:
+            lg = logging.getLogger(name)
+            lg.addHandler(_handler)
+            lg.propagate = False
+
+
+@contextmanager
+def library_messages() -> Iterator[List[str]]:
+    """Collect the readers' log records and warnings (as one-line texts) instead of printing them::
+
+        with library_messages() as messages:
+            ...read a file...
+        # messages: what tifffile & co. said
+    """
+    _install_collector()
+    stack = getattr(_capture, "stack", None)
+    if stack is None:
+        stack = _capture.stack = []
+    messages: List[str] = []
+    stack.append(messages)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            warnings.showwarning = lambda message, category, *args, **kw: messages.append(
+                f"{category.__name__}: {message}")
+            yield messages
+    finally:
+        stack.remove(messages)
+        for text in messages:
+            _library_log.debug("%s", text)
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """``text`` as one line of at most ``limit`` characters (library messages may span lines)."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def is_movie_path(path: Path) -> bool:
@@ -76,107 +159,361 @@ def frame_files_folder(paths) -> Optional[Path]:
 
 
 def _is_single_frame(path: Path) -> bool:
-    try:
-        import tifffile
+    with library_messages():
+        try:
+            import tifffile
 
-        with tifffile.TiffFile(path) as tif:
-            return len(tif.pages) == 1 and tif.series[0].ndim == 2
-    except Exception:
-        return False
+            with tifffile.TiffFile(path) as tif:
+                return len(tif.pages) == 1 and tif.series[0].ndim == 2
+        except Exception:
+            return False
 
 
 def open_movie(path, channel: int = 0, memory_limit_bytes: Optional[int] = None) -> Movie:
-    """Open ``path`` (file or folder of frames) and return a (t, y, x) movie."""
+    """Open ``path`` (file or folder of frames) and return a (t, y, x) movie.
+
+    What the reader had to interpret (an axis-less stack that tifffile calls channels, other
+    images in the file that are not read…) is listed, one line each, in ``movie.metadata["notices"]``.
+    The readers' own warnings are never printed (see :func:`library_messages`)."""
     path = Path(path)
     if not path.exists():
         raise MovieError(f"{path}: no such file or folder")
-    try:
-        if path.is_dir():
-            movie = _open_frame_folder(path)
-        else:
-            suffix = path.suffix.lower()
-            if suffix in (".h5", ".hdf5"):
-                movie = _open_h5(path)
-            elif suffix == ".nd2":
-                movie = _open_nd2(path, channel)
+    with library_messages() as messages:
+        try:
+            if path.is_dir():
+                movie = _open_frame_folder(path)
             else:
-                movie = _open_tiff(path, channel, memory_limit_bytes)
-    except MovieError:
-        raise
-    except MemoryError:
-        raise MovieError(f"{path}: not enough memory to open this movie") from None
-    except Exception as exc:  # any reader failure becomes one clear line
-        raise MovieError(f"{path}: cannot be read as a movie ({_short(exc)})") from exc
-    validate_movie_array(movie.data, str(path))
-    if movie.dtype.kind == "f" and movie.nbytes <= NAN_CHECK_BYTES:
-        for a in range(0, movie.n_frames, 64):           # blocks: memory maps stay small in RAM
-            check_finite(movie.frames(a, a + 64), str(path), first_frame=a)
+                suffix = path.suffix.lower()
+                if suffix in (".h5", ".hdf5"):
+                    movie = _open_h5(path)
+                elif suffix == ".nd2":
+                    movie = _open_nd2(path, channel)
+                else:
+                    movie = _open_tiff(path, channel, memory_limit_bytes, messages)
+        except MovieError:
+            raise
+        except MemoryError:
+            raise MovieError(f"{path}: not enough memory to open this movie") from None
+        except OSError as exc:
+            raise MovieError(f"{path}: cannot be read ({exc.strerror or _short(exc)})") from None
+        except Exception as exc:
+            if not any(_raised_in(exc, lib) for lib in _READERS):
+                raise                   # not the file's fault: a bug, shown as such
+            # a reader library failing on this file becomes one clear line
+            raise MovieError(f"{path}: cannot be read as a movie ({_short(exc)})") from None
+        movie.metadata.setdefault("notices", [])
+        if messages:
+            movie.metadata["library_messages"] = [one_line(m) for m in messages]
+        validate_movie_array(movie.data, str(path))
+        if movie.dtype.kind == "f" and movie.nbytes <= NAN_CHECK_BYTES:
+            try:
+                for a in range(0, movie.n_frames, 64):           # blocks: memory maps stay small in RAM
+                    check_finite(movie.frames(a, a + 64), str(path), first_frame=a)
+            except MovieError:
+                raise
+            except Exception as exc:        # a lazy reader (HDF5, ND2) failing on a frame
+                if not any(_raised_in(exc, lib) for lib in _READERS):
+                    raise
+                raise MovieError(f"{path}: cannot be read as a movie ({_short(exc)})") from None
     return movie
 
 
 def _short(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:200]
+    """An exception as a short text for the end of a one-line message."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if len(text) < 16 or text.isdigit():           # KeyError(258), AssertionError(): say what it was
+        text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return one_line(text, 200)
+
+
+# the libraries that read movie files: their exceptions are about the file
+_READERS = ("tifffile", "h5py", "nd2", "imagecodecs", "dask", "zarr", "ome_types")
 
 
 # ---------------------------------------------------------------- TIFF
-def _open_tiff(path: Path, channel: int, memory_limit_bytes: Optional[int]) -> Movie:
+# what tifffile logs when the chain of pages (IFDs) ends early: a truncated or damaged file
+_BROKEN_CHAIN = ("invalid page offset", "invalid offset to page", "corrupted tag list", "circular reference")
+
+
+def _open_tiff(path: Path, channel: int, memory_limit_bytes: Optional[int], messages: List[str]) -> Movie:
     import tifffile
 
+    size = path.stat().st_size
     with open(path, "rb") as fh:
-        head = fh.read(4)
+        head = fh.read(8)
+    if size == 0:
+        raise MovieError(f"{path}: the file is empty (0 bytes)")
     if head[:2] not in (b"II", b"MM"):
         raise MovieError(f"{path}: not a TIFF file")
-    with tifffile.TiffFile(path) as tif:
-        if not tif.series:
-            raise MovieError(f"{path}: the TIFF holds no image")
-        series = tif.series[0]
+    try:
+        tif = tifffile.TiffFile(path)
+    except (tifffile.TiffFileError, ValueError, struct.error, IndexError, EOFError) as exc:
+        raise MovieError(f"{path}: a damaged or truncated TIFF: its header cannot be read "
+                         f"({_short(exc)})") from None
+    with tif:
+        try:
+            return _read_tiff(path, tif, size, channel, memory_limit_bytes, messages)
+        except (MovieError, MemoryError):
+            raise
+        except Exception as exc:
+            if not _raised_in(exc, "tifffile"):
+                raise
+            # tifffile tripping over a damaged page or tag
+            raise MovieError(f"{path}: a damaged TIFF that cannot be read ({_short(exc)})") from None
+
+
+def _raised_in(exc: BaseException, module: str) -> bool:
+    """``exc`` was raised inside ``module`` (a library reading a damaged file), not by our code."""
+    tb = exc.__traceback__
+    while tb is not None:
+        if f"/{module}/" in "/" + tb.tb_frame.f_code.co_filename.replace("\\", "/"):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def _read_tiff(path: Path, tif, size: int, channel: int, memory_limit_bytes: Optional[int],
+               messages: List[str]) -> Movie:
+    import tifffile
+
+    n_pages = len(tif.pages)                  # walks the chain of pages; a break is logged
+    broken = any(k in m for m in messages for k in _BROKEN_CHAIN)
+    series_list = tif.series
+    if not series_list or n_pages == 0:
+        if broken or messages:
+            raise MovieError(f"{path}: a damaged TIFF: no readable image in it "
+                             f"({_tiff_said(messages[0]) if messages else 'its first page is damaged'})")
+        raise MovieError(f"{path}: the TIFF holds no image")
+    series = series_list[0]
+    notices = _series_notices(series_list)
+    recovered = _check_tiff_complete(path, tif, series, size, n_pages, broken, messages)
+    if recovered is not None:                 # an ImageJ stack whose page list is cut, data whole
+        n, offset, dtype, frame_shape = recovered
+        notices.append(f"the file's list of pages is damaged; its {n} frames were read from the "
+                       "first page, as ImageJ does")
+        data = np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=(n,) + frame_shape)
+        axes, shape = "TYX", data.shape
+        pixel_size, interval = _tiff_calibration(tif, notices)
+    else:
         axes = series.axes
-        shape = tuple(series.shape)
-        pixel_size, interval = _tiff_calibration(tif)
-        contiguous = series.dataoffset is not None
-        nbytes = int(np.prod(shape)) * np.dtype(series.dtype).itemsize
-        _check_tiff_complete(path, tif, series)
+        shape = tuple(int(n) for n in series.shape)
         if "S" in axes and shape[axes.index("S")] > 1:
             raise MovieError(f"{path}: an RGB colour image; ExoDeep needs a single-channel "
                              "fluorescence movie (split the channels in Fiji first)")
+        nbytes = int(np.prod(shape, dtype=np.float64)) * np.dtype(series.dtype).itemsize
+        contiguous = series.dataoffset is not None
+        if not contiguous and nbytes > MAX_COMPRESSION_RATIO * max(size, 1):
+            raise MovieError(f"{path}: a damaged TIFF: its header describes {_gb(nbytes)} of pixels "
+                             f"({' × '.join(map(str, shape))}) in a file of {_gb(size)}")
+        plan = _tyx_plan(axes, shape, channel, path, notices)        # before reading any pixel
+        _note_metadata_mismatch(tif, series, notices)
+        pixel_size, interval = _tiff_calibration(tif, notices)
         if contiguous:
             data = tifffile.memmap(path, series=0, mode="r")
-        elif nbytes > (memory_limit_bytes or free_memory_bytes() // 2):
-            tmp = tempfile.NamedTemporaryFile(prefix="exodeep-", suffix=".raw", delete=False)
-            tmp.close()
-            data = series.asarray(out=tmp.name)
-            remove_when_unused(tmp.name)
         else:
-            data = series.asarray()
-    data = _to_tyx(data, axes, channel, path)
+            data = _read_series(path, series, nbytes, memory_limit_bytes)
+        data = _apply_plan(data, plan)
     return Movie(data, source=path, pixel_size_um=pixel_size, frame_interval_s=interval,
-                 channel=channel, metadata={"axes": axes, "shape": shape, "format": "tiff"})
+                 channel=channel, metadata={"axes": axes, "shape": shape, "format": "tiff",
+                                            "notices": notices})
 
 
-def _check_tiff_complete(path: Path, tif, series) -> None:
-    """A truncated file: the last page's data runs past the end of the file."""
-    size = path.stat().st_size
-    pages = series.pages if hasattr(series, "pages") else tif.pages
-    last = pages[-1] if len(pages) else None
-    if last is None:
-        return
-    offsets = getattr(last, "dataoffsets", ()) or ()
-    counts = getattr(last, "databytecounts", ()) or ()
-    if offsets and counts and max(o + c for o, c in zip(offsets, counts)) > size:
-        raise MovieError(f"{path}: the file is truncated (its last frame is incomplete)")
-    if series.dataoffset is not None:
+def _gb(nbytes: float) -> str:
+    for unit, div in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if nbytes >= div:
+            return f"{nbytes / div:.1f} {unit}"
+    return f"{int(nbytes)} bytes"
+
+
+def _damaged(path: Path, first_bad: int, expected: Optional[int], size: int) -> MovieError:
+    """The one-line error for a truncated or damaged file whose frame ``first_bad`` (1-based) is
+    the first that cannot be read."""
+    of = f" of {expected}" if expected and expected >= first_bad else ""
+    return MovieError(f"{path}: the file is truncated or damaged: frame {first_bad}{of} cannot be read "
+                      f"({first_bad - 1} complete frames in its {size} bytes)")
+
+
+def _imagej(tif) -> dict:
+    try:
+        return dict(tif.imagej_metadata or {})
+    except Exception:
+        return {}
+
+
+def _expected_frames(tif) -> Optional[int]:
+    """The number of images the file's own metadata announces (ImageJ ``images``, tifffile's
+    shaped ``shape``), else None."""
+    try:
+        if _imagej(tif).get("images"):
+            return int(_imagej(tif)["images"])
+    except (TypeError, ValueError):
+        pass
+    try:
+        meta = tif.shaped_metadata
+        if meta and "shape" in meta[0]:
+            shp = [int(n) for n in meta[0]["shape"]]
+            return int(np.prod(shp[:-2])) if len(shp) > 2 else 1
+    except Exception:
+        pass
+    return None
+
+
+def _page_data_end(page) -> int:
+    offsets = getattr(page, "dataoffsets", ()) or ()
+    counts = getattr(page, "databytecounts", ()) or ()
+    return max((int(o) + int(c) for o, c in zip(offsets, counts)), default=0)
+
+
+def _check_tiff_complete(path: Path, tif, series, size: int, n_pages: int, broken: bool, messages):
+    """Refuse a truncated or damaged file, naming the first frame that cannot be read: the chain
+    of pages ends early, a frame's data runs past the end of the file, a frame is missing from
+    the series, or the OME metadata disagrees with the pages. An ImageJ stack whose list of pages
+    is cut but whose pixels are all there is read as ImageJ reads it: returns (frames, data
+    offset, dtype, frame shape) then, else None."""
+    expected = _expected_frames(tif)
+    if tif.is_ome and not broken:
+        for m in messages:
+            if "OME series" in m and ("expected" in m or "missing" in m):
+                raise MovieError(f"{path}: the OME metadata disagrees with the pages ({_tiff_said(m)}); "
+                                 "the file or its metadata is damaged")
+    if series.dataoffset is not None and not broken:
+        frame_bytes = max(1, int(np.prod(series.shape[-2:])) * np.dtype(series.dtype).itemsize)
         need = series.dataoffset + int(np.prod(series.shape)) * np.dtype(series.dtype).itemsize
         if need > size:
-            raise MovieError(f"{path}: the file is truncated ({size} of {need} bytes)")
+            complete = max(0, (size - series.dataoffset) // frame_bytes)
+            raise _damaged(path, complete + 1, expected or _frames_in(series), size)
+        return None
+    if broken:
+        page0 = tif.pages.first
+        ij = _imagej(tif)
+        if (expected and expected > n_pages and page0.is_contiguous and page0.dtype is not None
+                and str(ij.get("channels", 1)).strip() in ("1", "None", "")
+                and len(page0.shape) == 2 and min(page0.shape) > 0):
+            offset = int(page0.dataoffsets[0])
+            frame_bytes = int(np.prod(page0.shape)) * np.dtype(page0.dtype).itemsize
+            complete = max(0, min(expected, (size - offset) // frame_bytes))
+            if complete < expected:
+                raise _damaged(path, complete + 1, expected, size)
+            return expected, offset, np.dtype(tif.byteorder + page0.dtype.char), tuple(page0.shape)
+        complete = 0
+        for i in range(n_pages):
+            try:
+                page = tif.pages[i]
+            except Exception:
+                break
+            if page is None or _page_data_end(page) > size:
+                break
+            complete = i + 1
+        if (n_pages == 1 and complete == 1 and page0.is_contiguous and page0.dtype is not None
+                and len(page0.shape) == 2 and min(page0.shape) > 0):
+            # the pages after the first are listed at the end of the file (tifffile and ImageJ write
+            # their pixels first): count the whole frames the cut file still holds
+            frame_bytes = int(np.prod(page0.shape)) * np.dtype(page0.dtype).itemsize
+            complete = max(1, (size - int(page0.dataoffsets[0])) // max(1, frame_bytes))
+        raise _damaged(path, complete + 1, expected, size)
+    pages = getattr(series, "pages", None) or []
+    for i, page in enumerate(pages):
+        if page is None:
+            if tif.is_ome:
+                raise MovieError(f"{path}: the OME metadata describes {len(pages)} planes, the file holds "
+                                 f"{n_pages} pages (frame {i + 1} is missing); the file or its metadata is "
+                                 "damaged")
+            raise _damaged(path, i + 1, len(pages), size)
+        if _page_data_end(page) > size:
+            raise _damaged(path, i + 1, expected or len(pages), size)
+    return None
 
 
-def _to_tyx(data, axes: str, channel: int, path: Path):
-    """Reduce a tifffile array with ``axes`` to (t, y, x), picking ``channel``."""
+def _note_metadata_mismatch(tif, series, notices: List[str]) -> None:
+    expected = _expected_frames(tif)
+    n = _frames_in(series)
+    n_pages = len(tif.pages)
+    if tif.is_imagej and expected == n and n_pages not in (1, n):   # 1: ImageJ's single-IFD stacks
+        notices.append(f"the ImageJ metadata announces {expected} images, the file holds {n_pages} pages; "
+                       f"read the {n} the metadata describes (as Fiji does)")
+    elif expected and expected != n:
+        notices.append(f"the file's metadata announces {expected} images, it holds {n}; read {n}")
+
+
+def _frames_in(series) -> int:
+    shape = tuple(series.shape)
+    return int(np.prod(shape[:-2])) if len(shape) > 2 else 1
+
+
+def _tiff_said(message: str) -> str:
+    """A tifffile message without its ``<tifffile.TiffFile 'name'>`` prefix."""
+    return one_line(re.sub(r"^<tifffile[^>]*>\s*", "", message), 160)
+
+
+def _series_notices(series_list) -> List[str]:
+    others = [s for s in series_list[1:] if s is not None]
+    if not others:
+        return []
+    first = series_list[0]
+    desc = "; ".join(f"{s.axes} {tuple(s.shape)} {s.dtype}" for s in others[:3])
+    return [f"the file also holds {len(others)} other image series ({desc}); only the first "
+            f"({first.axes} {tuple(first.shape)} {first.dtype}) is read"]
+
+
+def _read_series(path: Path, series, nbytes: int, memory_limit_bytes: Optional[int]):
+    """Decode a compressed (or scattered) series, into a temporary memory-mapped file when it would
+    crowd memory; a frame that cannot be decoded is named."""
+    out = None
+    if nbytes > (memory_limit_bytes or free_memory_bytes() // 2):
+        tmp = tempfile.NamedTemporaryFile(prefix="exodeep-", suffix=".raw", delete=False)
+        tmp.close()
+        out = tmp.name
+    try:
+        return series.asarray(out=out)
+    except MemoryError:
+        raise
+    except Exception as exc:
+        bad = _first_undecodable_page(series)
+        where = f"frame {bad + 1} cannot be decoded" if bad is not None else "its pixels cannot be decoded"
+        raise MovieError(f"{path}: a damaged TIFF: {where} ({_short(exc)})") from None
+    finally:
+        if out is not None:
+            remove_when_unused(out)
+
+
+def _first_undecodable_page(series) -> Optional[int]:
+    for i, page in enumerate(getattr(series, "pages", None) or []):
+        try:
+            if page is not None:
+                page.asarray()
+        except Exception:
+            return i
+    return None
+
+
+def _tyx_plan(axes: str, shape: tuple, channel: int, path: Path, notices: List[str]) -> tuple:
+    """How to reduce an array with ``axes`` and ``shape`` to (t, y, x): (index, transpose order).
+
+    One non-spatial axis of at least :data:`MIN_RELABELLED_FRAMES` planes is the time axis,
+    whatever the file calls it (ImageJ and tifffile label an axis-less stack "channels"; a Z
+    stack is a time series with one time point), with a notice when the file called it something
+    else than time; a channel axis is reduced to ``channel``."""
     axes = list(axes)
+    if "Y" not in axes or "X" not in axes:
+        raise MovieError(f"{path}: not an image of rows and columns (axes {''.join(axes)}, shape {shape})")
+    planes = [(ax, n) for ax, n in zip(axes, shape) if ax not in "YXS" and n > 1]
+    pick_channel = any(ax == "C" for ax, _ in planes)
+    if len(planes) == 1 and planes[0][0] == "C":
+        n = planes[0][1]
+        if n < MIN_RELABELLED_FRAMES:
+            raise MovieError(f"{path}: a single 2D image with {n} channels, not a movie; save the time "
+                             "series as a multi-page TIFF")
+        if channel != 0:
+            raise MovieError(f"{path}: channel {channel} asked, but the file's {n} planes (labelled "
+                             "channels) are the time series of one channel")
+        notices.append(f"the file labels its {n} planes as channels; read as {n} time points "
+                       "(a stack along a single axis is a time series)")
+        pick_channel = False
+    elif channel != 0 and not pick_channel:
+        raise MovieError(f"{path}: channel {channel} asked, the file has a single channel")
     index = []
-    for ax, n in zip(axes, data.shape):
-        if ax == "C":
+    for ax, n in zip(axes, shape):
+        if ax == "C" and pick_channel:
             if not 0 <= channel < n:
                 raise MovieError(f"{path}: channel {channel} asked, the file has {n} (0–{n - 1})")
             index.append(channel)
@@ -185,54 +522,90 @@ def _to_tyx(data, axes: str, channel: int, path: Path):
         else:
             index.append(slice(None))
     kept = [ax for ax, i in zip(axes, index) if isinstance(i, slice)]
-    data = data[tuple(index)]
-    stack = [ax for ax in kept if ax not in "YX"]
-    if len(stack) == 0:
-        raise MovieError(f"{path}: a single 2D image, not a movie; save the time series as a "
+    kept_shape = [n for n, i in zip(shape, index) if isinstance(i, slice)]
+    time = [ax for ax in kept if ax not in "YX"]
+    if not time:
+        h, w = shape[axes.index("Y")], shape[axes.index("X")]
+        raise MovieError(f"{path}: a single 2D image ({h}×{w}), not a movie; save the time series as a "
                          "multi-page TIFF")
-    if len(stack) > 1:
-        sizes = ", ".join(f"{a}={data.shape[kept.index(a)]}" for a in stack)
-        raise MovieError(f"{path}: a {len(stack) + 2}D stack ({sizes}); ExoDeep needs one time "
-                         "series of 2D frames")
-    if stack[0] not in _STACK_AXES:
-        raise MovieError(f"{path}: unexpected axes {''.join(kept)}")
-    order = [kept.index(stack[0]), kept.index("Y"), kept.index("X")]
+    if len(time) > 1:
+        sizes = [kept_shape[i] for i, ax in enumerate(kept) if ax not in "YX"]
+        named = len(set(time)) == len(time) and not set(time) & set("IQ")
+        desc = (", ".join(f"{_AXIS_NAMES.get(a, a)} {n}" for a, n in zip(time, sizes)) if named
+                else " × ".join(map(str, sizes)) + " planes")
+        raise MovieError(f"{path}: a {len(time) + 2}D stack ({desc}); ExoDeep needs one time "
+                         "series of 2D frames (keep one channel or slice in Fiji first)")
+    t_ax, n = time[0], kept_shape[kept.index(time[0])]
+    if t_ax == "Z":
+        notices.append(f"the file labels its {n} planes as slices (Z); read as {n} time points")
+    elif t_ax not in "TIQC":
+        notices.append(f"the file labels its {n} planes as axis {t_ax!r}; read as {n} time points")
+    return tuple(index), [kept.index(t_ax), kept.index("Y"), kept.index("X")]
+
+
+_AXIS_NAMES = {"T": "time points", "Z": "slices", "C": "channels", "P": "positions", "R": "tiles",
+               "E": "lambdas", "H": "phases", "A": "angles", "L": "exposures", "V": "views"}
+
+
+def _apply_plan(data, plan):
+    index, order = plan
+    data = data[index]
     return data.transpose(order) if order != [0, 1, 2] else data
 
 
-def _tiff_calibration(tif) -> tuple:
-    """Pixel size (µm) and frame interval (s) from ImageJ or OME metadata."""
+def _to_tyx(data, axes: str, channel: int, path: Path, notices: Optional[List[str]] = None):
+    """Reduce an array with ``axes`` to (t, y, x), picking ``channel``."""
+    return _apply_plan(data, _tyx_plan(axes, tuple(data.shape), channel, path,
+                                       notices if notices is not None else []))
+
+
+def _tiff_calibration(tif, notices: Optional[List[str]] = None) -> tuple:
+    """Pixel size (µm) and frame interval (s) from ImageJ or OME metadata; a value that is not a
+    positive finite number is ignored (with a notice), never fatal."""
     pixel_size = interval = None
+    notices = notices if notices is not None else []
     if tif.is_ome and tif.ome_metadata:
         try:
             root = ET.fromstring(tif.ome_metadata)
             for el in root.iter():
                 if el.tag.endswith("Pixels"):
-                    if el.get("PhysicalSizeX"):
-                        pixel_size = float(el.get("PhysicalSizeX"))
-                        unit = el.get("PhysicalSizeXUnit", "µm")
-                        pixel_size *= {"nm": 1e-3, "mm": 1e3}.get(unit, 1.0)
-                    if el.get("TimeIncrement"):
-                        interval = float(el.get("TimeIncrement"))
-                        unit = el.get("TimeIncrementUnit", "s")
-                        interval *= {"ms": 1e-3, "min": 60.0}.get(unit, 1.0)
+                    unit = el.get("PhysicalSizeXUnit", "µm")
+                    pixel_size = _calibration(el.get("PhysicalSizeX"), {"nm": 1e-3, "mm": 1e3}.get(unit, 1.0),
+                                              "the pixel size (OME PhysicalSizeX)", notices)
+                    unit = el.get("TimeIncrementUnit", "s")
+                    interval = _calibration(el.get("TimeIncrement"), {"ms": 1e-3, "min": 60.0}.get(unit, 1.0),
+                                            "the frame interval (OME TimeIncrement)", notices)
                     break
         except ET.ParseError:
-            pass
-    ij = tif.imagej_metadata or {}
-    if interval is None and ij.get("finterval"):
-        interval = float(ij["finterval"])
+            notices.append("the OME metadata is not valid XML; no calibration read from it")
+    ij = _imagej(tif)
+    if interval is None and ij.get("finterval") is not None:
+        interval = _calibration(ij.get("finterval"), 1.0, "the frame interval (ImageJ finterval)", notices)
     if pixel_size is None:
         try:
-            tag = tif.pages[0].tags.get("XResolution")
+            tag = tif.pages.first.tags.get("XResolution")
             unit = str(ij.get("unit", "")).lower()
             if tag is not None and unit in ("micron", "µm", "um", "\\u00b5m", "microns"):
                 num, den = tag.value
                 if num > 0:
-                    pixel_size = den / num
+                    pixel_size = _calibration(den / num, 1.0, "the pixel size (XResolution)", notices)
         except Exception:
             pixel_size = None
     return pixel_size, interval
+
+
+def _calibration(raw, scale: float, what: str, notices: List[str]) -> Optional[float]:
+    """``raw`` × ``scale`` when ``raw`` is a positive finite number, else None (with a notice)."""
+    if raw is None or raw == "":
+        return None
+    try:
+        value = float(raw) * scale
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not np.isfinite(value) or value <= 0:
+        notices.append(f"{what} is {str(raw)[:30]!r}, not a positive number; ignored")
+        return None
+    return value
 
 
 def remove_when_unused(path: str) -> None:
@@ -285,24 +658,37 @@ class FrameFolder:
     uninitialised memory, and a broken file's error does not name it."""
 
     def __init__(self, files: Sequence[Path]):
-        import tifffile
-
         self.files = list(files)
-        first = tifffile.imread(self.files[0])
+        first = self._imread(0)
         if first.ndim != 2:
             raise MovieError(f"{self.files[0]}: each file of a frame folder must hold one 2D frame "
                              f"(got shape {first.shape})")
+        if first.dtype.kind not in "uif":
+            raise MovieError(f"{self.files[0]}: unsupported pixel type {first.dtype}")
         self.dtype = first.dtype
         self.shape = (len(self.files),) + first.shape
         self.ndim = 3
 
-    def _read(self, i: int) -> np.ndarray:
+    def _imread(self, i: int) -> np.ndarray:
         import tifffile
 
-        frame = tifffile.imread(self.files[i])
+        path = self.files[i]
+        with library_messages():
+            try:
+                return tifffile.imread(path)
+            except MemoryError:
+                raise MovieError(f"{path}: not enough memory to read this frame") from None
+            except Exception as exc:           # truncated, not a TIFF, unknown compression…
+                raise MovieError(f"{path}: frame {i + 1} of the folder cannot be read ({_short(exc)})") from None
+
+    def _read(self, i: int) -> np.ndarray:
+        frame = self._imread(i)
         if frame.shape != self.shape[1:]:
-            raise MovieError(f"{self.files[i]}: frame of shape {frame.shape}, the others are "
-                             f"{self.shape[1:]}")
+            raise MovieError(f"{self.files[i]}: frame {i + 1} is {_dims(frame.shape)} px, the first frame "
+                             f"{_dims(self.shape[1:])} px")
+        if frame.dtype.kind not in "uif" or not np.can_cast(frame.dtype, self.dtype, "safe"):
+            raise MovieError(f"{self.files[i]}: frame {i + 1} has pixels of type {frame.dtype}, the first "
+                             f"frame {self.dtype}")
         return frame.astype(self.dtype, copy=False)
 
     def __len__(self) -> int:
@@ -322,6 +708,10 @@ class FrameFolder:
     def __array__(self, dtype=None, copy=None):
         arr = self[:]
         return arr.astype(dtype) if dtype is not None else arr
+
+
+def _dims(shape) -> str:
+    return "×".join(str(int(n)) for n in shape)
 
 
 _LAST_INT = re.compile(r"(\d+)(?!.*\d)")
@@ -356,19 +746,37 @@ def _open_h5(path: Path) -> Movie:
     try:
         h5 = h5py.File(path, "r")
     except OSError as exc:
-        raise MovieError(f"{path}: not a readable HDF5 file ({_short(exc)})") from None
-    if "dataset" not in h5:
-        keys = list(h5.keys())[:5]
+        text = str(exc)
+        if "file signature not found" in text:
+            raise MovieError(f"{path}: not an HDF5 file") from None
+        what = "truncated" if "truncated file" in text else "damaged"
+        raise MovieError(f"{path}: the HDF5 file is {what} and cannot be opened ({_short(exc)})") from None
+    try:
+        if "dataset" not in h5:
+            keys = list(h5.keys())[:5]
+            raise MovieError(f"{path}: no dataset named 'dataset' (found {keys}); ExoDeepFinder movies "
+                             "store frames as dataset 'dataset' with axes (t, y, x)")
+        data = h5["dataset"]
+        if not isinstance(data, h5py.Dataset):
+            raise MovieError(f"{path}: 'dataset' is a group, not an array of frames")
+    except MovieError:
         h5.close()
-        raise MovieError(f"{path}: no dataset named 'dataset' (found {keys}); ExoDeepFinder movies "
-                         "store frames as dataset 'dataset' with axes (t, y, x)")
-    return Movie(h5["dataset"], source=path, metadata={"format": "h5", "file": h5})
+        raise
+    except Exception as exc:                  # a damaged object header
+        h5.close()
+        raise MovieError(f"{path}: the HDF5 file is damaged ({_short(exc)})") from None
+    return Movie(data, source=path, metadata={"format": "h5", "file": h5})
 
 
 def _open_nd2(path: Path, channel: int) -> Movie:
     import nd2
 
-    f = nd2.ND2File(path)
+    try:
+        f = nd2.ND2File(path)
+    except Exception as exc:
+        if "not recognized as ND2" in str(exc):
+            raise MovieError(f"{path}: not an ND2 file") from None
+        raise MovieError(f"{path}: a damaged ND2 file that cannot be read ({_short(exc)})") from None
     sizes = dict(f.sizes)
     arr = f.to_dask() if f.nbytes > free_memory_bytes() // 2 else f.asarray()
     axes = "".join(sizes.keys())

@@ -3,8 +3,10 @@ XML object list. ImageJ's Slice is 1-based; our frames (and the reference's z) a
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Optional
@@ -12,7 +14,8 @@ from typing import Optional
 import numpy as np
 
 from exodeep_gui.core.events import EventTable
-from exodeep_gui.io.atomic import OutputExists, atomic_path, check_writable_folder, write_text_atomic
+from exodeep_gui.io.atomic import (OutputError, OutputExists, atomic_path, check_writable_folder,
+                                   write_text_atomic)
 
 RESULT_FORMATS = ("csv", "roi", "xml")
 
@@ -50,30 +53,97 @@ def write_results_csv(path, events: EventTable, pixel_size_um=None, frame_interv
     return write_text_atomic(path, results_csv_text(events, pixel_size_um, frame_interval_s), overwrite)
 
 
-_X = ("x",)
-_Y = ("y",)
+# column names, compared without case, spaces, punctuation and a trailing unit ("X (px)", "x [pixel]")
+_X = ("x", "xpx", "xpixel", "xpixels", "xpos")
+_Y = ("y", "ypx", "ypixel", "ypixels", "ypos")
 _SLICE = ("slice", "frame")
+MAX_TABLE_BYTES = 256 << 20
+
+
+def _decode_table(path: Path) -> str:
+    """The text of a table: UTF-8 (with or without BOM), UTF-16 with a BOM or without one (as ExoJ
+    and Excel's "Unicode text" write it), else Windows-1252 / Latin-1 (ImageJ on Windows)."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_TABLE_BYTES:
+            raise AnnotationError(f"{path}: {size / 1e6:.0f} MB, too large for an events table")
+        raw = path.read_bytes()
+    except IsADirectoryError:
+        raise AnnotationError(f"{path}: a folder, not a table") from None
+    except OSError as exc:
+        raise AnnotationError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    encodings = ["utf-8-sig", "cp1252", "latin-1"]
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encodings = ["utf-16"]
+    elif len(raw) >= 4 and raw.count(b"\0") > len(raw) // 4:         # UTF-16 without a BOM
+        zeros_odd = raw[1::2].count(0) > raw[0::2].count(0)
+        encodings = ["utf-16-le" if zeros_odd else "utf-16-be"]
+    for enc in encodings:
+        try:
+            text = raw.decode(enc)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise AnnotationError(f"{path}: not a text table (unreadable as UTF-8 or UTF-16)")
+    controls = sum(1 for c in text[:4096] if ord(c) < 32 and c not in "\t\r\n")
+    if "\0" in text or controls > 8:
+        raise AnnotationError(f"{path}: not a text table (binary content)")
+    return text
+
+
+def _column_key(name: str) -> str:
+    name = name.strip().strip('"\'').strip().lower()
+    name = re.sub(r"\s*[\(\[].*?[\)\]]\s*$", "", name)           # a unit: "X (px)", "x [pixel]"
+    return re.sub(r"[^a-z0-9]", "", name)
+
+
+def _shown(cells, limit: int = 8) -> str:
+    """Header cells as a short one-line list for a message."""
+    shown = [" ".join(str(c).split())[:24] for c in cells[:limit]]
+    return "[" + ", ".join(repr(c) for c in shown) + (", …" if len(cells) > limit else "") + "]"
+
+
+def _number(cell: str, decimal_comma: bool) -> float:
+    cell = cell.strip().strip('"').strip()
+    try:
+        return float(cell)
+    except ValueError:
+        if decimal_comma and cell.count(",") == 1:
+            return float(cell.replace(",", "."))
+        raise
 
 
 def read_events(path) -> EventTable:
-    """Read an ImageJ Results table (CSV or tab-separated .txt: X, Y, Slice 1-based),
-    the reference's CSV (tomo_idx, class_label, x, y, z 0-based) or its XML object list."""
+    """Read an ImageJ Results table (CSV or tab-separated .txt/.xls: X, Y, Slice 1-based),
+    the reference's CSV (tomo_idx, class_label, x, y, z 0-based) or its XML object list.
+
+    Tolerated: a BOM, UTF-16 (ExoJ, Excel), Windows or old Mac line ends, semicolons with decimal
+    commas (European Excel), quoted cells, units after the column names, blank lines and ``#``
+    comments. Refused, with the file and the line named: a missing column, a cell that is not a
+    finite number, a Slice below 1. Whether the rows lie inside the movie is checked against the
+    movie (:func:`exodeep_gui.core.events.check_events_in_movie`)."""
     path = Path(path)
     if not path.exists():
         raise AnnotationError(f"{path}: no such file")
     if path.suffix.lower() == ".xml":
         return read_objlist_xml(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise AnnotationError(f"{path}: not a text table") from None
-    lines = [ln for ln in text.splitlines() if ln.strip()]
+    text = _decode_table(path)
+    lines = [(i + 1, ln) for i, ln in enumerate(text.splitlines())
+             if ln.strip() and not ln.lstrip().startswith("#")]
     if not lines:
         raise AnnotationError(f"{path}: the file is empty")
-    delim = "\t" if "\t" in lines[0] else ("," if "," in lines[0] else ";")
-    rows = list(csv.reader(lines, delimiter=delim))
-    header = [h.strip().lower() for h in rows[0]]
-    body = rows[1:]
+    head = lines[0][1]
+    delim = max(("\t", ",", ";"), key=lambda d: (head.count(d), d == "\t"))
+    if head.count(delim) == 0:
+        raise AnnotationError(f"{path}: not a table of columns (its first line has no tab, comma or "
+                              f"semicolon: {_shown([head])})")
+    try:
+        rows = list(csv.reader([ln for _, ln in lines], delimiter=delim))
+    except csv.Error as exc:
+        raise AnnotationError(f"{path}: not a readable table ({exc})") from None
+    header = [_column_key(h) for h in rows[0]]
+    body = list(zip([n for n, _ in lines[1:]], rows[1:]))
 
     def col(names):
         for n in names:
@@ -82,21 +152,48 @@ def read_events(path) -> EventTable:
         return None
 
     ix, iy = col(_X), col(_Y)
-    if "z" in header and col(_SLICE) is None and "class_label" in header:
-        iz, one_based = header.index("z"), False          # the reference's CSV
+    if "z" in header and col(_SLICE) is None and "classlabel" in header:
+        iz, zname, one_based = header.index("z"), "z", False          # the reference's CSV
     else:
-        iz, one_based = col(_SLICE), True
+        iz, zname, one_based = _frame_column(header, body), "Slice", True
+        if iz is not None:
+            zname = rows[0][iz].strip().strip('"') or "Slice"
     if ix is None or iy is None or iz is None:
         raise AnnotationError(f"{path}: needs columns X, Y and Slice (ImageJ, Slice 1-based) or "
-                              f"x, y, z (ExoDeepFinder); found {rows[0]}")
-    try:
-        vals = np.array([[float(r[ix]), float(r[iy]), float(r[iz])] for r in body], float).reshape(-1, 3)
-    except (ValueError, IndexError) as exc:
-        raise AnnotationError(f"{path}: a row is not numeric or is incomplete ({exc})") from None
+                              f"x, y, z (ExoDeepFinder); found {_shown(rows[0])}")
+    decimal_comma = delim != ","
+    vals = np.empty((len(body), 3))
+    for k, (line_no, row) in enumerate(body):
+        for j, (i, name) in enumerate(((ix, "X"), (iy, "Y"), (iz, zname))):
+            if i >= len(row) or not row[i].strip():
+                raise AnnotationError(f"{path}: line {line_no} has no {name} value")
+            try:
+                v = _number(row[i], decimal_comma)
+            except ValueError:
+                raise AnnotationError(f"{path}: line {line_no}: {name} is {_shown([row[i]])[1:-1]}, not a "
+                                      "number") from None
+            if not np.isfinite(v):
+                raise AnnotationError(f"{path}: line {line_no}: {name} is {row[i].strip()}, not a finite number")
+            vals[k, j] = v
     frame = vals[:, 2] - (1 if one_based else 0)
-    if one_based and len(frame) and frame.min() < 0:
-        raise AnnotationError(f"{path}: Slice values start at 1; found {int(vals[:, 2].min())}")
+    if len(frame) and np.rint(frame).min() < 0:
+        k = int(np.argmin(frame))
+        first = "Slice values start at 1" if one_based else "z (0-based frame) cannot be negative"
+        raise AnnotationError(f"{path}: {first}; line {body[k][0]} has {vals[k, 2]:g}")
     return EventTable.from_arrays(vals[:, 0], vals[:, 1], frame)
+
+
+def _frame_column(header, body) -> Optional[int]:
+    """The column of the 1-based frame: Slice, else Frame; of an ImageJ hyperstack's Slice and
+    Frame columns (z and t), the one that varies when the other is all ones."""
+    cols = [header.index(n) for n in _SLICE if n in header]
+    if len(cols) < 2:
+        return cols[0] if cols else None
+    def constant_one(i):
+        vals = {r[i].strip() for _, r in body if i < len(r)}
+        return vals <= {"1", "1.0"}
+    s, f = cols
+    return f if constant_one(s) and not constant_one(f) else s
 
 
 def pair_event_tables(truth: Path, pred: Path) -> list:
@@ -135,19 +232,31 @@ def write_objlist_xml(path, events: EventTable, overwrite: bool = False) -> Path
 
 
 def read_objlist_xml(path) -> EventTable:
+    path = Path(path)
     try:
         root = ET.parse(path).getroot()
     except ET.ParseError as exc:
         raise AnnotationError(f"{path}: not a valid XML object list ({exc})") from None
+    except OSError as exc:
+        raise AnnotationError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     objs = [o for o in root.iter("object")]
-    try:
-        x = [float(o.get("x")) for o in objs]
-        y = [float(o.get("y")) for o in objs]
-        z = [float(o.get("z")) for o in objs]
-    except (TypeError, ValueError):
-        raise AnnotationError(f"{path}: every <object> needs numeric x, y and z") from None
-    size = [float(o.get("cluster_size", 0)) for o in objs]
-    return EventTable.from_arrays(x, y, z, size=size, extra={"t": np.asarray(z, float)})
+    vals = np.empty((len(objs), 4))
+    for k, o in enumerate(objs):
+        for j, key in enumerate(("x", "y", "z", "cluster_size")):
+            raw = o.get(key, "0" if key == "cluster_size" else None)
+            try:
+                v = float(raw)
+            except (TypeError, ValueError):
+                raise AnnotationError(f"{path}: object {k + 1}: {key} is {raw!r:.40}, not a number "
+                                      "(every <object> needs numeric x, y and z)") from None
+            if not np.isfinite(v):
+                raise AnnotationError(f"{path}: object {k + 1}: {key} is {raw}, not a finite number")
+            vals[k, j] = v
+    if len(objs) and np.rint(vals[:, 2]).min() < 0:
+        k = int(np.argmin(vals[:, 2]))
+        raise AnnotationError(f"{path}: object {k + 1}: z (0-based frame) is {vals[k, 2]:g}, below 0")
+    return EventTable.from_arrays(vals[:, 0], vals[:, 1], vals[:, 2], size=vals[:, 3],
+                                  extra={"t": vals[:, 2].copy()})
 
 
 # ---------------------------------------------------------------- Fiji ROI set
@@ -195,4 +304,14 @@ def write_results(folder, stem: str, events: EventTable, pixel_size_um=None, fra
     writers = {"csv": lambda p: write_results_csv(p, events, pixel_size_um, frame_interval_s, overwrite),
                "roi": lambda p: write_roiset(p, events, overwrite),
                "xml": lambda p: write_objlist_xml(p, events, overwrite)}
-    return [writers[k](p) for k, p in paths.items()]
+    written = []
+    for k, p in paths.items():
+        try:
+            written.append(writers[k](p))
+        except OutputError:
+            raise
+        except OSError as exc:             # a full disk: the write fails without naming the file
+            done = f"; written before it: {', '.join(w.name for w in written)}" if written else ""
+            raise OutputError(f"{p}: could not be written ({(exc.strerror or str(exc)).lower()}); the file that "
+                              f"was there is unchanged{done}") from None
+    return written

@@ -33,7 +33,13 @@ SUFFIX = ".exodeep-review.json"
 
 
 class ReviewFileError(ValueError):
-    """A review file cannot be used; the message names it and says what was done with it."""
+    """A review file cannot be used; the message names it and says what was done with it.
+    ``left_in_place``: the file is still where it was (from a newer ExoDeep, or it could not be
+    moved aside), so this movie's review must be saved elsewhere, never over it."""
+
+    def __init__(self, message: str, left_in_place: bool = False):
+        super().__init__(message)
+        self.left_in_place = left_in_place
 
 
 @dataclass
@@ -57,10 +63,10 @@ def _movie_key(source: Path) -> Path:
 
 
 def beside_path(source) -> Path:
-    """``cell1.tif`` → ``cell1.exodeep-review.json`` in the same folder (a frame folder → beside it)."""
+    """``cell1.tif`` → ``cell1.tif.exodeep-review.json`` in the same folder (the whole file name, so that
+    ``cell1.tif`` and ``cell1.nd2`` keep their own reviews); a frame folder → beside it."""
     src = _movie_key(Path(source))
-    stem = src.name if src.is_dir() else src.stem
-    return src.parent / (stem + SUFFIX)
+    return src.parent / (src.name + SUFFIX)
 
 
 def fallback_path(source) -> Path:
@@ -70,11 +76,10 @@ def fallback_path(source) -> Path:
 
 
 def find_review(source) -> Optional[Path]:
-    """The review file of the movie at ``source``, beside it or in the user folder, or None."""
-    for p in (beside_path(source), fallback_path(source)):
-        if p.is_file():
-            return p
-    return None
+    """The review file of the movie at ``source``: beside it or in the user folder (the newer of the
+    two when both exist, e.g. a folder that became read-only), or None."""
+    found = [p for p in (beside_path(source), fallback_path(source)) if p.is_file()]
+    return max(found, key=lambda p: p.stat().st_mtime_ns) if found else None
 
 
 def _table_to_json(t: EventTable, with_review: bool) -> dict:
@@ -119,10 +124,13 @@ def review_json(review: SavedReview, movie_source, movie_shape) -> str:
     return json.dumps(data, separators=(",", ":"))
 
 
-def save_review(review: SavedReview, movie_source, movie_shape) -> Path:
-    """Write the review atomically beside the movie, else in the user folder; returns the path.
-    Raises OSError (with the paths tried) when neither can be written."""
+def save_review(review: SavedReview, movie_source, movie_shape, path=None) -> Path:
+    """Write the review atomically beside the movie, else in the user folder (or at ``path``);
+    returns the path. Raises OSError (with the paths tried) when neither can be written."""
     text = review_json(review, movie_source, movie_shape)
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return write_text_atomic(path, text, overwrite=True)
     first = beside_path(movie_source)
     try:
         return write_text_atomic(first, text, overwrite=True)
@@ -140,10 +148,10 @@ def _set_aside(path: Path, why: str) -> ReviewFileError:
     aside = path.with_name(path.name[:-len(SUFFIX)] + f".unusable-{time.strftime('%Y%m%d-%H%M%S')}.json")
     try:
         os.replace(path, aside)
-        where = f"kept as {aside.name}"
+        return ReviewFileError(f"{path}: {why}; the review was not restored (kept as {aside.name})")
     except OSError:
-        where = "left in place"
-    return ReviewFileError(f"{path}: {why}; the review was not restored ({where})")
+        return ReviewFileError(f"{path}: {why}; the review was not restored (the file is left as it is)",
+                               left_in_place=True)
 
 
 def load_review(movie_source, movie_shape) -> Optional[SavedReview]:
@@ -156,12 +164,13 @@ def load_review(movie_source, movie_shape) -> Optional[SavedReview]:
         data = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ValueError("not an ExoDeep review file")
-    except (OSError, ValueError) as exc:
+        version = int(data.get("version", 0))
+        shape = list(dict(data.get("movie") or {}).get("shape") or [])
+    except (OSError, ValueError, TypeError) as exc:
         raise _set_aside(path, f"unreadable ({str(exc)[:120]})") from None
-    if int(data.get("version", 0)) > VERSION:
-        raise ReviewFileError(f"{path}: written by a newer ExoDeep (format {data.get('version')}); "
-                              "not restored and not changed: update ExoDeep to open this review")
-    shape = list((data.get("movie") or {}).get("shape") or [])
+    if version > VERSION:
+        raise ReviewFileError(f"{path}: written by a newer ExoDeep (format {version}); not restored and not "
+                              "changed: update ExoDeep to open this review", left_in_place=True)
     if shape != list(movie_shape):
         raise _set_aside(path, f"made for a movie of shape {shape}, this one is {list(movie_shape)}")
     try:
@@ -182,11 +191,11 @@ def load_review(movie_source, movie_shape) -> Optional[SavedReview]:
 
 
 # ---------------------------------------------------------------- an open movie's review
-def save_doc(doc, flt: Optional[EventFilter] = None) -> Path:
-    """Save the review of an open movie (a core.state.MovieDoc) beside its file."""
+def save_doc(doc, flt: Optional[EventFilter] = None, path=None) -> Path:
+    """Save the review of an open movie (a core.state.MovieDoc) beside its file (or at ``path``)."""
     saved = SavedReview(doc.rows, doc.next_id, doc.model_name, doc.annotations, doc.annotations_source,
                         doc.levels, doc.line, doc.fully_reviewed, flt, doc.condition)
-    return save_review(saved, doc.movie.source, doc.movie.shape)
+    return save_review(saved, doc.movie.source, doc.movie.shape, path)
 
 
 def open_doc(movie):

@@ -160,13 +160,14 @@ def detect_job(model_name: str, refs, options: DetectOptions, folder: str,
 
 
 def detect_in_subprocess(model_name: str, movies, options: DetectOptions,
-                         cancel: Optional[CancelToken] = None, engine=None):
+                         cancel: Optional[CancelToken] = None, engine=None, keep_labels: bool = True):
     """Detect in ``movies`` ([(key, Movie)]) with the network running in a child process (so
     the caller's process never imports the deep-learning framework; see core.jobs). Yields
     progress; returns [(key, Detection)] exactly as an in-process run would. On cancel the child
     gets one second to stop by itself (it checks before every layer), then it is terminated: it
     writes nothing the user keeps, so stopping it is always safe. With ``engine`` (a
-    core.jobs.EngineProcess) the child stays alive with the model loaded for the next run."""
+    core.jobs.EngineProcess) the child stays alive with the model loaded for the next run. Without
+    ``keep_labels`` only the scores come back (the window's review needs nothing else: 1 byte a voxel)."""
     import shutil
     import tempfile
 
@@ -184,7 +185,7 @@ def detect_in_subprocess(model_name: str, movies, options: DetectOptions,
             records = yield from engine.run(*args, cancel=cancel, grace_s=1.0, key=("detect", model_name))
         results = []
         for (key, _), (name, labels, score, cands, opts, model) in zip(movies, records):
-            seg = SegmentationResult(np.load(labels), np.load(score))
+            seg = SegmentationResult(np.load(labels) if keep_labels else None, np.load(score))
             results.append((key, Detection(name, seg, cands, opts, model)))
         return results
     finally:

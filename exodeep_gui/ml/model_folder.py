@@ -50,6 +50,14 @@ NORMALISATION = {"kind": "percentile-per-frame", "low": 1.0, "high": 99.0}
 HISTORY_COLUMNS = ["step", "stage", "patch", "loss", "val_loss", "precision", "recall", "f1", "elapsed_s"]
 
 
+def _one_line(exc) -> str:
+    return " ".join(str(exc).split())[:200]
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
+
+
 def model_config(spec: UNetSpec, weights_name: str, **extra) -> dict:
     """The content of ``config.json`` for a network ``spec`` whose best weights are ``weights_name``."""
     cfg = {"format": CONFIG_FORMAT, "version": CONFIG_VERSION, "exodeep_version": __version__,
@@ -64,11 +72,33 @@ def snapshot_name(step: int) -> str:
 
 
 def save_weights(model, path: Path) -> None:
-    """``model``'s weights written beside ``path`` then renamed over it (never a half-written file)."""
+    """``model``'s weights written beside ``path`` then renamed over it (never a half-written file;
+    a failed write, e.g. a full disk, raises :class:`OutputError` naming the file and keeps the
+    previous one)."""
     path = Path(path)
     part = path.with_name(path.name[:-len(WEIGHTS_SUFFIX)] + ".part" + WEIGHTS_SUFFIX)
-    model.save_weights(part)
-    part.replace(path)
+    try:
+        model.save_weights(part)
+        part.replace(path)
+    except BaseException as exc:
+        try:
+            part.unlink()
+        except OSError:
+            pass
+        if isinstance(exc, Exception) and is_disk_error(exc):
+            raise OutputError(f"{path}: could not be written ({disk_error_text(exc)}); the previous "
+                              "file is kept") from None
+        raise
+
+
+def _write_text(path: Path, text: str) -> None:
+    try:
+        write_text_atomic(path, text, overwrite=True)
+    except OutputError:
+        raise
+    except OSError as exc:
+        raise OutputError(f"{path}: could not be written ({disk_error_text(exc)}); the previous file "
+                          "is kept") from None
 
 
 @dataclass(frozen=True)
@@ -158,20 +188,47 @@ class ModelFolder:
         return sorted(found)
 
     def read_config(self) -> dict:
-        """``config.json``, checked: an ExoDeep model of a format this version reads."""
+        """``config.json``, checked: an ExoDeep model of a format this version reads, whose every
+        field detection uses has the right type (a damaged or hand-edited file is named, with the
+        field)."""
         if not self.config.is_file():
             raise ModelError(f"{self.path}: not a model folder (no {CONFIG_NAME})")
         try:
             cfg = json.loads(self.config.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ModelError(f"{self.config}: broken configuration file ({exc})") from None
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+            raise ModelError(f"{self.config}: broken configuration file ({_one_line(exc)})") from None
+        except OSError as exc:
+            raise ModelError(f"{self.config}: cannot be read ({exc.strerror or exc})") from None
         if not isinstance(cfg, dict) or cfg.get("format") != CONFIG_FORMAT:
             raise ModelError(f"{self.config}: not an ExoDeep model configuration")
-        if int(cfg.get("version", 0)) > CONFIG_VERSION:
-            raise ModelError(f"{self.config}: made by a newer ExoDeep (format {cfg.get('version')}); update ExoDeep")
+        version = cfg.get("version", 0)
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise ModelError(f"{self.config}: its format version {version!r:.40} is not a whole number")
+        if version > CONFIG_VERSION:
+            raise ModelError(f"{self.config}: made by a newer ExoDeep (format {version}); update ExoDeep")
         norm = cfg.get("normalisation", NORMALISATION)
-        if norm.get("kind") != NORMALISATION["kind"]:
-            raise ModelError(f"{self.config}: unsupported normalisation {norm.get('kind')!r}")
+        if not isinstance(norm, dict) or norm.get("kind") != NORMALISATION["kind"]:
+            kind = norm.get("kind") if isinstance(norm, dict) else norm
+            raise ModelError(f"{self.config}: unsupported normalisation {kind!r:.60}")
+        arch = cfg.get("architecture", {})
+        try:
+            UNetSpec.from_dict(arch)
+        except ModelError as exc:
+            raise ModelError(f"{self.config}: {exc}") from None
+        weights = cfg.get("weights", BEST)
+        if not isinstance(weights, str) or not weights or Path(weights).name != weights or weights in (".", ".."):
+            raise ModelError(f"{self.config}: 'weights' must name a file in the model folder, not {weights!r:.60}")
+        for key in ("weights_last",):
+            if key in cfg and (not isinstance(cfg[key], str) or Path(cfg[key]).name != cfg[key]):
+                raise ModelError(f"{self.config}: {key!r} must name a file in the model folder")
+        rec = cfg.get("recommended")
+        if rec is not None:
+            ok = isinstance(rec, dict)
+            t, m = (rec.get("threshold", 0.5), rec.get("min_size", 0)) if ok else (None, None)
+            ok = ok and _is_number(t) and 0.0 <= t <= 1.0 and _is_number(m) and 0 <= m < 1e9
+            if not ok:
+                raise ModelError(f"{self.config}: 'recommended' needs a threshold between 0 and 1 and a "
+                                 f"minimum size of 0 or more, not {json.dumps(rec)[:80]}")
         return cfg
 
     def weights_of(self, cfg: dict) -> Path:
@@ -180,7 +237,10 @@ class ModelFolder:
 
     # ------------------------------------------------------------ writing (atomically)
     def write_config(self, cfg: dict, overwrite: bool = True) -> None:
-        write_text_atomic(self.config, json.dumps(cfg, indent=2), overwrite=overwrite)
+        if not overwrite:
+            write_text_atomic(self.config, json.dumps(cfg, indent=2), overwrite=False)
+            return
+        _write_text(self.config, json.dumps(cfg, indent=2))
 
     def write_history(self, rows: Sequence[dict]) -> None:
         buf = io.StringIO()
@@ -188,10 +248,10 @@ class ModelFolder:
         w.writeheader()
         for r in rows:
             w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in HISTORY_COLUMNS})
-        write_text_atomic(self.history, buf.getvalue(), overwrite=True)
+        _write_text(self.history, buf.getvalue())
 
     def write_validation(self, reports: Sequence[dict]) -> None:
-        write_text_atomic(self.validation, json.dumps(list(reports), indent=2), overwrite=True)
+        _write_text(self.validation, json.dumps(list(reports), indent=2))
 
     def save_snapshot(self, model, step: int) -> Path:
         self.snapshots_dir.mkdir(exist_ok=True)
@@ -212,7 +272,7 @@ class ModelFolder:
         shutil.rmtree(self.snapshots_dir, ignore_errors=True)
 
     def clear_checkpoint(self) -> None:
-        for d in self._checkpoint_dirs():
+        for d in self._checkpoint_dirs() + (self.path / (CHECKPOINT + ".stale"),):
             shutil.rmtree(d, ignore_errors=True)
 
     def read_checkpoint(self) -> Checkpoint:
@@ -222,31 +282,113 @@ class ModelFolder:
         try:
             state = json.loads((d / "state.json").read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise OutputError(f"{d / 'state.json'}: unreadable checkpoint ({exc})") from None
+            raise OutputError(f"{d / 'state.json'}: unreadable checkpoint ({_one_line(exc)})") from None
+        if not isinstance(state, dict) or not (d / "model.weights.h5").is_file():
+            raise OutputError(f"{d}: an incomplete checkpoint (no weights or no state)")
         return Checkpoint(d, state)
 
     def write_checkpoint(self, save_model_weights: Callable[[Path], None], optimizer_arrays: Sequence[np.ndarray],
                          state: dict) -> None:
         """Weights (written by ``save_model_weights(path)``), optimiser variables and ``state`` into
-        ``checkpoint/``, swapped in atomically: a kill at any moment leaves a whole checkpoint."""
+        ``checkpoint/``, swapped in atomically: a kill at any moment leaves a whole checkpoint (the
+        new one, or the one before). ``state.json`` is written last and atomically, so a folder with
+        it is whole. A failed write (a full disk) raises :class:`OutputError` and keeps the previous
+        checkpoint."""
         new, cur, old = self._checkpoint_dirs()
         shutil.rmtree(new, ignore_errors=True)
-        new.mkdir(parents=True)
-        save_model_weights(new / "model.weights.h5")
-        np.savez(new / "optimizer.npz", *optimizer_arrays)
-        (new / "state.json").write_text(json.dumps(state), encoding="utf-8")
-        shutil.rmtree(old, ignore_errors=True)
+        try:
+            new.mkdir(parents=True)
+            save_model_weights(new / "model.weights.h5")
+            np.savez(new / "optimizer.npz", *optimizer_arrays)
+            part = new / "state.json.part"
+            part.write_text(json.dumps(state), encoding="utf-8")
+            part.replace(new / "state.json")
+        except BaseException as exc:
+            shutil.rmtree(new, ignore_errors=True)
+            if isinstance(exc, Exception) and is_disk_error(exc):
+                kept = "the previous checkpoint is kept" if self._checkpoint_dir() else "no checkpoint is kept"
+                raise OutputError(f"{self.checkpoint}: the checkpoint could not be written "
+                                  f"({disk_error_text(exc)}); {kept}") from None
+            raise
         if cur.exists():
+            shutil.rmtree(old, ignore_errors=True)
             cur.rename(old)
         new.rename(cur)
         shutil.rmtree(old, ignore_errors=True)
+
+    def settle_checkpoint(self) -> None:
+        """After a kill in the middle of a swap, finish it: the furthest whole checkpoint becomes
+        ``checkpoint/`` (so that the next write never starts by removing the only one)."""
+        new, cur, old = self._checkpoint_dirs()
+        d = self._checkpoint_dir()
+        if d is None or d == cur:
+            return
+        if cur.exists():
+            shutil.rmtree(old if d != old else new, ignore_errors=True)
+            spare = self.path / (CHECKPOINT + ".stale")
+            shutil.rmtree(spare, ignore_errors=True)
+            cur.rename(spare)
+            d.rename(cur)
+            shutil.rmtree(spare, ignore_errors=True)
+        else:
+            d.rename(cur)
+        for other in (new, old):
+            if other.exists() and other != cur:
+                shutil.rmtree(other, ignore_errors=True)
+
+    def clear_partial(self) -> None:
+        """Remove what a killed run left half-written: ``*.part.weights.h5``, the temporary files of
+        atomic writes, a ``checkpoint.new`` that never got its state (the whole ones are kept)."""
+        for p in list(self.path.glob("*.part" + WEIGHTS_SUFFIX)) + list(self.path.glob(".*.part")) + \
+                list(self.snapshots_dir.glob("*.part" + WEIGHTS_SUFFIX)):
+            try:
+                p.unlink()
+            except OSError:
+                pass
+        new = self._checkpoint_dirs()[0]
+        if new.exists() and not (new / "state.json").is_file():
+            shutil.rmtree(new, ignore_errors=True)
 
     def _checkpoint_dirs(self) -> Tuple[Path, Path, Path]:
         """(being written, current, previous)."""
         return (self.path / (CHECKPOINT + ".new"), self.checkpoint, self.path / (CHECKPOINT + ".old"))
 
     def _checkpoint_dir(self) -> Optional[Path]:
-        for d in (self.checkpoint, self.path / (CHECKPOINT + ".old")):
-            if (d / "state.json").is_file():
-                return d
-        return None
+        """The whole checkpoint of the furthest step: ``checkpoint/``, or after a kill between the
+        renames of a swap ``checkpoint.old/`` or a finished ``checkpoint.new/``."""
+        new, cur, old = self._checkpoint_dirs()
+        best, best_step = None, None
+        for d in (cur, old, new):
+            try:
+                state = json.loads((d / "state.json").read_text(encoding="utf-8"))
+                step = int(state.get("global_step", 0)) if isinstance(state, dict) else None
+            except (OSError, ValueError, TypeError):
+                continue
+            if step is not None and (d / "model.weights.h5").is_file() and (best_step is None or step > best_step):
+                best, best_step = d, step
+        return best
+
+
+def is_disk_error(exc: BaseException) -> bool:
+    """A write failed for lack of space or quota (errno, or the text HDF5 and zipfile give)."""
+    import errno
+
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, (OSError, RuntimeError, ValueError)) and any(
+        k in text for k in ("no space left", "disk quota", "file too large", "errno = 28", "errno 28"))
+
+
+def disk_error_text(exc: BaseException) -> str:
+    """What went wrong, in a few words (HDF5's messages run over several lines)."""
+    import errno
+
+    text = str(exc).lower()
+    if (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "no space left" in text or "errno = 28" in text:
+        return "no space left on the disk"
+    if isinstance(exc, OSError) and exc.errno == errno.EDQUOT or "quota" in text:
+        return "disk quota exceeded"
+    if isinstance(exc, OSError) and exc.strerror and exc.errno is not None:
+        return exc.strerror.lower()
+    return _one_line(exc)

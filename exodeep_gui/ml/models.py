@@ -169,15 +169,29 @@ def resolve_model(spec: str, download: bool = True) -> ModelInfo:
     raise ModelError(f"{path}: not a model (expected a model folder with {CONFIG_NAME} or a .h5 weights file)")
 
 
-def read_model_folder(folder: Path) -> ModelInfo:
+def read_model_folder(folder: Path, need_weights: bool = True) -> ModelInfo:
+    """The model in an ExoDeep model folder (its best weights; with ``need_weights`` False, the
+    folder's architecture and configuration even while its best weights are not there yet, as in
+    an unfinished run)."""
     mf = ModelFolder(folder)
     cfg = mf.read_config()
     arch = UNetSpec.from_dict(cfg.get("architecture", {}))
     weights = mf.weights_of(cfg)
-    if not weights.is_file():
-        raise ModelError(f"{folder}: the weights file {weights.name} is missing")
+    if need_weights and not weights.is_file():
+        raise ModelError(_missing_weights(mf, weights))
     fmt = "keras2-h5" if weights.suffix == ".h5" and not weights.name.endswith(WEIGHTS_SUFFIX) else "keras3-weights"
     return ModelInfo(mf.name, weights, fmt, arch, cfg)
+
+
+def _missing_weights(mf: ModelFolder, weights: Path) -> str:
+    """Why a model folder has no best weights, and what can be used instead."""
+    if mf.is_unfinished():
+        snaps = mf.snapshots()
+        alt = (f"; or detect with its last snapshot, --model {snaps[-1][1]}" if snaps else
+               f"; or detect with its last weights, --model {mf.last}" if mf.last.is_file() else "")
+        return (f"{weights}: missing: the training run in {mf.path} did not finish (stopped or killed); "
+                f"continue it with: exodeep train --resume --out {mf.path}{alt}")
+    return f"{weights}: missing; the model folder {mf.path} is incomplete (its config.json names this file)"
 
 
 def read_folder_weights(path: Path) -> ModelInfo:
@@ -189,7 +203,9 @@ def read_folder_weights(path: Path) -> ModelInfo:
     if not folder.is_model():
         raise ModelError(f"{path}: weights without their model folder (no {CONFIG_NAME} in {folder.path}); "
                          f"an unfinished training run gets one when it is resumed or finishes")
-    info = read_model_folder(folder.path)
+    if not path.is_file():
+        raise ModelError(f"{path}: no such weights file")
+    info = read_model_folder(folder.path, need_weights=False)
     config = {k: v for k, v in info.config.items() if k != "recommended"}
     return ModelInfo(f"{info.name} ({path.name[:-len(WEIGHTS_SUFFIX)]})", path, "keras3-weights", info.spec, config)
 
@@ -214,15 +230,34 @@ def save_model_folder(model, spec: UNetSpec, folder, overwrite: bool = False, **
 
 
 def load_keras_model(info: ModelInfo, mixed_precision: bool = False):
-    """Build the network of ``info`` and load its weights (Keras imported here, lazily)."""
-    from exodeep_gui.ml.unet import build_unet, load_keras2_h5_weights
+    """Build the network of ``info`` and load its weights (Keras imported here, lazily). Weights that
+    do not fit (another architecture, a damaged file) raise :class:`ModelError`, one line naming the
+    file; Keras' own warnings are not printed."""
+    from exodeep_gui.io.movie_io import library_messages, one_line
+    from exodeep_gui.ml.unet import build_unet, check_weights_fit, import_keras, load_keras2_h5_weights
 
-    model = build_unet(info.spec, mixed_precision=mixed_precision)
-    if info.weights_format == "keras2-h5":
-        load_keras2_h5_weights(model, info.weights)
-    else:
-        try:
-            model.load_weights(info.weights)
-        except Exception as exc:
-            raise ModelError(f"{info.weights}: cannot load these weights ({str(exc)[:200]})") from None
+    if not Path(info.weights).is_file():
+        raise ModelError(f"{info.weights}: the weights file is missing (deleted or moved?)")
+    if info.weights_format != "keras2-h5":          # checked with h5py, before Keras is loaded
+        folder = ModelFolder.of_weights(info.weights)
+        check_weights_fit(info.weights, info.spec, described_by=str(folder.config) if folder.is_model()
+                          else "the model")
+    import_keras()
+    with library_messages() as messages:
+        model = build_unet(info.spec, mixed_precision=mixed_precision)
+        if info.weights_format == "keras2-h5":
+            load_keras2_h5_weights(model, info.weights)
+        else:
+            try:
+                model.load_weights(info.weights)
+            except Exception as exc:
+                raise ModelError(f"{info.weights}: cannot load these weights ({one_line(exc, 200)})") from None
+    partial = [m for m in messages if "could not be loaded" in m or "Skipping" in m or "mismatch" in m]
+    if partial:
+        raise ModelError(f"{info.weights}: the weights do not fit the network ({one_line(partial[0], 200)})")
+    import numpy as np
+
+    if not all(np.isfinite(w).all() for w in model.get_weights()):
+        raise ModelError(f"{info.weights}: holds NaN or infinite weights (a damaged file, or a training run "
+                         "that diverged)")
     return model

@@ -254,6 +254,7 @@ def resume(out_dir, *, cancel: Optional[CancelToken] = None) -> Generator[Progre
     """Continue the unfinished run in ``out_dir`` from its checkpoint, with the options and data
     the run started with (a finished run is refused: it has no checkpoint)."""
     folder = ModelFolder(out_dir)
+    folder.settle_checkpoint()                    # a run killed in the middle of a checkpoint swap
     ckpt = folder.read_checkpoint()
     options = TrainOptions.from_dict(ckpt.state["options"])
     return (yield from _run(folder, _items(ckpt.state["train"]), _items(ckpt.state["valid"]), options, ckpt,
@@ -271,10 +272,17 @@ def _rows(items: Sequence[TrainingItem]) -> list:
 def _run(folder: ModelFolder, train_items: List[TrainingItem], valid_items: List[TrainingItem],
          options: TrainOptions, ckpt: Optional[Checkpoint], cancel: Optional[CancelToken]
          ) -> Generator[Progress, None, TrainResult]:
-    """The training loop, from the start (``ckpt`` None) or from a checkpoint."""
-    import keras
+    """The training loop, from the start (``ckpt`` None) or from a checkpoint.
 
+    Killed at any moment, the folder stays usable: its ``config.json`` is written before the first
+    step (status "running"), the checkpoint is swapped in atomically and ``weights_last`` and
+    ``history.csv`` follow each checkpoint, so that ``resume`` loses no step before the last
+    checkpoint and the last weights (or a snapshot) can detect meanwhile."""
+    from exodeep_gui.ml.unet import import_keras
+
+    keras = import_keras()
     folder.path.mkdir(parents=True, exist_ok=True)
+    folder.clear_partial()                        # what a killed run left half-written
     state: dict = ckpt.state if ckpt is not None else {}
     spots = options.spot_params()
     train_movies = yield from prepare_items(train_items, spots, seed=options.seed, cancel=cancel)
@@ -316,10 +324,7 @@ def _run(folder: ModelFolder, train_items: List[TrainingItem], valid_items: List
                 "rng": rng.bit_generator.state, "elapsed_s": elapsed(),
                 "train": _rows(train_items), "valid": _rows(valid_items)}
 
-    def write_outputs(status: str) -> None:
-        save_weights(model, folder.last)
-        if best is None or not folder.best.is_file():
-            save_weights(model, folder.best)
+    def write_config(status: str) -> None:
         cfg = model_config(spec, BEST, schedule=to_list(options.schedule), training={
             "status": status, "steps": global_step, "total_steps": total, "options": options.to_dict(),
             "started_from": started_from, "data": data, "best": best,
@@ -327,8 +332,19 @@ def _run(folder: ModelFolder, train_items: List[TrainingItem], valid_items: List
             "backend": keras.backend.backend(), "hardware": _hardware(), "mixed_precision": mixed,
             "exodeep_version": __version__}, weights_last=LAST)
         folder.write_config(cfg)
+
+    def write_outputs(status: str) -> None:
+        save_weights(model, folder.last)
+        if best is None or not folder.best.is_file():
+            save_weights(model, folder.best)
+        write_config(status)
         folder.write_history(history)
         folder.write_validation(reports)
+
+    def checkpoint(stage_idx: int, stage_step: int) -> None:
+        write_checkpoint(folder, model, checkpoint_state(stage_idx, stage_step))
+        save_weights(model, folder.last)
+        folder.write_history(history)
 
     def do_validation(stage_idx: int, stage: Stage) -> dict:
         nonlocal best
@@ -367,6 +383,7 @@ def _run(folder: ModelFolder, train_items: List[TrainingItem], valid_items: List
                              best_f1=None if best is None else best["f1"], global_step=global_step,
                              work_done=work_until(stage_idx, stage_step) - work0, work_total=work_total)
 
+    write_config("running")                       # the folder is a model (of this run) from now on
     yield TrainProgress("train", 0, max(1, total - global_step), "starting", 0.0, n_stages=n_stages)
     stage_idx, step = first_stage, first_step
     try:
@@ -397,9 +414,9 @@ def _run(folder: ModelFolder, train_items: List[TrainingItem], valid_items: List
                 if options.snapshot_every and global_step % options.snapshot_every == 0:
                     folder.save_snapshot(model, global_step)
                 if options.checkpoint_every and step % options.checkpoint_every == 0 and not end_of_stage:
-                    write_checkpoint(folder, model, checkpoint_state(stage_idx, step))
+                    checkpoint(stage_idx, step)
                 yield report(stage_idx, stage, step, last_loss, validation)
-            write_checkpoint(folder, model, checkpoint_state(stage_idx + 1, 0))
+            checkpoint(stage_idx + 1, 0)
     except Cancelled:
         write_checkpoint(folder, model, checkpoint_state(stage_idx, step))
         write_outputs("cancelled")

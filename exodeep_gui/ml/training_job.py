@@ -15,7 +15,6 @@ window never imports the framework and a crash of it is a message):
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -205,6 +204,6 @@ def describe_folder(path) -> dict:
             state = folder.read_checkpoint().state
             info.update(step=state.get("global_step", 0),
                         total=sum(s["steps"] for s in state.get("options", {}).get("schedule", [])))
-        except (OSError, ValueError, json.JSONDecodeError):
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             pass
     return info

@@ -34,6 +34,7 @@ def setup(qtbot):
 def _run(qtbot, panel, button):
     with qtbot.waitSignal(panel.analysis_changed, timeout=30_000) as sig:
         button.click()
+    qtbot.waitUntil(lambda: panel.job is None, timeout=10_000)     # the job's end reached the panel
     return sig.args[0]
 
 

@@ -23,7 +23,8 @@ def test_detection_runs_in_the_warm_engine_and_can_be_cancelled(window, qtbot, s
         assert window.job_status.isVisible() and window.detection.cancel_button.isEnabled()
     first_start = next(t for t, stage in seen if stage == "detect") - t0
     doc = window.state.current
-    assert doc.detection.segmentation.labels.shape == (40, 64, 64)
+    assert doc.detection.segmentation.score.shape == (40, 64, 64)
+    assert doc.detection.segmentation.labels is None        # the window keeps the scores only
     assert "Done" in window.detection.status.text() and window.detection.run_button.isEnabled()
     assert "CPU" in window.detection.device_label.text() or "GPU" in window.detection.device_label.text()
     assert not window.job_status.isVisible()
@@ -72,7 +73,7 @@ def test_detect_in_all_movies_keeps_results_per_movie(window, qtbot, sim_movie_f
     assert item.shortcut() == QKeySequence("Ctrl+Shift+D")
     with qtbot.waitSignal(window.detection.finished, timeout=120_000):
         item.trigger()
-    assert [d.detection.segmentation.labels.shape for d in window.state.docs] == [(40, 64, 64), (32, 48, 56)]
+    assert [d.detection.segmentation.score.shape for d in window.state.docs] == [(40, 64, 64), (32, 48, 56)]
 
 
 def test_missing_model_reports_an_error(window, qtbot, sim_movie_file, tmp_path):

@@ -51,4 +51,15 @@ def test_shutdown_cancels_the_running_job(qtbot):
     qtbot.waitUntil(lambda: log == [("start", "x")], timeout=5000)
     t0 = time.monotonic()
     runner.shutdown()
-    assert time.monotonic() - t0 < 5 and done == [1] and not runner.busy
+    assert time.monotonic() - t0 < 5 and not runner.busy and not runner.thread
+    qtbot.waitUntil(lambda: done == [1], timeout=2000)        # its end reaches the GUI thread's listeners
+
+
+def test_light_jobs_are_released_when_they_end(qtbot):
+    runner = JobRunner()
+    log = []
+    for k in range(5):
+        runner.run_now(runner.job("preview", f"p{k}", steps, 2, 0.001, log, k))
+    qtbot.waitUntil(lambda: not runner.light, timeout=10_000)
+    assert sorted(n for e, n in log if e == "end") == [0, 1, 2, 3, 4]
+    runner.shutdown()

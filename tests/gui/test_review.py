@@ -144,7 +144,7 @@ def test_a_damaged_review_file_is_set_aside_and_the_user_told(window, sim_movie_
     assert len(window.state.docs) == 1                     # the movie opens anyway
     box = [b for b in window.findChildren(QMessageBox) if b.isVisible()][-1]
     assert sidecar.name in box.text() and "not restored" in box.text()
-    kept = list(sidecar.parent.glob("cells.unusable-*.json"))
+    kept = list(sidecar.parent.glob("cells.tif.unusable-*.json"))
     assert len(kept) == 1 and kept[0].read_text() == "{ this is not json"      # nothing lost
 
 
@@ -212,3 +212,36 @@ def test_fully_reviewed_movies_are_saved_as_annotations_without_losing_the_truth
     saved = read_events(path.with_suffix(".csv"))
     assert len(saved) == len(window.state.events()) == 2      # 3 above the threshold, one deleted
     assert np.array_equal(np.sort(saved.frame), np.sort(window.state.events().frame))
+
+
+def test_a_review_from_a_newer_exodeep_is_never_overwritten(window, qtbot, sim_movie_file, tmp_path):
+    """The window cannot read it, so it saves this movie's review elsewhere (the user folder), and
+    the file beside the movie stays exactly as it was, whatever the user changes."""
+    from exodeep_gui.core.review import EventFilter
+    from exodeep_gui.io.review_file import fallback_path
+
+    path, sim = sim_movie_file
+    sidecar = beside_path(path)
+    newer = json.dumps({"format": "exodeep-review", "version": 99, "movie": {"shape": [40, 64, 64]},
+                        "something": "from the future"})
+    sidecar.write_text(newer)
+    window.open_paths([path])
+    window.state.set_filter(EventFilter(0.7, 3))
+    window.state.add_event(10.0, 10.0, 5)
+    window.keeper.flush()
+    assert sidecar.read_text() == newer
+    saved = json.loads(fallback_path(path).read_text())
+    assert saved["version"] == 1 and saved["events"]["origin"] == ["added"]
+
+
+def test_the_same_movie_opened_twice_is_one_movie(window, sim_movie_file):
+    """Opening a movie that is open already makes it current (two copies would overwrite each
+    other's review)."""
+    path, sim = sim_movie_file
+    window.open_paths([path])
+    first = window.state.current
+    window.state.add_event(10.0, 10.0, 5)
+    window.open_paths([str(path)])
+    assert window.state.docs == [first] and window.state.current is first
+    window.keeper.flush()
+    assert json.loads(beside_path(path).read_text())["events"]["origin"] == ["added"]

@@ -89,7 +89,7 @@ def test_frame_folder_and_h5(tmp_path, stack):
     ("image2d", "single 2D image"),
     ("rgb", "RGB"),
     ("nan", "NaN"),
-    ("nd2", "cannot be read"),
+    ("nd2", "not an ND2 file"),
     ("missing", "no such file"),
 ])
 def test_bad_input_gets_one_clear_line(tmp_path, stack, case, message):

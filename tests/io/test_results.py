@@ -42,7 +42,7 @@ def test_reads_reference_csv_and_tab_separated_results(tmp_path):
 
 @pytest.mark.parametrize("text, message", [
     ("A,B,C\n1,2,3\n", "needs columns X, Y and Slice"),
-    ("X,Y,Slice\n1,2,zero\n", "not numeric"),
+    ("X,Y,Slice\n1,2,zero\n", "not a number"),
     ("X,Y,Slice\n1,2,0\n", "start at 1"),
     ("", "empty"),
 ])

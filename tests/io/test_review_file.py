@@ -33,7 +33,7 @@ def _doc(tmp_path):
 def test_round_trip(tmp_path):
     state, doc, movie = _doc(tmp_path)
     path = save_doc(doc, state.filter)
-    assert path == tmp_path / "cell.ome.exodeep-review.json" == beside_path(movie.source)
+    assert path == tmp_path / "cell.ome.tif.exodeep-review.json" == beside_path(movie.source)
     back, flt = open_doc(movie)
     assert flt == EventFilter(0.6, 3) and back.fully_reviewed and back.model_name == "exodeepfinder"
     for name in ("id", "origin", "status"):
@@ -74,7 +74,7 @@ def test_unusable_files_are_set_aside_not_overwritten(tmp_path, content, why):
     path.write_text(content)
     with pytest.raises(ReviewFileError, match=why):
         open_doc(movie)
-    aside = list(tmp_path.glob("cell.ome.unusable-*.json"))
+    aside = list(tmp_path.glob("cell.ome.tif.unusable-*.json"))
     assert len(aside) == 1 and aside[0].read_text() == content and not path.exists()
 
 

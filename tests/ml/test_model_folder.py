@@ -136,3 +136,69 @@ def test_a_downloaded_model_follows_the_umask(monkeypatch, tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+def test_the_furthest_whole_checkpoint_is_found_after_a_kill_anywhere(tmp_path):
+    """A kill in a checkpoint swap: after the first rename (only .old and a whole .new: the new one
+    is used and settled), while .new is being written (no state.json: ignored and cleared), and
+    half-written weights (.part) are removed before a run goes on."""
+    f = ModelFolder(tmp_path)
+    f.write_checkpoint(FakeModel().save_weights, [np.arange(3.0)], {"global_step": 4})
+    f.write_checkpoint(FakeModel().save_weights, [np.arange(3.0)], {"global_step": 8})
+    # the swap of step 12 killed between its two renames
+    (tmp_path / "checkpoint").rename(tmp_path / "checkpoint.old")
+    new = tmp_path / "checkpoint.new"
+    new.mkdir()
+    FakeModel().save_weights(new / "model.weights.h5")
+    np.savez(new / "optimizer.npz", np.arange(3.0))
+    (new / "state.json").write_text(json.dumps({"global_step": 12}))
+    assert f.read_checkpoint().state["global_step"] == 12
+    f.settle_checkpoint()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint"]
+    assert f.read_checkpoint().state["global_step"] == 12
+    # killed while writing the next one: its folder has no state.json yet
+    new.mkdir()
+    (new / "model.weights.h5").write_bytes(b"half")
+    (tmp_path / "weights_last.part.weights.h5").write_bytes(b"half")
+    (tmp_path / ".config.json.abc123.part").write_text("{")
+    assert f.read_checkpoint().state["global_step"] == 12
+    f.clear_partial()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint"]
+
+
+def test_a_failed_checkpoint_write_keeps_the_previous_one(tmp_path):
+    import errno
+
+    f = ModelFolder(tmp_path)
+    f.write_checkpoint(FakeModel().save_weights, [], {"global_step": 4})
+
+    def disk_full(path):
+        with open(path, "wb") as fh:
+            fh.write(b"part")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(OutputError, match="checkpoint: the checkpoint could not be written .no space left on the "
+                                          "disk.; the previous checkpoint is kept"):
+        f.write_checkpoint(disk_full, [], {"global_step": 8})
+    assert f.read_checkpoint().state["global_step"] == 4
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint"]
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"version": "2"}, "format version '2' is not a whole number"),
+    ({"normalisation": "minmax"}, "unsupported normalisation 'minmax'"),
+    ({"architecture": {"name": "stardist"}}, "another architecture, 'stardist'"),
+    ({"architecture": {"filters": [4, 6]}}, "filters must be three whole numbers"),
+    ({"architecture": {"filters": [4, 6, 10**6]}}, "filters must be three whole numbers from 1 to 1024"),
+    ({"architecture": {"n_classes": 2}}, "n_classes must be a whole number from 3"),
+    ({"weights": "../other/weights.h5"}, "'weights' must name a file in the model folder"),
+    ({"recommended": {"threshold": "high"}}, "'recommended' needs a threshold between 0 and 1"),
+])
+def test_a_config_of_the_wrong_shape_names_the_file_and_the_field(tmp_path, change, message):
+    f = ModelFolder(tmp_path)
+    cfg = model_config(UNetSpec(filters=(4, 6, 8)), "weights_best.weights.h5")
+    cfg.update(change)
+    f.config.write_text(json.dumps(cfg))
+    with pytest.raises(ModelError) as err:
+        f.read_config()
+    assert str(f.config) in str(err.value) and message in str(err.value), str(err.value)

@@ -213,3 +213,163 @@ def test_fine_tune_starts_from_a_model_folder(sim_folder, tmp_path):
     assert cfg["training"]["started_from"] == "base"
     after = load_keras_model(read_model_folder(tuned)).get_weights()
     assert any(not np.allclose(a, b) for a, b in zip(before, after))
+
+
+# ---------------------------------------------------------------- killed runs (SIGKILL) resume
+_CHILD = r'''
+import json, os, signal, sys
+from pathlib import Path
+out, rows, kill = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+from exodeep_gui.core.progress import run_to_end
+from exodeep_gui.core.schedule import Stage
+from exodeep_gui.ml import model_folder, train as train_mod
+from exodeep_gui.ml.dataset import TrainingItem
+
+def die():
+    sys.stdout.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+writes = {"n": 0}
+if kill == "checkpoint-weights":          # the 2nd checkpoint: its weights written, not its optimizer
+    real = model_folder.np.savez
+    def savez(*a, **k):
+        writes["n"] += 1
+        if writes["n"] == 2:
+            die()
+        return real(*a, **k)
+    model_folder.np.savez = savez
+elif kill == "checkpoint-swap":           # the 2nd checkpoint: whole, the old one renamed away, not swapped in
+    real_rename = Path.rename
+    def rename(self, target):
+        if self.name == "checkpoint.new":
+            writes["n"] += 1
+            if writes["n"] == 2:
+                die()
+        return real_rename(self, target)
+    Path.rename = rename
+elif kill == "last-weights":              # half of weights_last written after the 2nd checkpoint
+    real_save = train_mod.save_weights
+    def save(model, path):
+        if Path(path).name == model_folder.LAST:
+            writes["n"] += 1
+            if writes["n"] == 2:
+                Path(path).with_name("weights_last.part.weights.h5").write_bytes(b"half a file")
+                die()
+        return real_save(model, path)
+    train_mod.save_weights = save
+
+items = [TrainingItem(Path(a), Path(b), Path(c) if c else None) for a, b, c in rows]
+opts = train_mod.TrainOptions(schedule=(Stage(8, 4, 2, 4), Stage(16, 2, 4, 3)), filters=(4, 6, 8),
+                              checkpoint_every=2, snapshot_every=3, seed=3, mixed_precision="off", jit_compile="off")
+def report(p):
+    if p.stage == "train" and p.done > 0:
+        print("step", p.global_step, flush=True)
+run_to_end(train_mod.train(items, [], out, opts), report)
+print("finished", flush=True)
+'''
+
+
+def _run_killed(out, items, kill, after_step=None, timeout=240):
+    """Train in a child process and SIGKILL it: after ``after_step`` reports (from here), or from
+    inside at the kill point ``kill``. Returns the last step reported."""
+    import signal
+    import subprocess
+    import sys
+
+    rows = [[str(i.movie), str(i.annotations), str(i.mask) if i.mask else ""] for i in items]
+    proc = subprocess.Popen([sys.executable, "-c", _CHILD, str(out), json.dumps(rows), kill],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    last = 0
+    try:
+        for line in proc.stdout:
+            if line.startswith("step"):
+                last = int(line.split()[1])
+                if after_step is not None and last >= after_step:
+                    proc.send_signal(signal.SIGKILL)
+                    break
+        proc.wait(timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    err = proc.stderr.read()
+    assert proc.returncode == -signal.SIGKILL, f"child ended with {proc.returncode}: {err[-2000:]}"
+    return last
+
+
+@pytest.mark.slow
+@pytest.mark.faults
+@pytest.mark.parametrize("kill, after_step, checkpoint_step", [
+    ("between-checkpoints", 3, 2),          # killed by the parent after 3 steps: checkpoint at step 2
+    ("checkpoint-weights", None, 2),        # inside the 2nd checkpoint (step 4): the 1st is kept
+    ("checkpoint-swap", None, 4),           # between the renames of the 2nd: the whole new one is used
+    ("last-weights", None, 4),              # writing weights_last after the 2nd checkpoint
+])
+def test_a_run_killed_at_any_moment_resumes_without_lost_steps(sim_folder, tmp_path, kill, after_step,
+                                                               checkpoint_step):
+    """SIGKILL at several moments (between checkpoints, inside a checkpoint write, between the two
+    renames of its swap, while weights_last is written): the folder is a model (config.json
+    written at the start, snapshots usable), the furthest whole checkpoint is found, and resume
+    goes on from it to the end with every step once in the history and nothing half-written left."""
+    from exodeep_gui.ml.model_folder import ModelFolder
+    from exodeep_gui.ml.models import load_keras_model, resolve_model
+    from exodeep_gui.ml.train import resume
+
+    items = find_training_items([sim_folder])[:2]
+    out = tmp_path / "model"
+    last = _run_killed(out, items, kill, after_step)
+    assert last >= checkpoint_step
+    folder = ModelFolder(out)
+    cfg = folder.read_config()                           # written at the start: a model folder
+    assert cfg["training"]["status"] == "running" and cfg["architecture"]["filters"] == [4, 6, 8]
+    assert folder.is_unfinished()
+    assert folder.read_checkpoint().state["global_step"] == checkpoint_step
+    snaps = folder.snapshots()
+    if snaps:                                            # a snapshot detects meanwhile
+        load_keras_model(resolve_model(str(snaps[-1][1])))
+    if folder.last.is_file():                            # so do the last weights (never half-written)
+        load_keras_model(resolve_model(str(folder.last)))
+    with pytest.raises(Exception, match="did not finish"):
+        resolve_model(str(out))                          # no best weights yet: says how to go on
+
+    reports = []
+    result = run_to_end(resume(out), reports.append)
+    assert result.steps == 7
+    assert [r.global_step for r in reports if r.stage == "train" and r.done > 0] == list(
+        range(checkpoint_step + 1, 8))
+    assert [int(r["step"]) for r in csv.DictReader((out / "history.csv").open())] == list(range(1, 8))
+    left = sorted(p.name for p in out.iterdir())
+    assert not [n for n in left if ".part" in n or n.startswith("checkpoint")], left
+    assert folder.read_config()["training"]["status"] == "finished"
+    load_keras_model(resolve_model(str(out)))
+
+
+@pytest.mark.faults
+def test_a_full_disk_during_a_checkpoint_keeps_the_previous_one(sim_folder, tmp_path):
+    """The disk fills up while a run goes on: the next checkpoint fails with one line naming it, the
+    checkpoint before is whole, and once space is freed the run resumes from it."""
+    from exodeep_gui.ml.model_folder import ModelFolder
+    from exodeep_gui.ml.train import resume, train
+    from tests.io.full_disk import fill, small_disk
+
+    items = find_training_items([sim_folder])[:2]
+    with small_disk(tmp_path / "disk", size="8m") as disk:
+        out = disk / "model"
+        filler = []
+
+        def fill_after_first_checkpoint(p):
+            if getattr(p, "global_step", 0) == 2 and not filler:
+                filler.append(fill(disk))
+
+        with pytest.raises(OutputError) as err:
+            run_to_end(train(items, [], out, tiny_options()), fill_after_first_checkpoint)
+        text = str(err.value)
+        assert "\n" not in text and str(out) in text and "space" in text.lower(), text
+        folder = ModelFolder(out)
+        assert folder.read_checkpoint().state["global_step"] == 2
+        assert folder.read_config()["training"]["status"] == "running"
+        filler[0].unlink()
+        result = run_to_end(resume(out))
+        assert result.steps == 7 and folder.read_config()["training"]["status"] == "finished"
+        assert [int(r["step"]) for r in csv.DictReader((out / "history.csv").open())] == list(range(1, 8))

@@ -161,6 +161,9 @@ class AnalysisPanel(QWidget):
 
     # ---------------------------------------------------------------- running
     def analyze(self, all_movies: bool = False) -> Optional[workers.GeneratorWorker]:
+        if self.job is not None:                  # its results are matched to its own movies
+            self.status.setText("An analysis is already running or waiting; Cancel it first.")
+            return None
         docs = list(self.state.docs) if all_movies else ([self.state.current] if self.state.current else [])
         docs = [d for d in docs if len(self.state.events(d))]
         if not docs:
@@ -178,6 +181,9 @@ class AnalysisPanel(QWidget):
 
     def export(self, folder, overwrite: bool = False) -> Optional[workers.GeneratorWorker]:
         """Write the analysed movies' tables, figures and report.html into ``folder``."""
+        if self.job is not None:
+            self.status.setText("An analysis is already running or waiting; Cancel it first.")
+            return None
         analyses = [self.results[id(d)] for d in self.state.docs if id(d) in self.results]
         if not analyses:
             self.status.setText("Nothing to export: analyse a movie first.")

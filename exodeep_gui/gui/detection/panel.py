@@ -32,6 +32,7 @@ def model_choices() -> list:
 class DetectionPanel(QWidget):
     error = Signal(str, str)
     finished = Signal()
+    precision_changed = Signal(str)
 
     def __init__(self, state: ViewerState, runner: JobRunner, parent=None):
         super().__init__(parent)
@@ -59,6 +60,7 @@ class DetectionPanel(QWidget):
         for value, label in (("auto", "automatic (fastest that keeps the events)"), ("float32", "float32"),
                              ("bfloat16", "bfloat16 (CPUs with AVX512_BF16 or AMX, GPUs)"), ("float16", "float16 (GPUs)")):
             self.precision_box.addItem(label, value)
+        self.precision_box.currentIndexChanged.connect(lambda _: self.precision_changed.emit(self.precision()))
         self.precision_box.setToolTip("Arithmetic of the network. Automatic: bfloat16 on CPUs that have it (about "
                                       "2× faster, same events), float16 on GPUs, float32 elsewhere")
         self.run_button = QPushButton("Detect in this movie")

@@ -11,7 +11,7 @@ from typing import Dict, Optional
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from exodeep_gui.core.state import MovieDoc, ViewerState
-from exodeep_gui.io.review_file import ReviewFileError, open_doc, save_doc
+from exodeep_gui.io.review_file import ReviewFileError, fallback_path, open_doc, save_doc
 
 log = logging.getLogger("exodeep")
 SAVE_DELAY_MS = 500
@@ -26,6 +26,7 @@ class ReviewKeeper(QObject):
         self.state = state
         self.dirty: Dict[int, MovieDoc] = {}
         self.saved_at: Dict[int, float] = {}          # id(doc) → time.monotonic() of its last save
+        self.save_to: Dict[int, object] = {}          # id(doc) → where to save, when not beside the movie
         self.timer = QTimer(self)
         self.timer.setSingleShot(True)
         self.timer.setInterval(delay_ms)
@@ -40,6 +41,8 @@ class ReviewKeeper(QObject):
         except ReviewFileError as exc:
             self.error.emit(str(exc))
             doc, saved_filter = MovieDoc(movie), None
+            if exc.left_in_place:             # never save over a file we could not use: the user folder
+                self.save_to[id(doc)] = fallback_path(movie.source)
         restored = len(doc.rows) or doc.annotations is not None or doc.line is not None
         first = not self.state.docs
         self.state.add_movie(movie, doc)
@@ -69,7 +72,7 @@ class ReviewKeeper(QObject):
                 continue
             del self.dirty[id(d)]
             try:
-                save_doc(d, self.state.filter)
+                save_doc(d, self.state.filter, self.save_to.get(id(d)))
                 self.saved_at[id(d)] = time.monotonic()
                 self._failed.discard(id(d))
             except OSError as exc:

@@ -61,10 +61,7 @@ class DataPage(QWizardPage):
         layout.addWidget(self.notes)
 
     def initializePage(self) -> None:
-        if not self.plan.rows:
-            for doc in self.state.docs:
-                self.plan.add_doc(doc, self.state.events(doc))
-            self.plan.split()
+        self.plan.refresh_docs(self.state.docs, self.state.events)     # the review as it is now
         self.fill()
 
     # ---- rows

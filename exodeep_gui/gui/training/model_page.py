@@ -155,11 +155,12 @@ class ModelPage(QWizardPage):
         unfinished = folder is not None and folder.is_unfinished()
         self.resume_button.setVisible(unfinished)
         if unfinished:
-            state = folder.read_checkpoint().state
-            total = sum(s["steps"] for s in state.get("options", {}).get("schedule", []))
-            self.resume_label.setText(f"{folder.path} holds an unfinished training run (step "
-                                      f"{state.get('global_step', 0)} of {total}). Resume it, or choose another "
-                                      "folder for a new model.")
+            from exodeep_gui.ml.training_job import describe_folder
+
+            info = describe_folder(folder.path)
+            where = f" (step {info['step']} of {info['total']})" if "step" in info else ""
+            self.resume_label.setText(f"{folder.path} holds an unfinished training run{where}. Resume it, or "
+                                      "choose another folder for a new model.")
         elif folder is not None and folder.path.exists() and any(folder.path.iterdir()):
             self.resume_label.setText(f"{folder.path} is not empty: a new model needs a new or empty folder.")
         else:

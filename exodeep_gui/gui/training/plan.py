@@ -51,6 +51,21 @@ class TrainingPlan:
     start_label: str = ""
 
     # ---- movies
+    def refresh_docs(self, docs, events_of) -> None:
+        """The rows of the window's movies as they are now (reviewed events, fully reviewed, movies
+        opened since); rows added from files stay; roles chosen for movies still there are kept."""
+        roles = {(str(r.movie_path), r.name): r.role for r in self.rows}
+        files = [r for r in self.rows if r.events is None]
+        self.rows = []
+        for doc in docs:
+            self.add_doc(doc, events_of(doc))
+        self.rows += files
+        self.split()
+        for r in self.rows:
+            kept = roles.get((str(r.movie_path), r.name))
+            if kept is not None and r.usable:
+                r.role = kept
+
     def add_doc(self, doc, events: EventTable) -> DataRow:
         from exodeep_gui.io.masks import mask_for
 
@@ -137,16 +152,18 @@ class TrainingPlan:
         from exodeep_gui.io.results import write_results_csv
 
         folder = ModelFolder(self.folder)
-        folder.check_new_run(overwrite)
         data = folder.path / DATA
+        # a folder that holds only the data of an attempt that never trained is not a model: reuse it
+        only_data = folder.path.is_dir() and {p.name for p in folder.path.iterdir()} <= {DATA}
+        folder.check_new_run(overwrite or only_data)
         items = {TRAIN: [], VALID: []}
-        for r in self.rows:
+        for i, r in enumerate(self.rows):
             if r.role == UNUSED:
                 continue
             ann = r.annotations
-            if r.events is not None:
+            if r.events is not None:              # numbered: two movies may share a name
                 data.mkdir(parents=True, exist_ok=True)
-                ann = write_results_csv(data / f"{r.name}.csv", r.events, overwrite=True)
+                ann = write_results_csv(data / f"{i:02d}_{r.name}.csv", r.events, overwrite=True)
             items[r.role].append((str(r.movie_path), str(ann), str(r.mask) if r.mask else ""))
         return TrainRequest(str(folder.path), tuple(items[TRAIN]), tuple(items[VALID]), self.options,
                             self.simulated, self.name, self.notes, overwrite=True)

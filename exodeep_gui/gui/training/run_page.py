@@ -76,6 +76,18 @@ class RunPage(QWizardPage):
         if self.job is None and self.result is None:
             self.start(resume=self.model_page.resume_requested)
 
+    def reset(self) -> None:
+        """Forget a finished run (its result and curves) before another starts on this page."""
+        if self.job is None:
+            self.result = None
+            self.steps.clear()
+            self.losses.clear()
+            for name, (xs, ys) in self.val.items():
+                xs.clear()
+                ys.clear()
+                self.curves[name].setData([], [])
+            self.loss_curve.setData([], [])
+
     def start(self, resume: bool = False) -> None:
         if self.job is not None:
             return
@@ -85,11 +97,7 @@ class RunPage(QWizardPage):
             QMessageBox.warning(self, "ExoDeep", str(exc))
             return
         if not resume:
-            self.steps.clear()
-            self.losses.clear()
-            for xs, ys in self.val.values():
-                xs.clear()
-                ys.clear()
+            self.reset()
         title = f"Training {self.plan.name or request.folder}"
         job = self.job = self.runner.job("train", title, workers.train_generator, request)
         job.progress.connect(self._progress)
@@ -159,7 +167,12 @@ class RunPage(QWizardPage):
         QMessageBox.warning(self, "ExoDeep", "Training failed: " + message)
 
     def _cancelled(self) -> None:
-        self._say("Cancelled. The checkpoint is in the model folder: Resume continues from it.")
+        from exodeep_gui.ml.model_folder import ModelFolder
+
+        if self.plan.folder and ModelFolder(self.plan.folder).is_unfinished():
+            self._say("Cancelled. The checkpoint is in the model folder: Resume continues from it.")
+        else:
+            self._say("Cancelled before the first checkpoint: nothing to resume; start again when you like.")
 
     def _done(self) -> None:
         self.job = None

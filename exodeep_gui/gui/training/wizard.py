@@ -46,6 +46,7 @@ class TrainingWizard(QWizard):
         self.model_page.folder.setText(str(Path(folder)))
         self.model_page.resume_requested = True
         self.plan.folder = str(Path(folder).resolve())
+        self.run_page.reset()                     # an earlier run's result would stop the new one starting
         self.setStartId(self.pageIds()[3])        # skip data, counter-examples and schedule: the run has them
         self.restart()
 
