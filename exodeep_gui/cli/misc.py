@@ -6,6 +6,7 @@ from pathlib import Path
 
 from exodeep_gui.cli.common import ProgressBar, quiet_tensorflow
 
+
 def register(sub) -> None:
     m = sub.add_parser("models", help="list available models")
     m.set_defaults(func=cmd_models)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
-from exodeep_gui.cli.common import ProgressBar
+from exodeep_gui.cli.common import ProgressBar, movie_notices
+
 
 def register(sub) -> None:
     s = sub.add_parser("simulate", help="write simulated TIRF movies with ground truth")
@@ -55,6 +57,8 @@ def cmd_spots(args) -> int:
 
     path = Path(args.movie)
     movie = open_movie(path, channel=args.channel)
+    for line in movie_notices(movie):
+        print(line, file=sys.stderr)
     stop = movie.n_frames if args.stop is None else args.stop
     params = SpotParams(window_sigma=args.window, pfa=args.pfa, min_area=args.min_area)
     with ProgressBar("spots") as bar:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from exodeep_gui.cli.common import ProgressBar, UserError, quiet_tensorflow
 
+
 def register(sub) -> None:
     from exodeep_gui.core.schedule import PRESET_HELP
 

@@ -42,6 +42,9 @@ class FileActions(QObject):
             if m.source is not None:
                 self.settings.add_recent(m.source)
         self.recent_changed.emit()
+        notes = [f"{m.name}: {n}" for m in movies for n in (m.metadata or {}).get("notices", [])]
+        if notes:                          # how an unusual file was read (e.g. its channels taken as time)
+            self.message.emit("; ".join(notes))
         if errors:
             show_error(self.window, "Some files could not be opened:\n" + "\n".join(errors))
         return len(movies)

@@ -104,8 +104,12 @@ def _table_from_json(d: dict, with_review: bool) -> EventTable:
     if with_review:
         extra = {"id": np.asarray(d["id"], np.int64), "origin": np.asarray(d["origin"], "U9"),
                  "status": np.asarray(d["status"], "U9")}
-    return EventTable.from_arrays(num("x"), num("y"), np.asarray(d["frame"], np.int64), num("score"),
-                                  num("size"), extra)
+    table = EventTable.from_arrays(num("x"), num("y"), np.asarray(d["frame"], np.int64), num("score"),
+                                   num("size"), extra)
+    for k, v in table.extra.items():
+        if len(v) != len(table):
+            raise ValueError(f"column {k} has {len(v)} values, x has {len(table)}")
+    return table
 
 
 def review_json(review: SavedReview, movie_source, movie_shape) -> str:
@@ -186,8 +190,8 @@ def load_review(movie_source, movie_shape) -> Optional[SavedReview]:
             line=None if data.get("line") is None else np.asarray(data["line"], float).reshape(-1, 2),
             fully_reviewed=bool(data.get("fully_reviewed", False)), condition=str(data.get("condition") or ""),
             filter=None if f is None else EventFilter(float(f["threshold"]), int(f["min_size"])))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise _set_aside(path, f"damaged ({type(exc).__name__}: {str(exc)[:120]})") from None
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+        raise _set_aside(path, f"damaged ({type(exc).__name__}: {' '.join(str(exc).split())[:120]})") from None
 
 
 # ---------------------------------------------------------------- an open movie's review

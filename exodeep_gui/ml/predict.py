@@ -287,7 +287,7 @@ def tile_starts(size: int, tile: int, halo: int = XY_HALO) -> List[Tuple[int, in
 def _allocate(shape, name: str) -> np.ndarray:
     """A zeroed uint8 array, on disk (temporary memory map) when it would crowd RAM."""
     nbytes = int(np.prod(shape))
-    if nbytes > free_memory_bytes() // 4:
+    if nbytes > min(free_memory_bytes() // 4, 128 << 20):    # a fixed budget: a long movie's maps go to disk
         return temporary_memmap(shape, np.uint8, prefix=f"exodeep-{name}-")
     return np.zeros(shape, np.uint8)
 

@@ -7,7 +7,6 @@ import hashlib
 import json
 
 import numpy as np
-import pytest
 import tifffile
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -133,25 +132,6 @@ def _review_case(data, fuzz_dir, header_keys: bool):
     assert _contents(tmp) == before, "the review file's content was lost"
 
 
-def _review_file_fixed() -> bool:
-    """Whether io/review_file.py has the fix the fuzzing asked for (this task may not edit that file;
-    the fix is proposed in its report): huge integers (OverflowError) and review columns of another
-    length than the events (an inconsistent table restored) are refused like the other damage.
-    (Header fields of the wrong type, found at the same time, were fixed there meanwhile.)"""
-    import inspect
-
-    from exodeep_gui.io import review_file
-
-    return "OverflowError" in inspect.getsource(review_file)
-
-
-KNOWN_REVIEW_BUGS = pytest.mark.xfail(
-    not _review_file_fixed(), raises=(TypeError, AttributeError, OverflowError, AssertionError), strict=False,
-    reason="io/review_file.py: huge integers raise OverflowError, columns of another length are restored "
-           "(fix proposed)")
-
-
-@KNOWN_REVIEW_BUGS
 @settings(max_examples=examples(40), report_multiple_bugs=False)
 @given(data=st.data())
 def test_review_files(fuzz_dir, data):
@@ -160,7 +140,6 @@ def test_review_files(fuzz_dir, data):
     _review_case(data, fuzz_dir, header_keys=False)
 
 
-@KNOWN_REVIEW_BUGS
 @settings(max_examples=examples(15), report_multiple_bugs=False)
 @given(data=st.data())
 def test_review_file_headers(fuzz_dir, data):
