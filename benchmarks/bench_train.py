@@ -71,7 +71,7 @@ def main() -> int:
         # "before" and "after" are compared alike
         from exodeep_gui.ml.dataset import prepare_items
         from exodeep_gui.ml.models import load_keras_model, resolve_model
-        from exodeep_gui.ml.train import calibrate
+        from exodeep_gui.ml.validation import calibrate
 
         info = resolve_model(args.start_from)
         rec = calibrate(load_keras_model(info), info.spec, run_to_end(prepare_items(va)))

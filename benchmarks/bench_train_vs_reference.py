@@ -202,7 +202,7 @@ def main() -> int:
 
     # every model scored the same way, ExoDeep's own validation's way; scores cached in WORK
     from exodeep_gui.ml.models import load_keras_model, resolve_model
-    from exodeep_gui.ml.train import validate
+    from exodeep_gui.ml.validation import validate
 
     scored = work / "scores.json"
     cache = json.loads(scored.read_text()) if scored.is_file() else {}

@@ -148,7 +148,6 @@ def main() -> int:
     work = args.work or Path(os.environ.get("TMPDIR", "/tmp")) / "exodeep-gpu-bench"
 
     import keras
-    import numpy as np
     import torch
 
     from exodeep_gui.io.movie_io import open_movie
@@ -188,7 +187,7 @@ def main() -> int:
               "chunk_voxels": {p: voxels_per_chunk_for(spec, p) for p in precisions},
               "activation_bytes_per_voxel_estimate": {p: activation_bytes_per_voxel(spec, p) for p in precisions},
               "runs": []}
-    print(f"chunks sized for the device: " + ", ".join(f"{p} {v} voxels ({v // (H * W)} frames)"
+    print("chunks sized for the device: " + ", ".join(f"{p} {v} voxels ({v // (H * W)} frames)"
                                                        for p, v in report["chunk_voxels"].items()), flush=True)
 
     shrunk = {}                                   # precision → chunk that fitted after running out of memory

@@ -55,7 +55,7 @@ def _library_warnings_logged(debug: bool):
     import logging
     import warnings
 
-    from exodeep_gui.io.movie_io import quiet_library_loggers
+    from exodeep_gui.io.library_messages import quiet_library_loggers
 
     quiet_library_loggers()
     log = logging.getLogger("exodeep_gui.library")

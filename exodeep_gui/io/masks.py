@@ -11,7 +11,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from exodeep_gui.io.movie_io import MAX_COMPRESSION_RATIO, library_messages, one_line
+from exodeep_gui.io.library_messages import library_messages, one_line
+from exodeep_gui.io.tiff_reader import MAX_COMPRESSION_RATIO
 
 MASK_SUFFIXES = (".tif", ".tiff")
 MAX_MASK_BYTES = 1 << 30           # a cell mask is one frame: a larger one is a damaged header

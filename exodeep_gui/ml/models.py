@@ -233,7 +233,7 @@ def load_keras_model(info: ModelInfo, mixed_precision: bool = False):
     """Build the network of ``info`` and load its weights (Keras imported here, lazily). Weights that
     do not fit (another architecture, a damaged file) raise :class:`ModelError`, one line naming the
     file; Keras' own warnings are not printed."""
-    from exodeep_gui.io.movie_io import library_messages, one_line
+    from exodeep_gui.io.library_messages import library_messages, one_line
     from exodeep_gui.ml.unet import build_unet, check_weights_fit, import_keras, load_keras2_h5_weights
 
     if not Path(info.weights).is_file():

@@ -23,7 +23,7 @@ def test_published_architecture_layer_for_layer():
 
 def test_streaming_equals_the_whole_movie_at_once(tiny_model):
     from exodeep_gui.core.normalize import normalize_frames
-    from exodeep_gui.ml.predict import StreamingUNet
+    from exodeep_gui.ml.streaming import StreamingUNet
 
     rng = np.random.default_rng(0)
     movie = rng.poisson(50, (30, 32, 40)).astype(np.uint16)

@@ -86,7 +86,7 @@ def test_labels_and_scores_computed_on_the_device_equal_those_from_the_probabili
     """Only uint8 label and score come back from the device; in float32 they are exactly what
     argmax and round(255 p) of the float32 probabilities give (the result is the same as before)."""
     from exodeep_gui.core.normalize import normalize_frames
-    from exodeep_gui.ml.predict import StreamingUNet
+    from exodeep_gui.ml.streaming import StreamingUNet
 
     movie = np.random.default_rng(1).poisson(60, (30, 32, 36)).astype(np.uint16)
     x = np.pad(normalize_frames(movie), ((12, 14), (0, 0), (0, 0)), mode="reflect")[None, ..., None]
