@@ -47,16 +47,6 @@ class ProgressBar:
         self.console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
-def print_summary(rows) -> None:
-    if len(rows) < 1:
-        return
-    print(f"{'movie':30s} {'frames':>7s} {'events':>7s} {'time s':>8s}  status")
-    for name, frames, n, dt, status in rows:
-        print(f"{name[:30]:30s} {frames:7d} {n:7d} {dt:8.1f}  {status}")
-    ok = sum(1 for r in rows if r[4] == "ok")
-    print(f"{ok} of {len(rows)} movies done, {sum(r[2] for r in rows)} events")
-
-
 class MovieBar:
     """A rich progress bar over the movies of a batch (done/total, failures, time left) on stderr,
     drawn only on a terminal; :meth:`print` writes a line above it either way."""
@@ -88,8 +78,8 @@ class MovieBar:
 
 
 def print_batch_summary(results) -> None:
-    """The summary table of a batch (batch.tasks.MovieResult rows): as :func:`print_summary`, with
-    movies an earlier run finished counted as done."""
+    """The summary table of a batch (batch.tasks.MovieResult rows), movies an earlier run finished
+    counted as done."""
     if len(results) < 1:
         return
     print(f"{'movie':30s} {'frames':>7s} {'events':>7s} {'time s':>8s}  status")

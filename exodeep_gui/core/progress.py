@@ -103,3 +103,11 @@ def prefixed(gen: Generator[Progress, None, T], prefix: str) -> Generator[Progre
         except StopIteration as stop:
             return stop.value
         yield Progress(p.stage, p.done, p.total, prefix + p.message, p.elapsed_s)
+
+
+def clock_text(seconds: Optional[float]) -> str:
+    """``75`` → ``"1:15"``, ``3725`` → ``"1:02:05"``; ``""`` when unknown."""
+    if seconds is None:
+        return ""
+    s = int(seconds)
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"

@@ -20,9 +20,10 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QToolButton, QWidget
 
 from exodeep_gui.core.jobs import EngineProcess
+from exodeep_gui.core.progress import clock_text
 from exodeep_gui.gui import workers
+from exodeep_gui.gui.workers import GRACE_S
 
-GRACE_S = {"detect": 1.0, "train": 120.0, "analyze": 5.0, "compare": 1.0, "trial": 1.0}
 
 
 class JobRunner(QObject):
@@ -129,13 +130,6 @@ class JobRunner(QObject):
         self.changed.emit()
 
 
-def _clock(seconds: Optional[float]) -> str:
-    if seconds is None:
-        return ""
-    s = int(seconds)
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
-
-
 class JobStatus(QWidget):
     """The status area: what runs, how far, the time left, what waits, and Cancel."""
 
@@ -171,6 +165,6 @@ class JobStatus(QWidget):
             return
         self.bar.setValue(int(1000 * p.fraction))
         rate = f" — {p.rate:.1f} frames/s" if p.stage == "detect" and p.rate else ""
-        left = f", {_clock(p.eta_s)} left" if p.eta_s is not None and p.fraction < 1 else ""
+        left = f", {clock_text(p.eta_s)} left" if p.eta_s is not None and p.fraction < 1 else ""
         waiting = len(self.runner.queue)
         self.label.setText(f"{job.title}: {p.message}{rate}{left}" + (f"  (+{waiting} waiting)" if waiting else ""))

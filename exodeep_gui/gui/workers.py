@@ -18,6 +18,10 @@ from exodeep_gui.core.progress import Cancelled, CancelToken
 
 log = logging.getLogger(__name__)
 
+# How long a job's engine is given to stop by itself after Cancel, by kind of job (then it is
+# stopped): detection writes nothing the user keeps; training must finish writing its checkpoint.
+GRACE_S = {"detect": 1.0, "train": 120.0, "analyze": 5.0, "compare": 1.0, "trial": 1.0}
+
 
 class GeneratorWorker(QObject):
     progress = Signal(object)        # a core.progress.Progress
@@ -106,10 +110,10 @@ def detect_generator(model_name: str, movies, options, engine=None, cancel: Canc
     from exodeep_gui.ml.detect import detect_in_subprocess
 
     return (yield from detect_in_subprocess(model_name, movies, options, cancel=cancel, engine=engine,
-                                            keep_labels=False))
+                                            keep_labels=False, grace_s=GRACE_S["detect"]))
 
 
-def in_child(target: str, *args, grace_s: float = 1.0, cancel: CancelToken = None):
+def in_child(target: str, *args, grace_s: float = GRACE_S["trial"], cancel: CancelToken = None):
     """Run ``target`` ("module:function", a progress generator) in a child process of its own
     (training, its trial and the before/after comparison: the framework never loads here)."""
     from exodeep_gui.core.jobs import run_in_subprocess
@@ -120,4 +124,5 @@ def in_child(target: str, *args, grace_s: float = 1.0, cancel: CancelToken = Non
 def train_generator(request, cancel: CancelToken = None):
     """Train or resume as ``request`` (ml.training_job.TrainRequest) says, in a child process; on
     Cancel the child gets two minutes to write its checkpoint before it is stopped."""
-    return (yield from in_child("exodeep_gui.ml.training_job:run_training", request, grace_s=120.0, cancel=cancel))
+    return (yield from in_child("exodeep_gui.ml.training_job:run_training", request, grace_s=GRACE_S["train"],
+                                cancel=cancel))

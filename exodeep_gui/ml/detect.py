@@ -160,7 +160,8 @@ def detect_job(model_name: str, refs, options: DetectOptions, folder: str,
 
 
 def detect_in_subprocess(model_name: str, movies, options: DetectOptions,
-                         cancel: Optional[CancelToken] = None, engine=None, keep_labels: bool = True):
+                         cancel: Optional[CancelToken] = None, engine=None, keep_labels: bool = True,
+                         grace_s: float = 1.0):
     """Detect in ``movies`` ([(key, Movie)]) with the network running in a child process (so
     the caller's process never imports the deep-learning framework; see core.jobs). Yields
     progress; returns [(key, Detection)] exactly as an in-process run would. On cancel the child
@@ -180,9 +181,9 @@ def detect_in_subprocess(model_name: str, movies, options: DetectOptions,
         refs = [movie_ref(movie, folder, i) for i, (_, movie) in enumerate(movies)]
         args = ("exodeep_gui.ml.detect:detect_job", model_name, refs, options, folder)
         if engine is None:
-            records = yield from run_in_subprocess(*args, cancel=cancel, grace_s=1.0)
+            records = yield from run_in_subprocess(*args, cancel=cancel, grace_s=grace_s)
         else:                               # the window's warm engine: restarted for another model
-            records = yield from engine.run(*args, cancel=cancel, grace_s=1.0, key=("detect", model_name))
+            records = yield from engine.run(*args, cancel=cancel, grace_s=grace_s, key=("detect", model_name))
         results = []
         for (key, _), (name, labels, score, cands, opts, model) in zip(movies, records):
             seg = SegmentationResult(np.load(labels) if keep_labels else None, np.load(score))

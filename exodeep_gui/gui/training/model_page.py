@@ -11,6 +11,7 @@ from pathlib import Path
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton,
                                QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWizardPage)
 
+from exodeep_gui.core.progress import clock_text
 from exodeep_gui.core.schedule import PRESET_HELP, PRESETS, ScheduleError, Stage
 from exodeep_gui.gui import workers
 from exodeep_gui.gui.training.plan import VALID, TrainingPlan
@@ -18,11 +19,6 @@ from exodeep_gui.ml.model_folder import ModelFolder
 
 STAGE_COLUMNS = ("patch", "batch", "shift", "steps")
 SCRATCH = "__scratch__"
-
-
-def _clock(s: float) -> str:
-    s = int(s)
-    return f"{s // 3600} h {s % 3600 // 60:02d} min" if s >= 3600 else f"{s // 60} min {s % 60:02d} s"
 
 
 class ModelPage(QWizardPage):
@@ -221,8 +217,8 @@ class ModelPage(QWizardPage):
         lines += [f"Stage {i + 1} ({s['patch']}³ × {s['batch']}): {s['s_per_step']:.2f} s per step"
                   for i, s in enumerate(result["stages"])]
         lines += result["messages"]
-        lines.append(f"Estimated wall time: {_clock(result['total_s'])} (of which validation "
-                     f"{_clock(result['validation_s'])}).")
+        lines.append(f"Estimated wall time: {clock_text(result['total_s'])} (of which validation "
+                     f"{clock_text(result['validation_s'])}).")
         if result["messages"]:
             self.set_schedule(lowered(self.plan.options, result).schedule)
         self.trial_label.setText("\n".join(lines))

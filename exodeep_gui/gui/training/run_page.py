@@ -12,16 +12,10 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QMessageBox, QPlainTextEdit, QPushButton,
                                QVBoxLayout, QWizardPage)
 
+from exodeep_gui.core.progress import clock_text
 from exodeep_gui.gui import workers
 from exodeep_gui.gui.training.plan import TrainingPlan
 from exodeep_gui.gui.widgets.plots import plot_widget
-
-
-def _clock(s) -> str:
-    if s is None:
-        return "—"
-    s = int(s)
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
 class RunPage(QWizardPage):
@@ -140,7 +134,7 @@ class RunPage(QWizardPage):
         self.labels["stage"].setText(f"{getattr(p, 'stage_index', 0) + 1} of {n} ({getattr(p, 'patch', 0)}³)" if n else "—")
         self.labels["step"].setText(f"{step} of {step - int(p.done) + int(p.total)}")
         self.labels["speed"].setText(f"{p.rate:.2f} steps/s" if p.rate else "—")
-        self.labels["left"].setText(_clock(p.eta_s))
+        self.labels["left"].setText(clock_text(p.eta_s) or "—")
         v = getattr(p, "validation", None)
         if v:
             for key, name in (("precision", "precision"), ("recall", "recall"), ("f1", "F1")):
@@ -157,7 +151,7 @@ class RunPage(QWizardPage):
         self.result = summary
         self.loss_curve.setData(self.steps, self.losses)
         rec = summary.get("recommended") or {}
-        self._say(f"Finished: {summary['steps']} steps in {_clock(time.monotonic() - self._t0)}; model in "
+        self._say(f"Finished: {summary['steps']} steps in {clock_text(time.monotonic() - self._t0)}; model in "
                   f"{summary['folder']}" + (f"; recommended score ≥ {rec['threshold']}, size ≥ {rec['min_size']} "
                                             f"(F1 {rec['f1']:.3f} on the validation movies)" if rec else ""))
         self.finished.emit(summary)
