@@ -37,9 +37,21 @@ class MovieList(QTableWidget):
         state.movie_changed.connect(lambda _: self._show_current())
         state.review_changed.connect(lambda _: self.fill())
         state.filter_changed.connect(lambda _: self.fill())
+        self._shown = None
         self.fill()
 
+    def _signature(self) -> tuple:
+        return tuple((id(d), d.name, d.condition, len(self.state.events(d)), d.fully_reviewed)
+                     for d in self.state.docs)
+
     def fill(self) -> None:
+        """Rebuild the rows when what they show changed (not at every contrast or line drag), and never
+        under an open condition editor."""
+        signature = self._signature()
+        if signature == self._shown or QAbstractItemView.state(self) == QAbstractItemView.EditingState:
+            self._show_current()
+            return
+        self._shown = signature
         self._filling = True
         try:
             docs = self.state.docs
