@@ -43,18 +43,29 @@ def _gpu_names(backend: str) -> list:
         if backend == "tensorflow":
             import tensorflow as tf
 
-            return [d.name for d in tf.config.list_physical_devices("GPU")]
+            out = []
+            for d in tf.config.list_physical_devices("GPU"):
+                name = tf.config.experimental.get_device_details(d).get("device_name", d.name)
+                out.append(name)
+            return out
         if backend == "torch":
             import torch
 
-            return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+            return [f"{torch.cuda.get_device_name(i)}, "
+                    f"{torch.cuda.get_device_properties(i).total_memory / 2 ** 30:.0f} GB"
+                    for i in range(torch.cuda.device_count())]
         if backend == "jax":
             import jax
 
-            return [str(d) for d in jax.devices() if d.platform == "gpu"]
+            return [_jax_gpu(d) for d in jax.devices() if d.platform == "gpu"]
     except Exception:
         return []
     return []
+
+
+def _jax_gpu(device) -> str:
+    limit = (device.memory_stats() or {}).get("bytes_limit") if hasattr(device, "memory_stats") else None
+    return f"{device}, {limit / 2 ** 30:.0f} GB" if limit else str(device)
 
 
 def compute_device() -> str:
