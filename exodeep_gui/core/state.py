@@ -59,6 +59,7 @@ class MovieDoc:
     line: Optional[np.ndarray] = None               # (n, 2) kymograph polyline, (x, y) px
     fully_reviewed: bool = False
     condition: str = ""                             # the experimental condition (analysis groups by it)
+    cell: Optional[np.ndarray] = None               # (n, 2) cell outline drawn by the user, (x, y) px
     undo: list = field(default_factory=list)        # (label, rows, next_id, detection, model_name)
     _shown: tuple = (None, None, None)              # cache: (rows, filter, visible table)
 
@@ -100,6 +101,7 @@ class ViewerState:
         self.filter_changed = Signal()                # (EventFilter)
         self.model_changed = Signal()                 # (model spec)
         self.review_changed = Signal()                # (doc): something saved with it changed
+        self.cell_changed = Signal()                  # (outline or None) of the current movie
 
     # ---- movies
     def add_movie(self, movie: Movie, doc: Optional[MovieDoc] = None) -> MovieDoc:
@@ -127,6 +129,7 @@ class ViewerState:
         self.movie_changed.emit(doc)
         self.frame_changed.emit(self.frame)
         self.line_changed.emit(None if doc is None else doc.line)
+        self.cell_changed.emit(None if doc is None else doc.cell)
         self.events_changed.emit()
         self.selection_changed.emit(None)
 
@@ -291,6 +294,15 @@ class ViewerState:
     def set_annotations(self, doc: MovieDoc, table: Optional[EventTable], source: str = "") -> None:
         doc.annotations, doc.annotations_source = table, str(source)
         self._changed(doc)
+
+    def set_cell(self, outline) -> None:
+        """The current movie's cell outline (a polygon, (x, y) px; None: the automatic mask)."""
+        doc = self.current
+        if doc is None:
+            return
+        doc.cell = None if outline is None else np.asarray(outline, float).reshape(-1, 2)
+        self.cell_changed.emit(doc.cell)
+        self.review_changed.emit(doc)
 
     def set_condition(self, doc: MovieDoc, condition: str) -> None:
         condition = str(condition).strip()

@@ -46,6 +46,8 @@ ACTIONS = [
     ("analyze", "&Analyze this movie", "analyze", "Ctrl+Shift+A", False,
      "Measure every event (ΔF/F0, t½, size), the cell (area, rate, spatial statistics)"),
     ("analyze_all", "Analyze &all movies", "analyze_all", None, False, "And compare the conditions"),
+    ("cell", "Draw the &cell outline", "draw_cell", None, False,
+     "Outline the cell on the movie; the analysis measures inside it (else a mask file, else automatic)"),
     ("export_analysis", "&Export the analysis report…", "analysis.choose_export_folder", None, False,
      "events.csv, movies.csv, conditions.csv, figures and report.html"),
     ("train", "&Train or fine-tune a model…", "open_training", "Ctrl+T", False,
@@ -63,7 +65,7 @@ MENUS = [
     ("&View", ["line", "clear_line", "contrast", "play", "next_frame", "previous_frame", "first_frame",
                "last_frame"]),
     ("&Detect", ["detect", "detect_all", "cancel", "-", "model_folder"]),
-    ("&Analyze", ["analyze", "analyze_all", "export_analysis"]),
+    ("&Analyze", ["analyze", "analyze_all", "-", "cell", "-", "export_analysis"]),
     ("&Train", ["train", "resume_training"]),
     ("&Help", ["about"]),
 ]

@@ -70,6 +70,7 @@ class MainWindow(QMainWindow):
         self.analysis.error.connect(lambda m, d: show_error(self, m, d))
         self.analysis.mask_changed.connect(self.movie_view.set_mask_outline)
         self.analysis.analysis_changed.connect(self._analysis_changed)
+        self.analysis.draw_cell.connect(self.draw_cell)
         self.movie_view.hover.connect(lambda text: self.statusBar().showMessage(text, 4000))
         self.events.center_on.connect(self.movie_view.center_on)
         for source in (self.keeper, self.files):
@@ -204,6 +205,12 @@ class MainWindow(QMainWindow):
         path = demo_movie()
         if self.open_paths([path]) and self.state.current.annotations is None and path.with_suffix(".csv").is_file():
             self.files.import_annotations_dialog(str(path.with_suffix(".csv")))
+
+    def draw_cell(self) -> None:
+        doc = self.state.current
+        if doc is not None:
+            self.analysis_dock.raise_()
+            self.movie_view.start_cell(doc.cell)          # the outline drawn before, else a first guess
 
     def export_all_dialog(self) -> None:
         self.files.export_dialog(all_movies=True)

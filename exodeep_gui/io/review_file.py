@@ -56,6 +56,7 @@ class SavedReview:
     fully_reviewed: bool = False
     filter: Optional[EventFilter] = None
     condition: str = ""
+    cell: Optional[np.ndarray] = None
 
 
 def _movie_key(source: Path) -> Path:
@@ -124,6 +125,7 @@ def review_json(review: SavedReview, movie_source, movie_shape) -> str:
         "annotations_source": review.annotations_source,
         "levels": None if review.levels is None else [float(v) for v in review.levels],
         "line": None if review.line is None else np.asarray(review.line, float).round(3).tolist(),
+        "cell": None if review.cell is None else np.asarray(review.cell, float).round(3).tolist(),
     }
     return json.dumps(data, separators=(",", ":"))
 
@@ -188,6 +190,7 @@ def load_review(movie_source, movie_shape) -> Optional[SavedReview]:
             annotations_source=str(data.get("annotations_source") or ""),
             levels=None if data.get("levels") is None else tuple(float(v) for v in data["levels"]),
             line=None if data.get("line") is None else np.asarray(data["line"], float).reshape(-1, 2),
+            cell=None if data.get("cell") is None else np.asarray(data["cell"], float).reshape(-1, 2),
             fully_reviewed=bool(data.get("fully_reviewed", False)), condition=str(data.get("condition") or ""),
             filter=None if f is None else EventFilter(float(f["threshold"]), int(f["min_size"])))
     except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
@@ -198,7 +201,7 @@ def load_review(movie_source, movie_shape) -> Optional[SavedReview]:
 def save_doc(doc, flt: Optional[EventFilter] = None, path=None) -> Path:
     """Save the review of an open movie (a core.state.MovieDoc) beside its file (or at ``path``)."""
     saved = SavedReview(doc.rows, doc.next_id, doc.model_name, doc.annotations, doc.annotations_source,
-                        doc.levels, doc.line, doc.fully_reviewed, flt, doc.condition)
+                        doc.levels, doc.line, doc.fully_reviewed, flt, doc.condition, doc.cell)
     return save_review(saved, doc.movie.source, doc.movie.shape, path)
 
 
@@ -212,5 +215,5 @@ def open_doc(movie):
     doc = MovieDoc(movie, rows=saved.rows, next_id=saved.next_id, model_name=saved.model_name,
                    annotations=saved.annotations, annotations_source=saved.annotations_source,
                    levels=saved.levels, line=saved.line, fully_reviewed=saved.fully_reviewed,
-                   condition=saved.condition)
+                   condition=saved.condition, cell=saved.cell)
     return doc, saved.filter

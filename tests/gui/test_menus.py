@@ -170,6 +170,19 @@ def test_analyze_and_train_menus(window, dialogs, qtbot, sim_movie_file, tmp_pat
     assert window.movie_view.mask_item.image is not None                   # the cell outline on the movie
     with qtbot.waitSignal(window.analysis.analysis_changed, timeout=60_000):
         choose(window, "Analyze", "Analyze all movies")
+    # the cell drawn on the movie replaces the automatic mask (and is kept with the review)
+    choose(window, "Analyze", "Draw the cell outline")
+    outline = window.state.current.cell
+    assert outline is not None and window.movie_view.cell_roi is not None
+    with qtbot.waitSignal(window.analysis.analysis_changed, timeout=60_000,
+                          check_params_cb=lambda a: a is not None):
+        window.analysis.analyze_button.click()
+    from exodeep_gui.core.analysis.cell import polygon_mask
+
+    analysis = window.analysis.result()
+    assert analysis.mask_source == "outline drawn on the movie"
+    assert np.array_equal(analysis.mask, polygon_mask(outline, (64, 64)))
+    qtbot.waitUntil(lambda: window.analysis.job is None, timeout=10_000)
     dialogs["getExistingDirectory"] = str(tmp_path / "report")
     choose(window, "Analyze", "Export the analysis report…")
     qtbot.waitUntil(lambda: (tmp_path / "report" / "report.html").is_file(), timeout=60_000)

@@ -25,6 +25,8 @@ def _doc(tmp_path):
     state.add_event(14.5, 2.5, 9)                        # far from every detection: no score, no size
     state.confirm_event(2)
     state.set_line([[1, 2], [10, 12]])
+    state.set_cell([[1, 1], [14, 1], [14, 14], [1, 14]])
+    state.set_condition(doc, "before")
     state.set_fully_reviewed(doc, True)
     state.set_annotations(doc, EventTable.from_arrays([1.0], [2.0], [3]), "truth.csv")
     return state, doc, movie
@@ -42,6 +44,7 @@ def test_round_trip(tmp_path):
     added = back.rows.extra["origin"] == "added"
     assert np.isnan(back.rows.score[added]).all()              # unknown stays unknown, not 0 or 1
     assert back.next_id == doc.next_id and np.allclose(back.line, doc.line)
+    assert np.allclose(back.cell, doc.cell) and back.condition == "before"
     assert len(back.annotations) == 1 and back.annotations_source == "truth.csv"
     assert back.events(flt).extra["id"].tolist() == doc.events(flt).extra["id"].tolist()
 

@@ -49,10 +49,20 @@ def _mask_beside(movie):
         return None, ""
 
 
+def _mask_of(doc):
+    """The cell of an open movie: the outline drawn on it, else its mask file, else automatic (None)."""
+    if doc.cell is not None and len(doc.cell) >= 3:
+        from exodeep_gui.core.analysis.cell import polygon_mask
+
+        return polygon_mask(doc.cell, doc.movie.shape[1:]), "outline drawn on the movie"
+    return _mask_beside(doc.movie)
+
+
 class AnalysisPanel(QWidget):
     analysis_changed = Signal(object)     # the current movie's MovieAnalysis, or None
     mask_changed = Signal(object)         # the current movie's cell mask (bool, frame-shaped), or None
     error = Signal(str, str)              # message, details
+    draw_cell = Signal()                  # the user asks to draw the cell's outline on the movie
 
     def __init__(self, state: ViewerState, runner: JobRunner, parent=None):
         super().__init__(parent)
@@ -88,8 +98,17 @@ class AnalysisPanel(QWidget):
         self.analyze_all_button.clicked.connect(lambda: self.analyze(all_movies=True))
         self.cancel_button.clicked.connect(self.cancel)
         self.export_button.clicked.connect(self.choose_export_folder)
+        self.cell_button = QPushButton("Draw the cell…")
+        self.cell_button.setToolTip("Outline the cell on the movie (drag the handles; click an edge to add one); "
+                                    "the analysis then measures inside it instead of the automatic mask")
+        self.auto_cell_button = QPushButton("Automatic cell")
+        self.auto_cell_button.setToolTip("Forget the drawn outline: a mask file beside the movie, else Otsu on the "
+                                         "temporal mean")
+        self.cell_button.clicked.connect(self.draw_cell.emit)
+        self.auto_cell_button.clicked.connect(lambda: self.state.set_cell(None))
         buttons = QGridLayout()                   # two rows: the panel stays narrow beside the movie
-        for i, b in enumerate((self.analyze_button, self.analyze_all_button, self.cancel_button, self.export_button)):
+        for i, b in enumerate((self.analyze_button, self.analyze_all_button, self.cell_button, self.auto_cell_button,
+                               self.cancel_button, self.export_button)):
             buttons.addWidget(b, i // 2, i % 2)
         self.status = QLabel("")
         self.status.setWordWrap(True)
@@ -171,7 +190,7 @@ class AnalysisPanel(QWidget):
             return None
         items = []
         for d in docs:
-            mask, source = _mask_beside(d.movie)
+            mask, source = _mask_of(d)
             items.append({"movie": d.movie, "events": self.state.events(d), "name": d.name, "mask": mask,
                           "mask_source": source, "condition": d.condition})
         self._job_docs = docs

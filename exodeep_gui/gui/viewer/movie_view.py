@@ -4,7 +4,7 @@ Bound to :class:`~exodeep_gui.core.state.ViewerState`."""
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Optional
 
 import numpy as np
 import pyqtgraph as pg
@@ -26,6 +26,8 @@ class MovieView(QWidget):
         self.add_mode = False
         self._updating_levels = False
         self._dragging_line = False
+        self._dragging_cell = False
+        self.cell_roi = None
 
         self.canvas = pg.GraphicsLayoutWidget()
         self.view = self.canvas.addViewBox(lockAspect=True, invertY=True)
@@ -87,6 +89,7 @@ class MovieView(QWidget):
         state.frame_changed.connect(self._frame_changed)
         state.levels_changed.connect(self._levels_changed)
         state.line_changed.connect(self._line_changed)
+        state.cell_changed.connect(self._cell_changed)
         state.events_changed.connect(self._overlay)
         state.selection_changed.connect(lambda _: self._overlay())
         self._movie_changed(state.current)
@@ -255,6 +258,43 @@ class MovieView(QWidget):
 
     def clear_line(self) -> None:
         self.state.set_line(None)
+
+    # ---- the cell outline (a closed polygon; each movie keeps its own, in the state)
+    def start_cell(self, points=None) -> None:
+        """An editable outline of the cell: drag its handles, click an edge to add a vertex."""
+        doc = self.state.current
+        if doc is None:
+            return
+        if points is None:                        # an ellipse inset from the frame's edges
+            h, w = doc.movie.shape[1:]
+            a = np.linspace(0, 2 * np.pi, 12, endpoint=False)
+            points = np.column_stack([w / 2 + 0.38 * w * np.cos(a), h / 2 + 0.38 * h * np.sin(a)])
+        self.state.set_cell(points)
+
+    def clear_cell(self) -> None:
+        self.state.set_cell(None)
+
+    def _cell_changed(self, outline) -> None:
+        if self._dragging_cell:
+            return
+        if getattr(self, "cell_roi", None) is not None:
+            self.view.removeItem(self.cell_roi)
+            self.cell_roi = None
+        if outline is not None and len(outline) >= 3:
+            self.cell_roi = pg.PolyLineROI([list(p) for p in outline], closed=True, pen=pg.mkPen("#00e0ff", width=2,
+                                                                                                   style=Qt.DashLine))
+            self.cell_roi.sigRegionChangeFinished.connect(self._cell_moved)
+            self.view.addItem(self.cell_roi)
+
+    def _cell_moved(self) -> None:
+        if getattr(self, "cell_roi", None) is None:
+            return
+        pts = [self.cell_roi.mapToParent(h.pos()) for h in self.cell_roi.getHandles()]
+        self._dragging_cell = True
+        try:
+            self.state.set_cell([[p.x(), p.y()] for p in pts])
+        finally:
+            self._dragging_cell = False
 
     # ---- mouse
     def _image_pos(self, scene_pos):
