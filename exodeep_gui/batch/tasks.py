@@ -55,6 +55,7 @@ class MovieResult:
     outputs: Tuple[str, ...] = ()
     detail: str = field(default="", compare=False)     # traceback of an unexpected error
     notes: Tuple[str, ...] = ()                         # what the user should know (e.g. how a file was read)
+    summary: str = ""                                   # one line on what was done (e.g. where the events came from)
 
 
 class MovieCommand:
@@ -71,6 +72,12 @@ class MovieCommand:
         """What makes two runs' results the same (JSON-able), computed once by the client."""
         return {"params": repr(params)}
 
+    def task_fingerprint(self, task: MovieTask, fingerprint: Dict[str, Any]) -> Dict[str, Any]:
+        """One movie's fingerprint: the command's plus what differs per movie (e.g. the identity of an
+        input file found beside it); computed by the client to plan and by the worker for the marker,
+        so it must not raise. By default, the command's."""
+        return fingerprint
+
     def check(self, task: MovieTask) -> None:
         """Before any work (by the client, and again by the worker): the output folder is writable
         and no output is there unless overwriting was asked for."""
@@ -82,7 +89,8 @@ class MovieCommand:
 
     def run(self, task: MovieTask, progress: Optional[Callable] = None) -> Dict[str, Any]:
         """Do the work; returns ``{"events": int, "frames": int, "outputs": [paths]}`` and optionally
-        ``"notes": [lines]`` (shown to the user, e.g. how an unusual file was read)."""
+        ``"notes": [lines]`` (shown to the user, e.g. how an unusual file was read) and ``"summary"``
+        (one line on what was done, kept in the marker)."""
         raise NotImplementedError
 
 
@@ -159,7 +167,7 @@ def finished_record(command: MovieCommand, task: MovieTask, fingerprint) -> Opti
     """The marker of an earlier run that finished this movie with the same fingerprint, while all
     its outputs are still there; else None."""
     record = read_marker(command.name, task)
-    if not _same_run(record, task, fingerprint) or record.get("state") != "done":
+    if not _same_run(record, task, command.task_fingerprint(task, fingerprint)) or record.get("state") != "done":
         return None
     outputs = [Path(p) for p in record.get("outputs", [])] or command.outputs(task)
     return record if all(p.exists() for p in outputs) else None
@@ -169,7 +177,8 @@ def started_by_same_run(command: MovieCommand, task: MovieTask, fingerprint) -> 
     """An earlier run of the same command started this movie and did not finish it: outputs it
     left are its own (the check before it started found none, or overwriting was asked)."""
     record = read_marker(command.name, task)
-    return _same_run(record, task, fingerprint) and record.get("state") == "started"
+    return (_same_run(record, task, command.task_fingerprint(task, fingerprint))
+            and record.get("state") == "started")
 
 
 # ---------------------------------------------------------------- the worker's side
@@ -195,7 +204,7 @@ def describe_error(exc: BaseException) -> str:
 def result_from_marker(task: MovieTask, record: dict, status: str, reason: str = "") -> MovieResult:
     return MovieResult(task.movie, task.name, status, int(record.get("events", 0)), int(record.get("frames", 0)),
                        float(record.get("seconds", 0.0)), str(record.get("worker", "")), reason,
-                       tuple(record.get("outputs", ())))
+                       tuple(record.get("outputs", ())), summary=str(record.get("summary", "")))
 
 
 def resumable(command: MovieCommand, task: MovieTask, fingerprint) -> tuple:
@@ -222,14 +231,17 @@ def run_task(command: MovieCommand, task: MovieTask, fingerprint: Dict[str, Any]
             if record is not None:
                 return result_from_marker(task, record, "ok")
         command.check(task)
+        fingerprint = command.task_fingerprint(task, fingerprint)
         write_marker(command.name, task, "started", fingerprint, worker=worker)
         info = command.run(task, progress)
         seconds = time.perf_counter() - t0
         outputs = tuple(str(p) for p in info.get("outputs", ()))
         result = MovieResult(task.movie, task.name, "ok", int(info.get("events", 0)), int(info.get("frames", 0)),
-                             seconds, worker, outputs=outputs, notes=tuple(map(str, info.get("notes", ()))))
+                             seconds, worker, outputs=outputs, notes=tuple(map(str, info.get("notes", ()))),
+                             summary=str(info.get("summary", "")))
+        extra = {"summary": result.summary} if result.summary else {}
         write_marker(command.name, task, "done", fingerprint, worker=worker, events=result.events,
-                     frames=result.frames, seconds=round(seconds, 3), outputs=list(outputs))
+                     frames=result.frames, seconds=round(seconds, 3), outputs=list(outputs), **extra)
         return result
     except Exception as exc:                # reported per movie; the batch goes on
         detail = "" if isinstance(exc, USER_ERRORS) else traceback.format_exc()

@@ -1,8 +1,10 @@
-"""What the commands share: the user-error type, a quiet TensorFlow, the progress bar, the summary."""
+"""What the commands share: the user-error type, a quiet TensorFlow, the progress bars, the summary, and
+the batch options and runs of the per-movie commands (``--cluster``, ``--workers``, ``--dry-run``…)."""
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 
@@ -99,3 +101,89 @@ def movie_notices(movie) -> list:
     notes = (getattr(movie, "metadata", None) or {}).get("notices") or []
     name = movie.source.name if getattr(movie, "source", None) is not None else movie.name
     return [f"note: {name}: {n}" for n in notes]
+
+
+# ---------------------------------------------------------------- batch runs (exodeep detect, analyze)
+def register_cluster_options(d) -> None:
+    """--cluster, --workers, --retries, --dry-run and the SLURM options (exodeep detect and analyze)."""
+    b = d.add_argument_group("batch on a Dask cluster (one task per movie)")
+    b.add_argument("--cluster", metavar="local|slurm|tcp://HOST:PORT",
+                   help="local: worker processes on this computer (the default with --workers); slurm: SLURM jobs "
+                        "(dask-jobqueue); an address: an existing Dask scheduler")
+    b.add_argument("--workers", type=int, metavar="N",
+                   help="local: N worker processes (default: cores / 2); slurm: at most N jobs (adaptive 0…N)")
+    b.add_argument("--retries", type=int, default=2, metavar="N",
+                   help="retries of a movie whose worker died (default 2; clusters started here)")
+    b.add_argument("--dry-run", action="store_true",
+                   help="say what would run (movies to do, finished earlier) and, with slurm, print the job "
+                        "script; submit nothing")
+    s = d.add_argument_group("SLURM (--cluster slurm; flags override the file)")
+    s.add_argument("--slurm-config", metavar="YAML",
+                   help="queue, account, walltime, cores, memory, gpus_per_job, max_jobs, prologue, job_extra, "
+                        "python, interface, local_directory, log_directory")
+    s.add_argument("--queue", help="partition")
+    s.add_argument("--account")
+    s.add_argument("--walltime", help="per job, e.g. 02:00:00 (default 01:00:00)")
+    s.add_argument("--cores", type=int, help="CPUs per job (default 4)")
+    s.add_argument("--memory", help="memory per job, e.g. 32GB (default 16GB)")
+    s.add_argument("--gpus-per-job", type=int, metavar="N", help="GPUs per job, one worker each (default 0)")
+
+
+def cluster_choice(args):
+    """The cluster ``args`` ask for, or None (this process)."""
+    from exodeep_gui.batch.cluster import ClusterChoice, parse_cluster, slurm_options
+
+    if args.cluster is None and args.workers is None:
+        return None
+    kind, address = parse_cluster(args.cluster or "local")
+    if args.workers is not None and args.workers < 1:
+        raise UserError("--workers: give at least 1")
+    if args.retries < 0:
+        raise UserError("--retries: give 0 or more")
+    if kind == "address" and args.workers is not None:
+        raise UserError("--workers: an existing scheduler has the workers it has (start more there)")
+    slurm = slurm_options(args.slurm_config, queue=args.queue, account=args.account, walltime=args.walltime,
+                          cores=args.cores, memory=args.memory, gpus_per_job=args.gpus_per_job)
+    return ClusterChoice(kind, address, args.workers, args.retries, slurm)
+
+
+def movie_line(r, debug: bool = False, where: bool = False) -> str:
+    """The line about one finished movie, as the command always printed it (after its notes)."""
+    if r.status == "ok":
+        at = f", {r.worker}" if where else ""
+        notes = "".join(f"note: {n}\n" for n in r.notes)
+        return (f"{notes}{r.name}: {r.events} events in {r.frames} frames ({r.seconds:.1f} s{at}) → "
+                f"{', '.join(r.outputs)}")
+    if r.status == "skipped":
+        return f"{r.name}: finished by an earlier run ({r.events} events), skipped"
+    return f"error: {r.reason}" + (f"\n{r.detail}" if r.detail and debug else "")
+
+
+def run_on_cluster(args, cluster, command, tasks, fingerprint, plan, report, line=movie_line):
+    """One Dask task per movie, with a progress bar over the movies (any batch.MovieCommand);
+    ``line(result, debug, where)`` is the line printed for each finished movie."""
+    from exodeep_gui.batch.cluster import open_client
+    from exodeep_gui.batch.runner import run_batch
+
+    with open_client(cluster, len(plan.todo)) as (client, what):
+        print(f"{what}; {len(plan.todo)} movies to do, {plan.skipped} finished earlier", file=sys.stderr)
+        with MovieBar(len(tasks)) as bar:
+            def on_result(r):
+                bar.print(line(r, args.debug, where=True))
+                bar.advance(failed=r.status == "failed")
+
+            return run_batch(command, tasks, fingerprint, client=client, plan=plan, report=report,
+                             on_result=on_result)
+
+
+def dry_run(cluster, plan, report) -> int:
+    from exodeep_gui.batch.cluster import job_script
+
+    refused = [r for r in plan.results.values() if r.status == "failed"]
+    print(f"{plan.total} movies: {len(plan.todo)} to do, {plan.skipped} finished earlier, {len(refused)} refused; "
+          f"report would go to {report}", file=sys.stderr)
+    for r in refused:
+        print(f"refused: {r.reason}", file=sys.stderr)
+    if cluster is not None and cluster.kind == "slurm":
+        print(job_script(cluster))
+    return 0 if not refused else 1

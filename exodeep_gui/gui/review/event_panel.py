@@ -180,7 +180,9 @@ class EventPanel(QWidget):
                 text += f"; you added {c['added']} and deleted {c['deleted']}"
             if doc.fully_reviewed:
                 text += " — fully reviewed"
-            if doc.annotations is not None:
+            if doc.annotations is not None and not len(self.model.table):
+                text += f"\n{len(doc.annotations)} annotations (green crosses): detect to compare"
+            elif doc.annotations is not None:
                 s = evaluate_events(doc.annotations, self.model.table)
                 text += (f"\nAgainst {len(doc.annotations)} annotations: precision {s.precision:.2f}, "
                          f"recall {s.recall:.2f}, F1 {s.f1:.2f}")
