@@ -3,7 +3,8 @@
 
 A command (``exodeep detect`` first, ``exodeep analyze`` next) describes its per-movie work as a
 :class:`~exodeep_gui.batch.tasks.MovieCommand`: which files a finished movie has, what makes two
-runs the same (its fingerprint), and ``run(task)``, called once per movie on a worker. Tasks carry
+runs the same (its fingerprint, plus a movie's own part: ``task_fingerprint``), and
+``run(task)``, called once per movie on a worker. Tasks carry
 only the movie path and the command's frozen options; anything heavy (a model) is loaded by the
 worker process once and kept there (see :func:`exodeep_gui.ml.detect.cached_detector`).
 
@@ -13,6 +14,8 @@ worker process once and kept there (see :func:`exodeep_gui.ml.detect.cached_dete
 - :mod:`.cluster`: which cluster (local, slurm, an address), the SLURM options and their file,
   the worker set-up plugin (threads, GPU per worker). Imports Dask lazily.
 - :mod:`.detect`: detection as a :class:`MovieCommand`.
+- :mod:`.analyze`: analysis as a :class:`MovieCommand`: each movie's analysis is kept in a file of
+  the output folder, and ``exodeep analyze`` combines the finished ones into its tables and report.
 """
 
 from exodeep_gui.batch.tasks import MovieCommand, MovieResult, MovieTask, movie_tasks, run_task

@@ -1,12 +1,20 @@
 """``exodeep analyze``: measure the events of movies (kinetics, size, per-cell rate and spatial
-statistics), compare conditions, and write the tables, figures and a self-contained report."""
+statistics), compare conditions, and write the tables, figures and a self-contained report.
+
+Each movie is one task of the batch machinery (exodeep_gui.batch.analyze), in this process or on a
+Dask cluster (``--workers``, ``--cluster``): its analysis is kept in ``<out>/per_movie/`` with a
+marker (a second run skips finished movies), a report CSV follows the run, and a movie that fails
+is reported while the others go on; the finished movies are then combined into the outputs."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from exodeep_gui.cli.common import ProgressBar, UserError
+from exodeep_gui.cli.common import (ProgressBar, UserError, cluster_choice, dry_run, register_cluster_options,
+                                    run_on_cluster)
+
+REPORT_NAME = "exodeep_analyze_report.csv"
 
 
 def register(sub) -> None:
@@ -34,86 +42,99 @@ def register(sub) -> None:
     a.add_argument("--pixel-size", type=float, help="µm per pixel, for movies without calibration")
     a.add_argument("--frame-interval", type=float, help="seconds per frame, for movies without calibration")
     a.add_argument("--channel", type=int, default=0, help="channel of multi-channel files (default 0)")
+    a.add_argument("--report", metavar="CSV",
+                   help=f"run report (movie, status, events, frames, seconds, worker, reason); default {REPORT_NAME} "
+                        "in --out")
+    a.add_argument("--no-resume", action="store_true",
+                   help="analyse again the movies an earlier run finished (their analyses in --out/per_movie/ "
+                        "are otherwise reused when the movie, its events, its mask and the options are the same)")
+    register_cluster_options(a)
     a.set_defaults(func=cmd_analyze)
 
 
 def _parse_polygon(text: str):
     try:
-        return [tuple(float(v) for v in p.split(",")) for p in text.split()]
+        return tuple(tuple(float(v) for v in p.split(",")) for p in text.split())
     except ValueError:
         raise UserError(f"--polygon {text!r}: give vertices as X,Y X,Y X,Y (pixels)") from None
 
 
-def _mask_for(args, path: Path, movie, several: bool):
-    from exodeep_gui.core.analysis import cell
-    from exodeep_gui.io.masks import mask_for, read_mask
+def _settings(args, options, several: bool, absolute: bool):
+    """The run's settings; what can only be wrong for the whole run is refused here, before any work."""
+    from exodeep_gui.batch.analyze import AnalyzeSettings
 
-    shape = movie.shape[1:]
-    if args.polygon:
-        return cell.polygon_mask(_parse_polygon(args.polygon), shape), cell.MASK_POLYGON
-    if args.mask == "auto":
-        return None, ""
-    if args.mask == "default":
-        beside = mask_for(path)
-        return (read_mask(beside, shape), f"{cell.MASK_FILE} {beside.name}") if beside else (None, "")
-    m = Path(args.mask)
-    if m.is_dir():
-        stem = path.name if path.is_dir() else path.stem
-        found = next((m / f"{stem}_mask{s}" for s in (".tif", ".tiff") if (m / f"{stem}_mask{s}").is_file()), None)
-        if found is None:
-            raise UserError(f"{m}: no {stem}_mask.tif for {path.name}")
-        return read_mask(found, shape), f"{cell.MASK_FILE} {found.name}"
-    if several:
-        raise UserError(f"--mask {m}: one mask for several movies; give a folder of <movie>_mask.tif")
-    return read_mask(m, shape), f"{cell.MASK_FILE} {m.name}"
-
-
-def _unique_names(paths):
-    stems = [p.stem if p.is_file() else p.name for p in paths]
-    dup = {s for s in stems if stems.count(s) > 1}
-    return [f"{p.parent.name}/{s}" if s in dup else s for p, s in zip(paths, stems)]
-
-
-def _prepare(args, movies):
-    """Open every movie and find its events, mask and condition; every problem is listed at once."""
-    from exodeep_gui.core.analysis import validate_events
-    from exodeep_gui.io.analysis_inputs import condition_of, load_movie_events, read_conditions
-    from exodeep_gui.io.movie_io import open_movie
-
-    table = read_conditions(args.conditions) if args.conditions else None
-    several = len(movies) > 1
     if several and args.polygon:
         raise UserError("--polygon applies to one movie; give one movie or a folder of masks with --mask")
-    items, problems = [], []
-    for path, name in zip(movies, _unique_names(movies)):
-        try:
-            movie = open_movie(path, channel=args.channel)
-            if args.pixel_size and not movie.pixel_size_um:
-                movie.pixel_size_um = args.pixel_size
-            if args.frame_interval and not movie.frame_interval_s:
-                movie.frame_interval_s = args.frame_interval
-            events, source = load_movie_events(movie, path, args.events, several)
-            validate_events(events, movie.shape, source)
-            cond = condition_of(path, table)
-            if cond is None:
-                raise UserError(f"{path.name}: not in the conditions table {args.conditions}")
-            mask, mask_source = _mask_for(args, path, movie, several)
-            items.append({"movie": movie, "events": events, "mask": mask, "mask_source": mask_source,
-                          "name": name, "condition": cond[0], "pair": cond[1], "source": source})
-        except (UserError, ValueError, OSError) as exc:
-            problems.append(str(exc))
-    if problems:
-        raise UserError(f"{len(problems)} problem(s), nothing analysed:\n  " + "\n  ".join(problems))
-    if table is not None:         # conditions in the table's order: paired d = later − earlier condition
-        order = list(dict.fromkeys(c for c, _ in table.values()))
-        items.sort(key=lambda it: order.index(it["condition"]))
-    return items
+    events = Path(args.events) if args.events else None
+    if events is not None and not events.exists():
+        raise UserError(f"{events}: no such file or folder")
+    if events is not None and events.is_file() and several:
+        raise UserError(f"{events}: one events table for several movies; give a folder of <movie>_events.csv "
+                        "tables instead")
+    mask = args.mask
+    if mask not in ("default", "auto"):
+        if not Path(mask).exists():
+            raise UserError(f"--mask {mask}: no such file or folder")
+        if several and not Path(mask).is_dir():
+            raise UserError(f"--mask {mask}: one mask for several movies; give a folder of <movie>_mask.tif")
+        mask = str(Path(mask).absolute()) if absolute else mask
+    if events is not None and absolute:
+        events = events.absolute()
+    return AnalyzeSettings(options, args.channel, args.pixel_size, args.frame_interval,
+                           str(events) if events is not None else None, several, mask,
+                           _parse_polygon(args.polygon) if args.polygon else None)
+
+
+def _tasks(args, movies, settings, absolute: bool):
+    """One task per movie, with its condition (and pair) from the table or its folder."""
+    from exodeep_gui.batch.analyze import analyze_tasks
+    from exodeep_gui.io.analysis_inputs import condition_of, read_conditions
+
+    table = read_conditions(args.conditions) if args.conditions else None
+    conditions = [condition_of(p, table) for p in movies]
+    return analyze_tasks(movies, args.out, settings, conditions, absolute=absolute,
+                         missing=lambda p: f"{p.name}: not in the conditions table {args.conditions}"), table
+
+
+def line_for(tasks):
+    """``line(result, debug, where)``: the line about one finished movie (its events, where they came
+    from, its condition in this run), or why it failed."""
+    conditions = {t.name: t.params.condition for t in tasks}
+
+    def line(r, debug: bool = False, where: bool = False) -> str:
+        what = f"{r.summary or r.name}; condition {conditions.get(r.name, '')!r}"
+        if r.status == "ok":
+            at = f", {r.worker}" if where else ""
+            notes = "".join(f"note: {n}\n" for n in r.notes)
+            return f"{notes}{what} ({r.frames} frames, {r.seconds:.1f} s{at})"
+        if r.status == "skipped":
+            return f"{what} (analysed by an earlier run)"
+        return f"error: {' '.join(r.reason.split())}" + (f"\n{r.detail}" if r.detail and debug else "")
+
+    return line
+
+
+def _run(args, cluster, tasks, fingerprint, plan, report):
+    """The movies to do: here, one after the other with a progress bar each, or on the cluster."""
+    from exodeep_gui.batch.analyze import ANALYZE
+    from exodeep_gui.batch.runner import run_batch
+
+    line = line_for(tasks)
+    if cluster is not None and plan.todo:
+        return run_on_cluster(args, cluster, ANALYZE, tasks, fingerprint, plan, report, line=line)
+    number = {t.name: k for k, t in enumerate(tasks, start=1)}
+    return run_batch(ANALYZE, tasks, fingerprint, plan=plan, report=report,
+                     progress_for=lambda t: ProgressBar(f"{number[t.name]}/{len(tasks)} {t.name[:20]:20s}"),
+                     on_result=lambda r: print(line(r, args.debug), file=sys.stderr))
 
 
 def cmd_analyze(args) -> int:
-    from exodeep_gui.core.analysis import AnalysisOptions, analyze_movies, parse_rule
+    from exodeep_gui.batch.analyze import ANALYZE, collect
+    from exodeep_gui.batch.runner import plan_batch, report_text
+    from exodeep_gui.core.analysis import AnalysisOptions, parse_rule
     from exodeep_gui.core.progress import run_to_end
     from exodeep_gui.io.analysis_output import check_outputs, write_analysis
+    from exodeep_gui.io.atomic import write_text_atomic
     from exodeep_gui.io.movie_io import find_movies
 
     options = AnalysisOptions(radius_px=args.radius, onset_k=args.onset_k, ripley_simulations=args.simulations,
@@ -123,13 +144,33 @@ def cmd_analyze(args) -> int:
                         f"({options.annulus_px[0]:g} px)")
     out = Path(args.out)
     check_outputs(out, args.overwrite)                 # before any work
+    cluster = cluster_choice(args)
     movies = find_movies(args.inputs)
-    items = _prepare(args, movies)
-    for it in items:
-        print(f"{it['name']}: {len(it['events'])} events from {it['source']}; condition {it['condition']!r}",
-              file=sys.stderr)
-    with ProgressBar("analyze") as bar:
-        analyses = run_to_end(analyze_movies(items, options), bar)
+    absolute = cluster is not None
+    settings = _settings(args, options, len(movies) > 1, absolute)
+    tasks, table = _tasks(args, movies, settings, absolute)
+    fingerprint = ANALYZE.fingerprint(settings)
+    plan = plan_batch(ANALYZE, tasks, fingerprint, resume=not args.no_resume)
+    report = Path(args.report) if args.report else out / REPORT_NAME
+    if args.dry_run:
+        return dry_run(cluster, plan, report)
+    ran = _run(args, cluster, tasks, fingerprint, plan, report)
+    analyses, results = collect(tasks, ran)
+    unread = [r for r, before in zip(results, ran) if r != before]     # a per-movie file not read back
+    for r in unread:
+        print(f"error: {r.reason}", file=sys.stderr)
+    if unread:
+        write_text_atomic(report, report_text(results, tasks), overwrite=True)
+    failed = [r for r in results if r.status == "failed"]
+    earlier = sum(1 for r in results if r.status == "skipped")
+    print(f"{len(analyses)} of {len(results)} movies analysed{f' ({earlier} by an earlier run)' if earlier else ''}"
+          f"{f', {len(failed)} failed (reasons above)' if failed else ''}; run report: {report}", file=sys.stderr)
+    if not analyses:
+        raise UserError(f"no movie analysed: no tables, figures or report written to {out}")
+    if table is not None:         # conditions in the table's order: paired d = later − earlier condition
+        order = list(dict.fromkeys(c for c, _ in table.values()))
+        analyses.sort(key=lambda a: order.index(a.condition))
+    with ProgressBar("report") as bar:
         written = run_to_end(write_analysis(out, analyses, options, overwrite=args.overwrite), bar)
     for a in analyses:
         s, u = a.summary, a.units
@@ -141,4 +182,4 @@ def cmd_analyze(args) -> int:
     print(f"report: {written['report']}")
     print(f"tables: {', '.join(p.name for p in written['tables'])}; {len(written['figures'])} figure files in "
           f"{out / 'figures'}")
-    return 0
+    return 0 if not failed else 1
