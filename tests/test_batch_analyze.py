@@ -199,3 +199,32 @@ def test_two_local_workers_give_the_same_events_as_the_sequential_run(data, tmp_
         assert (tmp_path / "dask" / name).read_text() == (tmp_path / "seq" / name).read_text(), name
     rows = read_report(tmp_path / "dask" / REPORT)
     assert [r["status"] for r in rows] == ["ok", "ok", "ok"] and all("@" in r["worker"] for r in rows)
+
+
+def test_the_cell_outline_drawn_in_the_window_is_the_default_mask(tmp_path):
+    """A cell outline kept with the movie's review (drawn in the window) is used instead of the
+    automatic mask, and changing it redoes the movie."""
+    import json
+
+    from exodeep_gui.cli import main
+    from exodeep_gui.core.simulate import SimulationParams, simulate_movie
+    from exodeep_gui.io.results import results_csv_text
+    from exodeep_gui.io.review_file import beside_path
+    from exodeep_gui.io.simulated import write_simulated
+
+    sim = simulate_movie(SimulationParams(frames=60, height=64, width=64, events=6, docked=4, visiting=2), seed=3)
+    movie = write_simulated(tmp_path, "cell", sim)
+    (tmp_path / "cell_mask.tif").unlink()
+    (tmp_path / "cell_events.csv").write_text(results_csv_text(sim.truth))
+    outline = [[4, 4], [60, 4], [60, 60], [4, 60]]
+    beside_path(movie).write_text(json.dumps({"format": "exodeep-review", "version": 1, "cell": outline,
+                                              "movie": {"shape": [60, 64, 64]}}))
+    assert main(["analyze", str(movie), "--out", str(tmp_path / "out")]) == 0
+    movies = (tmp_path / "out" / "movies.csv").read_text()
+    assert "outline drawn on the movie" in movies
+    area = 56 * 56
+    import csv
+
+    row = next(csv.DictReader(movies.splitlines()))
+    area_col = next(k for k in row if k.startswith("area_"))
+    assert abs(float(row[area_col]) / (0.16 ** 2 if area_col == "area_um2" else 1) - area) / area < 0.1

@@ -6,7 +6,8 @@ writes the tables, figures and report of the whole run (:func:`exodeep_gui.io.an
 A task holds the movie path and an :class:`AnalyzeJob` (the run's frozen :class:`AnalyzeSettings`,
 the movie's name in the tables, its condition and pair). The worker finds the movie's events and
 mask by the same rules as ever (an ``--events`` table or folder, else ``<movie>_events.csv`` beside
-it, else its saved review; ``--mask``/``--polygon``, else ``<movie>_mask.tif``, else automatic); the
+it, else its saved review; ``--mask``/``--polygon``, else the cell outline drawn in the window,
+else ``<movie>_mask.tif``, else automatic); the
 marker's fingerprint holds the options, the identity of the events and mask files it used and
 ExoDeep's version, so a movie is analysed again when any of them changed.
 
@@ -91,8 +92,8 @@ def mask_input(movie_path, settings: AnalyzeSettings):
         return "polygon"
     if settings.mask == "auto":
         return "auto"
-    if settings.mask == "default":
-        return mask_for(movie_path) or "auto"
+    if settings.mask == "default":           # as the window: an outline drawn on the movie, else its mask file
+        return "review" if _drawn_cell(movie_path) is not None else (mask_for(movie_path) or "auto")
     m, path = Path(settings.mask), Path(movie_path)
     if m.is_dir():
         stem = movie_stem(path)
@@ -111,9 +112,25 @@ def movie_mask(movie_path, frame_shape, settings: AnalyzeSettings):
     found = mask_input(movie_path, settings)
     if found == "polygon":
         return cell.polygon_mask(list(settings.polygon), frame_shape), cell.MASK_POLYGON
+    if found == "review":
+        return cell.polygon_mask(_drawn_cell(movie_path), frame_shape), "outline drawn on the movie"
     if found == "auto":
         return None, ""
     return read_mask(found, frame_shape), f"{cell.MASK_FILE} {Path(found).name}"
+
+
+def _drawn_cell(movie_path):
+    """The cell outline drawn in the window and kept with the movie's review (None if none)."""
+    import json
+
+    from exodeep_gui.io.review_file import find_review
+
+    path = find_review(movie_path)
+    try:
+        outline = json.loads(path.read_text(encoding="utf-8")).get("cell") if path is not None else None
+        return [tuple(map(float, v)) for v in outline] if outline and len(outline) >= 3 else None
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None                  # a damaged review: the window says so when the movie is opened
 
 
 def _identity(path) -> Optional[dict]:
@@ -143,7 +160,8 @@ class AnalyzeCommand(MovieCommand):
         job: AnalyzeJob = task.params
         try:
             found = mask_input(task.movie, job.settings)
-            mask = found if isinstance(found, str) else _identity(found)
+            mask = (found if found != "review" else {"outline": _drawn_cell(task.movie)}) if isinstance(found, str) \
+                else _identity(found)
         except (ValueError, OSError) as exc:
             mask = {"error": str(exc)}
         return dict(fingerprint, label=job.label, events=_identity(events_input(task.movie, job.settings)),
