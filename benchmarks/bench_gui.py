@@ -78,7 +78,7 @@ def main() -> int:
 
 def responsiveness(app, w, model: str) -> None:
     """Longest gap between 10 ms timer ticks while detection runs in the worker."""
-    from PySide6.QtCore import QTimer
+    from event_loop import GapMeter
 
     from exodeep_gui.core.simulate import SimulationParams, simulate_movie
     from exodeep_gui.core.movie import Movie
@@ -86,16 +86,8 @@ def responsiveness(app, w, model: str) -> None:
     sim = simulate_movie(SimulationParams(frames=100, height=128, width=128, events=10), seed=1)
     w.state.add_movie(Movie(sim.movie))
     w.state.set_model(model)
-    gaps, last = [], [time.perf_counter()]
-
-    def tick():
-        now = time.perf_counter()
-        gaps.append(now - last[0])
-        last[0] = now
-
-    timer = QTimer()
-    timer.timeout.connect(tick)
-    timer.start(10)
+    meter = GapMeter()
+    meter.start()
     done = []
     w.detection.finished.connect(lambda: done.append(1))
     t0 = time.perf_counter()
@@ -103,9 +95,7 @@ def responsiveness(app, w, model: str) -> None:
     while not done:
         app.processEvents()
         time.sleep(0.001)
-    timer.stop()
-    tick()                                   # the gap up to the end of the run counts too
-    gaps = sorted(gaps[1:])
+    gaps = meter.stop()
     print(f"event loop during detection ({model}, 100×128×128, {time.perf_counter() - t0:.0f} s): "
           f"longest gap {1000 * gaps[-1]:.0f} ms, 99th percentile {1000 * gaps[int(0.99 * len(gaps))]:.0f} ms "
           f"(timer every 10 ms); {w.detection.status.text()}")

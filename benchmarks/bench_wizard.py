@@ -14,6 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from event_loop import GapMeter
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
@@ -60,7 +62,6 @@ def main() -> int:
 
 
 def wizard_run(request):
-    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     from exodeep_gui.gui import workers
@@ -68,16 +69,8 @@ def wizard_run(request):
 
     app = QApplication.instance() or QApplication([])
     runner = JobRunner()
-    gaps, last = [], [time.perf_counter()]
-
-    def tick():
-        now = time.perf_counter()
-        gaps.append(now - last[0])
-        last[0] = now
-
-    timer = QTimer()
-    timer.timeout.connect(tick)
-    timer.start(10)
+    meter = GapMeter()
+    meter.start()
     done = []
     job = runner.job("train", "bench", workers.train_generator, request)
     job.done.connect(lambda: done.append(1))
@@ -89,11 +82,11 @@ def wizard_run(request):
         app.processEvents()
         time.sleep(0.001)
     wall = time.perf_counter() - t0
-    timer.stop()
+    gaps = meter.stop()
     runner.shutdown()
     if failed:
         raise SystemExit("wizard run failed: " + failed[0])
-    return wall, sorted(gaps[1:])
+    return wall, gaps
 
 
 if __name__ == "__main__":

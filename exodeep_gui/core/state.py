@@ -160,13 +160,17 @@ class ViewerState:
     def line(self) -> Optional[np.ndarray]:
         return None if self.current is None else self.current.line
 
-    def set_line(self, line) -> None:
+    def _set_shape(self, attr: str, signal: Signal, points) -> None:
+        """The current movie's kymograph line or cell outline ((n, 2) x, y px, or None)."""
         doc = self.current
         if doc is None:
             return
-        doc.line = None if line is None else np.asarray(line, float).reshape(-1, 2)
-        self.line_changed.emit(doc.line)
+        setattr(doc, attr, None if points is None else np.asarray(points, float).reshape(-1, 2))
+        signal.emit(getattr(doc, attr))
         self.review_changed.emit(doc)
+
+    def set_line(self, line) -> None:
+        self._set_shape("line", self.line_changed, line)
 
     # ---- filter and model (one for all movies)
     def set_filter(self, flt: EventFilter) -> None:
@@ -297,12 +301,7 @@ class ViewerState:
 
     def set_cell(self, outline) -> None:
         """The current movie's cell outline (a polygon, (x, y) px; None: the automatic mask)."""
-        doc = self.current
-        if doc is None:
-            return
-        doc.cell = None if outline is None else np.asarray(outline, float).reshape(-1, 2)
-        self.cell_changed.emit(doc.cell)
-        self.review_changed.emit(doc)
+        self._set_shape("cell", self.cell_changed, outline)
 
     def set_condition(self, doc: MovieDoc, condition: str) -> None:
         condition = str(condition).strip()
