@@ -15,8 +15,6 @@ pytestmark = [pytest.mark.slow,
 
 
 def test_frozen_bundle_self_test(tmp_path):
-    import keras
-
     from exodeep_gui.ml.models import save_model_folder
     from exodeep_gui.ml.unet import UNetSpec, build_unet
 

@@ -172,8 +172,13 @@ def test_analyze_and_train_menus(window, dialogs, qtbot, sim_movie_file, tmp_pat
         choose(window, "Analyze", "Analyze all movies")
     # the cell drawn on the movie replaces the automatic mask (and is kept with the review)
     choose(window, "Analyze", "Draw the cell outline")
+    roi = window.movie_view.cell_roi
+    assert window.state.current.cell is not None and roi is not None
+    from PySide6.QtCore import QPointF
+
+    roi.movePoint(roi.getHandles()[0], roi.mapToParent(QPointF(50.0, 32.0)), finish=True)   # dragged
     outline = window.state.current.cell
-    assert outline is not None and window.movie_view.cell_roi is not None
+    assert np.allclose(outline[0], [50.0, 32.0])
     with qtbot.waitSignal(window.analysis.analysis_changed, timeout=60_000,
                           check_params_cb=lambda a: a is not None):
         window.analysis.analyze_button.click()

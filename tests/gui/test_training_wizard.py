@@ -78,7 +78,9 @@ def test_the_wizard_trains_cancels_resumes_compares_and_the_new_model_detects(
     assert folder.is_unfinished() and run.resume_button.isEnabled()
     stopped_at = folder.read_checkpoint().state["global_step"]
     assert stopped_at >= 3 and run.result is None
-    assert window.settings.last_training == str(folder.path)
+    from exodeep_gui.gui.settings import Settings
+
+    assert Settings.load().last_training == str(folder.path)       # on disk already: a kill would not lose it
     run.resume_button.click()
     qtbot.waitUntil(lambda: run.result is not None, timeout=240_000)
     assert run.result["steps"] == 40 and not folder.is_unfinished()
@@ -108,8 +110,12 @@ def test_an_unfinished_run_is_offered_for_resuming(window, qtbot, tmp_path, monk
     (folder / "checkpoint" / "model.weights.h5").write_bytes(b"stand-in")   # a checkpoint holds its weights
     from exodeep_gui.gui.main_window import MainWindow
 
+    # what a kill leaves: the settings file written when the run started (not the exit's save)
+    from exodeep_gui.gui.settings import Settings
+
     window.settings.last_training = str(folder)
-    again = MainWindow(window.settings)
+    window.settings.save()
+    again = MainWindow(Settings.load())
     qtbot.addWidget(again)
     assert "unfinished training run" in again.statusBar().currentMessage()
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(folder)))

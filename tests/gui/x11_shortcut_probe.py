@@ -1,6 +1,7 @@
 """Run by test_x11.py under a real X server (Xvfb): press Ctrl+E with xdotool while a spin box
 has the focus, as a user does, and print whether the window's Export action fired."""
-import os, subprocess, sys
+import subprocess
+import sys
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 

@@ -6,7 +6,6 @@ import json
 import numpy as np
 import pytest
 
-from exodeep_gui.core.events import EventTable
 from exodeep_gui.core.patches import Augment, PatchSampler, TrainingMovie
 from exodeep_gui.core.progress import CancelToken, Cancelled, run_to_end
 from exodeep_gui.core.schedule import PRESETS, ScheduleError, Stage, parse_schedule

@@ -1,6 +1,5 @@
 """ml.training_job: the wizard's trial (time per step, memory pre-flight) and its request."""
 
-import numpy as np
 import pytest
 
 from exodeep_gui.core.progress import run_to_end

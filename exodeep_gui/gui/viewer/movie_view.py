@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QSlider, QSpinB
                                QWidget)
 
 from exodeep_gui.core.state import ViewerState, auto_levels
+from exodeep_gui.gui.widgets.plots import skip_matplotlib_colormap_scan
 
 MARKER_FRAMES = 3          # an event is drawn from 3 frames before to 3 after its frame
 
@@ -25,9 +26,6 @@ class MovieView(QWidget):
         self.state = state
         self.add_mode = False
         self._updating_levels = False
-        self._dragging_line = False
-        self._dragging_cell = False
-        self.cell_roi = None
 
         self.canvas = pg.GraphicsLayoutWidget()
         self.view = self.canvas.addViewBox(lockAspect=True, invertY=True)
@@ -39,12 +37,12 @@ class MovieView(QWidget):
         self.mask_item = pg.ImageItem(axisOrder="row-major")       # the cell mask's outline (analysis)
         for item in (self.mask_item, self.events_item, self.truth_item, self.selected_item):
             self.view.addItem(item)
+        skip_matplotlib_colormap_scan()
         self.histogram = pg.HistogramLUTItem(image=self.image)
         # the histogram is computed once per movie (middle frame), not at every frame drawn
         self.image.sigImageChanged.disconnect(self.histogram.imageChanged)
         self.canvas.addItem(self.histogram)
         self.histogram.sigLevelsChanged.connect(self._levels_from_histogram)
-        self.roi: Optional[pg.PolyLineROI] = None
         self.canvas.scene().sigMouseMoved.connect(self._mouse_moved)
         self.canvas.scene().sigMouseClicked.connect(self._mouse_clicked)
 
@@ -88,8 +86,12 @@ class MovieView(QWidget):
         state.movie_changed.connect(self._movie_changed)
         state.frame_changed.connect(self._frame_changed)
         state.levels_changed.connect(self._levels_changed)
-        state.line_changed.connect(self._line_changed)
-        state.cell_changed.connect(self._cell_changed)
+        # the kymograph line follows every drag (its kymograph updates live); the cell outline is
+        # written when a drag ends
+        self.line_shape = _ShapeOnMovie(self.view, state.set_line, closed=False, live=True)
+        self.cell_shape = _ShapeOnMovie(self.view, state.set_cell, closed=True, live=False)
+        state.line_changed.connect(self.line_shape.show)
+        state.cell_changed.connect(self.cell_shape.show)
         state.events_changed.connect(self._overlay)
         state.selection_changed.connect(lambda _: self._overlay())
         self._movie_changed(state.current)
@@ -225,6 +227,14 @@ class MovieView(QWidget):
             return
         self.state.set_frame((self.state.frame + 1) % doc.movie.n_frames)
 
+    @property
+    def roi(self) -> Optional[pg.PolyLineROI]:
+        return self.line_shape.roi
+
+    @property
+    def cell_roi(self) -> Optional[pg.PolyLineROI]:
+        return self.cell_shape.roi
+
     # ---- kymograph line (each movie keeps its own, in the state)
     def start_line(self, points=None) -> None:
         doc = self.state.current
@@ -234,27 +244,6 @@ class MovieView(QWidget):
         if points is None:
             points = [[w * 0.2, h * 0.5], [w * 0.8, h * 0.5]]
         self.state.set_line(points)
-
-    def _line_changed(self, line) -> None:
-        if self._dragging_line:
-            return                          # the state echoes what the handles just did
-        if self.roi is not None:
-            self.view.removeItem(self.roi)
-            self.roi = None
-        if line is not None and len(line) >= 2:
-            self.roi = pg.PolyLineROI([list(p) for p in line], closed=False, pen=pg.mkPen("#00e0ff", width=2))
-            self.roi.sigRegionChanged.connect(self._line_moved)
-            self.view.addItem(self.roi)
-
-    def _line_moved(self) -> None:
-        if self.roi is None:
-            return
-        pts = [self.roi.mapToParent(h.pos()) for h in self.roi.getHandles()]
-        self._dragging_line = True
-        try:
-            self.state.set_line([[p.x(), p.y()] for p in pts])
-        finally:
-            self._dragging_line = False
 
     def clear_line(self) -> None:
         self.state.set_line(None)
@@ -273,28 +262,6 @@ class MovieView(QWidget):
 
     def clear_cell(self) -> None:
         self.state.set_cell(None)
-
-    def _cell_changed(self, outline) -> None:
-        if self._dragging_cell:
-            return
-        if getattr(self, "cell_roi", None) is not None:
-            self.view.removeItem(self.cell_roi)
-            self.cell_roi = None
-        if outline is not None and len(outline) >= 3:
-            self.cell_roi = pg.PolyLineROI([list(p) for p in outline], closed=True, pen=pg.mkPen("#00e0ff", width=2,
-                                                                                                   style=Qt.DashLine))
-            self.cell_roi.sigRegionChangeFinished.connect(self._cell_moved)
-            self.view.addItem(self.cell_roi)
-
-    def _cell_moved(self) -> None:
-        if getattr(self, "cell_roi", None) is None:
-            return
-        pts = [self.cell_roi.mapToParent(h.pos()) for h in self.cell_roi.getHandles()]
-        self._dragging_cell = True
-        try:
-            self.state.set_cell([[p.x(), p.y()] for p in pts])
-        finally:
-            self._dragging_cell = False
 
     # ---- mouse
     def _image_pos(self, scene_pos):
@@ -321,3 +288,35 @@ class MovieView(QWidget):
         if 0 <= x < w and 0 <= y < h:
             self.state.add_event(x, y, self.state.frame)
             event.accept()
+
+
+class _ShapeOnMovie:
+    """A polyline drawn on the movie that belongs to the state (the kymograph line, the cell
+    outline): shown when the state says so, written back through ``write`` when dragged."""
+
+    def __init__(self, view, write, closed: bool, live: bool):
+        self.view, self.write, self.closed, self.live = view, write, closed, live
+        self.roi: Optional[pg.PolyLineROI] = None
+        self._dragging = False
+
+    def show(self, points) -> None:
+        if self._dragging:
+            return                          # the state echoes what the handles just did
+        if self.roi is not None:
+            self.view.removeItem(self.roi)
+            self.roi = None
+        if points is not None and len(points) >= (3 if self.closed else 2):
+            pen = pg.mkPen("#00e0ff", width=2, style=Qt.DashLine if self.closed else Qt.SolidLine)
+            self.roi = pg.PolyLineROI([list(p) for p in points], closed=self.closed, pen=pen)
+            (self.roi.sigRegionChanged if self.live else self.roi.sigRegionChangeFinished).connect(self._moved)
+            self.view.addItem(self.roi)
+
+    def _moved(self) -> None:
+        if self.roi is None:
+            return
+        pts = [self.roi.mapToParent(h.pos()) for h in self.roi.getHandles()]
+        self._dragging = True
+        try:
+            self.write([[p.x(), p.y()] for p in pts])
+        finally:
+            self._dragging = False

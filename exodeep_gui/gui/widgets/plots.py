@@ -22,3 +22,13 @@ def plot_widget(bottom: str, left: str, bottom_units: str = None, title: str = N
 
 def dashed_line(pos: float, angle: int = 90) -> pg.InfiniteLine:
     return pg.InfiniteLine(pos, angle=angle, pen=pg.mkPen("#888", style=Qt.DashLine))
+
+
+def skip_matplotlib_colormap_scan() -> None:
+    """pyqtgraph's colour-map menu (the histogram's right-click menu) imports matplotlib.pyplot just
+    to list matplotlib's colour maps under "Others" when matplotlib is installed (it is: the analysis
+    report draws with it): 0.31 s more at every start-up, measured, and pyplot picks a Qt backend in
+    the window's process. The window does not need that submenu; the named matplotlib maps stay."""
+    from pyqtgraph.widgets import ColorMapMenu
+
+    ColorMapMenu.find_mpl_leftovers = lambda: []
