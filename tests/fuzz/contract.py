@@ -16,7 +16,7 @@ import io
 import os
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Callable, Iterable, Optional
+from typing import Callable, Iterable, Iterator, List, Optional, Tuple
 
 from exodeep_gui.core.movie import MovieError
 from exodeep_gui.io.masks import MaskError
@@ -67,19 +67,48 @@ def names_the_file(message: str, paths: Iterable[Path]) -> bool:
     return False
 
 
+@contextlib.contextmanager
+def _case(prop: str, inputs: List[Path]) -> Iterator[dict]:
+    """The bookkeeping every case shares: a hang ends the process with every thread's stack; no
+    input file may change; the outcome the body sets in ``case["outcome"]`` is counted (an
+    assertion that fails, or an exception that escapes, counts as FAILED with its message)."""
+    before = file_hashes(inputs)
+    case = {"outcome": "FAILED"}
+    faulthandler.dump_traceback_later(CASE_TIMEOUT_S, exit=True)
+    try:
+        yield case
+        assert file_hashes(inputs) == before, "an input file was changed"
+    except BaseException as exc:
+        case["outcome"] = "FAILED"
+        EXAMPLES[prop].setdefault("FAILED", f"{type(exc).__name__}: {str(exc)[:300]}")
+        raise
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+        COUNTS[prop][case["outcome"]] += 1
+
+
+def _clean_error(prop: str, message: str, named: List[Path]) -> str:
+    """Checks that ``message`` names one of ``named``; counts it by its pattern."""
+    assert names_the_file(message, named), f"message does not name the file: {message!r}"
+    EXAMPLES[prop].setdefault("clean error", message)
+    MESSAGES[prop][_pattern(message, named)] += 1
+    return "clean error"
+
+
+def _paths(inputs: Iterable[Path], named: Optional[Iterable[Path]]) -> Tuple[List[Path], List[Path]]:
+    inputs = [Path(p) for p in inputs]
+    return inputs, [Path(p) for p in (named if named is not None else inputs)]
+
+
 def run_case(prop: str, action: Callable[[], object], inputs: Iterable[Path],
              named: Optional[Iterable[Path]] = None, check: Optional[Callable[[object], None]] = None) -> str:
     """Run ``action`` (reading the files ``inputs``) and check the contract; returns the outcome.
 
     ``named``: the paths one of which an error must name (default ``inputs``); ``check``: more
     checks on a result that worked."""
-    inputs = [Path(p) for p in inputs]
-    named = [Path(p) for p in (named if named is not None else inputs)]
-    before = file_hashes(inputs)
+    inputs, named = _paths(inputs, named)
     out, err = io.StringIO(), io.StringIO()
-    outcome = "FAILED"
-    faulthandler.dump_traceback_later(CASE_TIMEOUT_S, exit=True)
-    try:
+    with _case(prop, inputs) as case:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
                 result = action()
@@ -90,24 +119,13 @@ def run_case(prop: str, action: Callable[[], object], inputs: Iterable[Path],
                 assert message.strip(), f"{type(exc).__name__} without a message"
                 assert "\n" not in message.strip(), f"message on several lines: {message!r}"
                 assert "Traceback" not in message, message
-                assert names_the_file(message, named), f"message does not name the file: {message!r}"
                 assert len(message) < 600, f"message of {len(message)} characters: {message[:200]!r}…"
-                outcome = "clean error"
-                EXAMPLES[prop].setdefault(outcome, message)
-                MESSAGES[prop][_pattern(message, named)] += 1
+                case["outcome"] = _clean_error(prop, message, named)
             else:
-                outcome = "worked"
+                case["outcome"] = "worked"
         printed = out.getvalue() + err.getvalue()
         assert not printed.strip(), f"printed to the terminal: {printed[:500]!r}"
-        assert file_hashes(inputs) == before, "an input file was changed"
-    except BaseException as exc:
-        outcome = "FAILED"
-        EXAMPLES[prop].setdefault(outcome, f"{type(exc).__name__}: {str(exc)[:300]}")
-        raise
-    finally:
-        faulthandler.cancel_dump_traceback_later()
-        COUNTS[prop][outcome] += 1
-    return outcome
+    return case["outcome"]
 
 
 def run_cli(prop: str, argv, inputs: Iterable[Path], named: Optional[Iterable[Path]] = None,
@@ -117,37 +135,22 @@ def run_cli(prop: str, argv, inputs: Iterable[Path], named: Optional[Iterable[Pa
     input files unchanged."""
     from exodeep_gui.cli import main
 
-    inputs = [Path(p) for p in inputs]
-    named = [Path(p) for p in (named if named is not None else inputs)]
-    before = file_hashes(inputs)
+    inputs, named = _paths(inputs, named)
     out, err = io.StringIO(), io.StringIO()
-    outcome = "FAILED"
-    faulthandler.dump_traceback_later(CASE_TIMEOUT_S, exit=True)
-    try:
+    with _case(prop, inputs) as case:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             code = main([str(a) for a in argv])
         text = err.getvalue()
         lines = [ln for ln in text.splitlines() if ln.strip()]
         if code in ok_codes:
-            outcome = "worked"
             assert "Traceback" not in text and "Warning" not in text, text[:500]
+            case["outcome"] = "worked"
         else:
             assert code == 1, f"exit code {code}; stderr {text[:500]!r}"
             assert len(lines) == 1, f"{len(lines)} lines on stderr: {text[:800]!r}"
             assert lines[0].startswith("exodeep: error: "), lines[0]
-            assert names_the_file(lines[0], named), f"does not name the file: {lines[0]!r}"
-            outcome = "clean error"
-            EXAMPLES[prop].setdefault(outcome, lines[0])
-            MESSAGES[prop][_pattern(lines[0], named)] += 1
-        assert file_hashes(inputs) == before, "an input file was changed"
-    except BaseException as exc:
-        outcome = "FAILED"
-        EXAMPLES[prop].setdefault(outcome, f"{type(exc).__name__}: {str(exc)[:300]}")
-        raise
-    finally:
-        faulthandler.cancel_dump_traceback_later()
-        COUNTS[prop][outcome] += 1
-    return outcome
+            case["outcome"] = _clean_error(prop, lines[0], named)
+    return case["outcome"]
 
 
 def report_lines() -> list:

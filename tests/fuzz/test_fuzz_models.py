@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from tests.fuzz.conftest import examples
 from tests.fuzz.contract import run_case, run_cli, scratch_dir
+from tests.fuzz.damage import cut_bytes, flip_bytes
 from tests.fuzz.test_fuzz_window_files import mutate_json
 
 pytestmark = pytest.mark.filterwarnings("ignore")
@@ -65,13 +66,9 @@ def damaged_folder(draw, tmp, good, other):
         elif how == "weights-missing" and weights.exists():
             weights.unlink()
         elif how == "weights-cut" and weights.exists() and weights.stat().st_size:
-            raw = weights.read_bytes()
-            weights.write_bytes(raw[:draw(st.integers(0, len(raw) - 1))])
+            weights.write_bytes(cut_bytes(draw, weights.read_bytes()))
         elif how == "weights-flip" and weights.exists() and weights.stat().st_size:
-            raw = bytearray(weights.read_bytes())
-            for _ in range(draw(st.integers(1, 6))):
-                raw[draw(st.integers(0, min(len(raw), 4096) - 1))] = draw(st.integers(0, 255))
-            weights.write_bytes(bytes(raw))
+            weights.write_bytes(flip_bytes(draw, weights.read_bytes(), within=4096, most=6))
         elif how == "weights-other":
             shutil.copy(other / "weights_best.weights.h5", weights)
         elif how == "weights-garbage":

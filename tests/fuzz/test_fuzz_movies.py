@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from exodeep_gui.io.movie_io import find_movies, open_movie
 from tests.fuzz.conftest import examples
 from tests.fuzz.contract import run_case, run_cli, scratch_dir
+from tests.fuzz.damage import cut_bytes, flip_bytes
 
 # the generator casts pages to other types on purpose (mixed pages): numpy's notes about it are noise
 pytestmark = pytest.mark.filterwarnings("ignore:Casting complex values", "ignore:invalid value encountered in cast")
@@ -106,13 +107,9 @@ def damage(draw, path):
     how = draw(st.sampled_from(["none", "none", "truncate", "flip", "flip-head", "absurd", "ij-meta",
                                 "ome-meta", "append", "ifd-zero"]))
     if how == "truncate":
-        raw = raw[:draw(st.integers(0, max(0, len(raw) - 1)))]
+        raw = bytearray(cut_bytes(draw, raw))
     elif how in ("flip", "flip-head"):
-        hi = min(len(raw), 512) if how == "flip-head" else len(raw)
-        for _ in range(draw(st.integers(1, 8))):
-            i = draw(st.integers(0, max(0, hi - 1)))
-            if i < len(raw):
-                raw[i] = draw(st.integers(0, 255))
+        raw = bytearray(flip_bytes(draw, raw, within=512 if how == "flip-head" else None, most=8))
     elif how == "absurd" and len(raw) > 16:
         # overwrite a 4-byte word in the first kB (tag values: sizes, offsets, counts)
         i = draw(st.integers(4, min(len(raw), 1024) - 4))
@@ -206,13 +203,12 @@ def test_hdf5_files(fuzz_dir, data):
         f.create_dataset(name, data=np.zeros(shape, dtype) if dtype != "float32" else
                          np.random.default_rng(0).normal(size=shape).astype(dtype))
     how = data.draw(st.sampled_from(["none", "none", "cut", "flip"]))
-    raw = bytearray(path.read_bytes())
+    raw = path.read_bytes()
     if how == "cut":
-        raw = raw[:data.draw(st.integers(0, len(raw) - 1))]
+        raw = cut_bytes(data.draw, raw)
     elif how == "flip":                     # in the superblock and object headers
-        for _ in range(data.draw(st.integers(1, 4))):
-            raw[data.draw(st.integers(0, min(len(raw), 2048) - 1))] = data.draw(st.integers(0, 255))
-    path.write_bytes(bytes(raw))
+        raw = flip_bytes(data.draw, raw, within=2048)
+    path.write_bytes(raw)
     run_case("movies: HDF5", lambda: open_movie(path), [path], check=_read_all)
 
 

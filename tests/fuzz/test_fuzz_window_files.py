@@ -18,6 +18,7 @@ from exodeep_gui.io.masks import read_mask
 from exodeep_gui.io.review_file import SavedReview, beside_path, load_review, review_json
 from tests.fuzz.conftest import examples
 from tests.fuzz.contract import run_case, scratch_dir
+from tests.fuzz.damage import cut_bytes, flip_bytes
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers(-2**40, 2**40) | st.floats(allow_nan=True) | st.text(max_size=12),
@@ -45,12 +46,9 @@ def mutate_json(draw, doc: dict) -> bytes:
         return json.dumps([doc]).encode()
     text = json.dumps(doc, allow_nan=True).encode()
     if how == "cut":
-        text = text[:draw(st.integers(0, max(0, len(text) - 1)))]
-    elif how == "flip" and text:
-        text = bytearray(text)
-        for _ in range(draw(st.integers(1, 4))):
-            text[draw(st.integers(0, len(text) - 1))] = draw(st.integers(0, 255))
-        text = bytes(text)
+        text = cut_bytes(draw, text)
+    elif how == "flip":
+        text = flip_bytes(draw, text)
     elif how == "utf16":
         text = text.decode().encode("utf-16")
     elif how == "garbage":
@@ -162,10 +160,9 @@ def test_cell_masks(fuzz_dir, data):
     raw = bytearray(path.read_bytes())
     how = data.draw(st.sampled_from(["none", "cut", "flip", "absurd"]))
     if how == "cut":
-        raw = raw[:data.draw(st.integers(0, len(raw) - 1))]
+        raw = bytearray(cut_bytes(data.draw, raw))
     elif how == "flip":
-        for _ in range(data.draw(st.integers(1, 6))):
-            raw[data.draw(st.integers(0, min(len(raw), 400) - 1))] = data.draw(st.integers(0, 255))
+        raw = bytearray(flip_bytes(data.draw, raw, within=400, most=6))
     elif how == "absurd":
         i = data.draw(st.integers(8, min(len(raw), 300) - 4))
         raw[i:i + 4] = (2**31 - 1).to_bytes(4, "little")
