@@ -2,14 +2,18 @@
 table (a click selects the event), the selected event's trace with its fit, the cell mask
 offered to the movie view, the movie's plots, staleness after an edit, cancel, and export."""
 
+import math
+
 import numpy as np
 import pytest
+from PySide6.QtCore import QPoint, Qt
 
 from exodeep_gui.core.movie import Movie
 from exodeep_gui.core.simulate import SimulationParams, simulate_movie
 from exodeep_gui.core.state import ViewerState
 from exodeep_gui.gui.analysis import AnalysisPanel
 from exodeep_gui.gui.jobs import JobRunner
+from exodeep_gui.gui.review.event_panel import EventPanel
 from tests.gui.helpers import fake_detection
 
 
@@ -53,8 +57,10 @@ def test_analyze_this_movie_shows_measurements_trace_mask_and_plots(qtbot, setup
     assert "rate" in panel.summary.text() and "Ripley" in panel.summary.text()
     assert panel.time_plot.bars is not None and len(panel.ripley_plot.curve.getData()[0]) == 40
     # a click on a row selects the event; the trace shows it with its fit
+    panel.show()
+    qtbot.waitExposed(panel)
     view_row = panel.proxy.mapFromSource(panel.model.index(2, 0))
-    panel._row_clicked(view_row)
+    qtbot.mouseClick(panel.table.viewport(), Qt.LeftButton, pos=panel.table.visualRect(view_row).center())
     eid = int(state.events().extra["id"][2])
     assert state.selected == eid
     x, y = panel.trace.curve.getData()
@@ -134,3 +140,26 @@ def test_no_events_no_job(qtbot):
     qtbot.addWidget(panel)
     assert panel.analyze() is None and "No events" in panel.status.text()
     runner.shutdown()
+
+
+def test_a_measure_column_sorts_by_value_with_unknown_values_last(qtbot, setup):
+    """The event table's analysis columns sort as numbers when their header is clicked; an event
+    whose value is unknown (a fit that failed) comes after every number."""
+    state, runner, panel, docs, sims = setup
+    events = EventPanel(state)
+    qtbot.addWidget(events)
+    ids = [int(i) for i in state.events().extra["id"]]
+    values = {eid: float(v) for eid, v in zip(ids, [3.0, math.nan, -2.0, 10.0, 0.5, 7.0])}
+    events.show_measurements(lambda eid: {"dF_F0": values[eid]}, ["dF_F0"])
+    events.show()
+    qtbot.waitExposed(events)
+    header = events.view.horizontalHeader()
+    col = events.model.columnCount() - 1
+    assert events.model.headerData(col, Qt.Horizontal) == "dF_F0"
+    qtbot.mouseClick(header.viewport(), Qt.LeftButton,
+                     pos=QPoint(header.sectionViewportPosition(col) + 5, header.height() // 2))
+    shown = [events.model.event_id(events.proxy.mapToSource(events.proxy.index(r, 0)).row())
+             for r in range(events.proxy.rowCount())]
+    assert header.sortIndicatorSection() == col and header.sortIndicatorOrder() == Qt.AscendingOrder
+    assert [values[e] for e in shown[:-1]] == sorted(v for v in values.values() if not math.isnan(v))
+    assert math.isnan(values[shown[-1]])

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Dict, Optional
 
 import numpy as np
-from PySide6.QtCore import QItemSelectionModel, QSortFilterProxyModel, Qt, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QDoubleSpinBox, QFileDialog, QFormLayout, QGridLayout,
-                               QLabel, QMessageBox, QPushButton, QTableView, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtCore import QItemSelectionModel, Qt, Signal
+from PySide6.QtWidgets import (QDoubleSpinBox, QFileDialog, QFormLayout, QGridLayout, QLabel, QMessageBox,
+                               QPushButton, QTabWidget, QVBoxLayout, QWidget)
 
 from exodeep_gui.core.analysis import AnalysisOptions, MovieAnalysis, analyze_movies
 from exodeep_gui.core.state import MovieDoc, ViewerState
@@ -21,6 +21,7 @@ from exodeep_gui.gui import workers
 from exodeep_gui.gui.analysis.plots import RipleyPlot, TimePlot, TracePlot
 from exodeep_gui.gui.analysis.table import MeasurementModel
 from exodeep_gui.gui.jobs import JobRunner
+from exodeep_gui.gui.widgets.tables import sortable_table
 
 
 def analyze_generator(items, options, cancel=None):
@@ -116,15 +117,7 @@ class AnalysisPanel(QWidget):
         self.notes.setWordWrap(True)
         self.notes.setStyleSheet("color: #e65100")
         self.model = MeasurementModel()
-        self.proxy = QSortFilterProxyModel()
-        self.proxy.setSourceModel(self.model)
-        self.proxy.setSortRole(Qt.UserRole)
-        self.table = QTableView()
-        self.table.setModel(self.proxy)
-        self.table.setSortingEnabled(True)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.proxy, self.table = sortable_table(self.model)
         self.table.clicked.connect(self._row_clicked)
         self.trace = TracePlot()
         self.time_plot, self.ripley_plot = TimePlot(), RipleyPlot()

@@ -8,6 +8,8 @@ import math
 import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 
+from exodeep_gui.gui.widgets.tables import sort_key
+
 HIDDEN = ("F0",)
 
 
@@ -61,7 +63,7 @@ class MeasurementModel(QAbstractTableModel):
                 return f"{v:.0f}" if v.is_integer() and abs(v) > 1 else f"{v:.3g}"
             return v
         if role == Qt.UserRole:                    # sort key: numbers as numbers, NaN last
-            return (math.inf if isinstance(v, float) and math.isnan(v) else v) if not isinstance(v, str) else v
+            return sort_key(v)
         if role == Qt.ToolTipRole and self.names[index.column()] == "fit_note" and v:
             return v
         return None

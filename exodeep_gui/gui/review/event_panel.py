@@ -7,15 +7,15 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableView,
-                               QVBoxLayout, QWidget)
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
+from PySide6.QtWidgets import QHBoxLayout, QHeaderView, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from exodeep_gui.core import review
 from exodeep_gui.core.evaluate import evaluate_events
 from exodeep_gui.core.kymograph import event_trace
 from exodeep_gui.core.state import ViewerState
 from exodeep_gui.gui.widgets.plots import dashed_line, plot_widget
+from exodeep_gui.gui.widgets.tables import sort_key, sortable_table
 
 COLUMNS = ("id", "frame", "x", "y", "time (s)", "score", "size", "review")
 MEASURED = ("dF_F0", "t_half", "decay_r2", "fwhm")         # shown once the movie is analysed
@@ -96,7 +96,7 @@ class EventTableModel(QAbstractTableModel):
                 return format(v, {"x": ".1f", "y": ".1f", "size": ".0f", "score": ".2f", "time (s)": ".2f"}.get(name, ".3g"))
             return str(v)
         if role == Qt.UserRole:
-            return -1.0 if isinstance(v, float) and math.isnan(v) else v
+            return sort_key(v)
         if role == Qt.TextAlignmentRole:
             return int((Qt.AlignLeft if name == "review" else Qt.AlignRight) | Qt.AlignVCenter)
         if role == Qt.ToolTipRole and name == "review":
@@ -112,16 +112,8 @@ class EventPanel(QWidget):
         super().__init__(parent)
         self.state = state
         self.model = EventTableModel(state)
-        self.proxy = QSortFilterProxyModel()
-        self.proxy.setSourceModel(self.model)
-        self.proxy.setSortRole(Qt.UserRole)
-        self.view = QTableView()
-        self.view.setModel(self.proxy)
-        self.view.setSortingEnabled(True)
+        self.proxy, self.view = sortable_table(self.model)
         self.view.sortByColumn(1, Qt.AscendingOrder)
-        self.view.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.view.setSelectionMode(QAbstractItemView.SingleSelection)
-        self.view.setEditTriggers(QAbstractItemView.NoEditTriggers)
         header = self.view.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeToContents)
         header.setStretchLastSection(True)
