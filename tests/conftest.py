@@ -39,3 +39,17 @@ def small_movie() -> np.ndarray:
 
     return simulate_movie(SimulationParams(frames=40, height=64, width=64, events=4, docked=6,
                                            visiting=2), seed=5).movie
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A tiny model folder (U-Net widths 4/6/8, random weights, seed 1): the model of the
+    detection, batch, training and GUI tests. Tests copy it before changing it."""
+    import keras
+
+    from exodeep_gui.ml.models import save_model_folder
+    from exodeep_gui.ml.unet import UNetSpec, build_unet
+
+    keras.utils.set_random_seed(1)
+    spec = UNetSpec(filters=(4, 6, 8))
+    return save_model_folder(build_unet(spec), spec, tmp_path_factory.mktemp("models") / "tiny")

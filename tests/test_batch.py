@@ -17,18 +17,6 @@ from exodeep_gui.core.detection import DetectOptions
 
 
 @pytest.fixture(scope="module")
-def tiny_model_dir(tmp_path_factory):
-    import keras
-
-    from exodeep_gui.ml.models import save_model_folder
-    from exodeep_gui.ml.unet import UNetSpec, build_unet
-
-    keras.utils.set_random_seed(1)
-    spec = UNetSpec(filters=(4, 6, 8))
-    return save_model_folder(build_unet(spec), spec, tmp_path_factory.mktemp("m") / "tiny")
-
-
-@pytest.fixture(scope="module")
 def movies(tmp_path_factory):
     from exodeep_gui.core.simulate import SimulationParams
     from exodeep_gui.io.simulated import write_simulated_set

@@ -6,18 +6,6 @@ import pytest
 from exodeep_gui.cli import main
 
 
-@pytest.fixture(scope="module")
-def tiny_model_dir(tmp_path_factory):
-    import keras
-
-    from exodeep_gui.ml.models import save_model_folder
-    from exodeep_gui.ml.unet import UNetSpec, build_unet
-
-    keras.utils.set_random_seed(1)
-    spec = UNetSpec(filters=(4, 6, 8))
-    return save_model_folder(build_unet(spec), spec, tmp_path_factory.mktemp("m") / "tiny")
-
-
 def test_simulate_detect_evaluate_end_to_end(tmp_path, tiny_model_dir, capsys):
     data = tmp_path / "data"
     assert main(["simulate", str(data), "--movies", "2", "--frames", "20", "--size", "48", "48",
@@ -186,3 +174,42 @@ def test_train_resume_continues_a_run_and_takes_no_other_options(tmp_path, capsy
     assert "no unfinished training run to resume here" in capsys.readouterr().err
     assert main(["train", "--resume", "--out", str(out)]) == 0
     assert "4 steps → model folder" in capsys.readouterr().out
+
+
+def test_planning_loads_neither_the_framework_nor_dask(tmp_path, tiny_model_dir):
+    """``exodeep detect --dry-run`` (and a run with nothing left to do) plans without TensorFlow or
+    Keras (4.5 s of start-up) and without Dask (no cluster asked for)."""
+    import os
+    import subprocess
+    import sys
+
+    import tifffile
+
+    movie = tmp_path / "cell.tif"
+    tifffile.imwrite(movie, np.zeros((20, 32, 32), np.uint16))
+    code = ("import sys; from exodeep_gui.cli import main; "
+            f"code = main(['detect', {str(movie)!r}, '--model', {str(tiny_model_dir)!r}, '--dry-run']); "
+            "print(code, sorted(m for m in ('tensorflow', 'keras', 'torch', 'distributed', 'dask') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env=dict(os.environ))
+    assert out.stdout.strip().splitlines()[-1] == "0 []", out.stdout + out.stderr
+    assert "1 movies: 1 to do" in out.stderr
+
+
+def test_float16_on_a_cpu_is_refused_once_in_one_line(tmp_path, tiny_model_dir, capsys):
+    import tifffile
+
+    from exodeep_gui.ml.device import compute_device
+
+    if compute_device() == "gpu":
+        pytest.skip("float16 runs on a GPU")
+    movies = []
+    for name in ("a.tif", "b.tif"):
+        movies.append(tmp_path / name)
+        tifffile.imwrite(movies[-1], np.zeros((20, 32, 32), np.uint16))
+    assert main(["detect", *map(str, movies), "--model", str(tiny_model_dir), "--precision", "float16"]) == 1
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert lines == ["exodeep: error: precision float16 needs a GPU; on a CPU use bfloat16 (fast where the CPU "
+                     "has AVX512_BF16 or AMX) or float32"]
+    assert not list(tmp_path.glob("*_events.csv"))

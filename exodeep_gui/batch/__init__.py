@@ -12,7 +12,8 @@ worker process once and kept there (see :func:`exodeep_gui.ml.detect.cached_dete
   function a worker runs); stdlib + io only.
 - :mod:`.runner`: plan (skip finished movies), run in sequence or on a Dask client, the report CSV.
 - :mod:`.cluster`: which cluster (local, slurm, an address), the SLURM options and their file,
-  the worker set-up plugin (threads, GPU per worker). Imports Dask lazily.
+  the worker set-up plugin (threads, GPU per worker). It imports ``distributed``: the command line
+  imports it only when a cluster is asked for.
 - :mod:`.detect`: detection as a :class:`MovieCommand`.
 - :mod:`.analyze`: analysis as a :class:`MovieCommand`: each movie's analysis is kept in a file of
   the output folder, and ``exodeep analyze`` combines the finished ones into its tables and report.

@@ -130,11 +130,11 @@ def register_cluster_options(d) -> None:
 
 
 def cluster_choice(args):
-    """The cluster ``args`` ask for, or None (this process)."""
-    from exodeep_gui.batch.cluster import ClusterChoice, parse_cluster, slurm_options
-
+    """The cluster ``args`` ask for, or None (this process: Dask is not imported)."""
     if args.cluster is None and args.workers is None:
         return None
+    from exodeep_gui.batch.cluster import ClusterChoice, parse_cluster, slurm_options
+
     kind, address = parse_cluster(args.cluster or "local")
     if args.workers is not None and args.workers < 1:
         raise UserError("--workers: give at least 1")
@@ -177,13 +177,13 @@ def run_on_cluster(args, cluster, command, tasks, fingerprint, plan, report, lin
 
 
 def dry_run(cluster, plan, report) -> int:
-    from exodeep_gui.batch.cluster import job_script
-
     refused = [r for r in plan.results.values() if r.status == "failed"]
     print(f"{plan.total} movies: {len(plan.todo)} to do, {plan.skipped} finished earlier, {len(refused)} refused; "
           f"report would go to {report}", file=sys.stderr)
     for r in refused:
         print(f"refused: {r.reason}", file=sys.stderr)
     if cluster is not None and cluster.kind == "slurm":
+        from exodeep_gui.batch.cluster import job_script
+
         print(job_script(cluster))
     return 0 if not refused else 1

@@ -68,13 +68,6 @@ def cmd_detect(args) -> int:
     movies = find_movies(args.inputs)
     options = DetectOptions(model=args.model, threshold=args.threshold, min_size=args.min_size,
                             method=args.method, tiling=args.tiling, cube=args.cube, precision=args.precision)
-    if cluster_choice(args) is None:            # here: refuse float16 on a CPU once, not once per movie
-        from exodeep_gui.ml.device import resolve_precision
-
-        try:
-            resolve_precision(args.precision)
-        except ValueError as exc:
-            raise UserError(str(exc)) from None
     if args.no_resume and not args.overwrite:
         raise UserError("--no-resume replaces results of an earlier run: add --overwrite")
     cluster = cluster_choice(args)
@@ -106,8 +99,13 @@ def _run_here(args, info, tasks, fingerprint, plan, report):
 
     if plan.todo:                               # the model is loaded once, before the movies
         from exodeep_gui.ml.detect import cached_detector
-        from exodeep_gui.ml.device import describe_device
+        from exodeep_gui.ml.device import describe_device, resolve_precision
 
+        if args.precision == "float16":         # refused on a CPU once, not once per movie
+            try:
+                resolve_precision(args.precision)
+            except ValueError as exc:
+                raise UserError(str(exc)) from None
         detector = cached_detector(args.model)
         print(f"model: {detector.name} ({detector.info.weights}); {describe_device()}", file=sys.stderr)
     else:

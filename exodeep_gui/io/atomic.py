@@ -73,14 +73,20 @@ def check_writable_folder(folder: Path) -> None:
         raise OutputError(f"{folder}: the output folder is read-only; choose another folder")
 
 
+def refuse_existing(path) -> None:
+    """:class:`OutputExists` if ``path`` exists (an output is never overwritten without asking)."""
+    if Path(path).exists():
+        raise OutputExists(f"{path}: already exists (not overwritten; remove it or ask to overwrite)")
+
+
 @contextmanager
 def atomic_path(path, overwrite: bool = False, suffix: str = ".part"):
     """Yield a temporary path next to ``path``; on success it replaces ``path``, with the mode
     the user's umask gives new files (the writer may also delete and re-create the temporary
     file: the mode is set after it is written)."""
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise OutputExists(f"{path}: already exists (not overwritten; remove it or ask to overwrite)")
+    if not overwrite:
+        refuse_existing(path)
     check_writable_folder(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)

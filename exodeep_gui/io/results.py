@@ -14,7 +14,7 @@ from typing import Optional
 import numpy as np
 
 from exodeep_gui.core.events import EventTable
-from exodeep_gui.io.atomic import (OutputError, OutputExists, atomic_path, check_writable_folder,
+from exodeep_gui.io.atomic import (OutputError, atomic_path, check_writable_folder, refuse_existing,
                                    write_text_atomic)
 
 RESULT_FORMATS = ("csv", "roi", "xml")
@@ -298,9 +298,8 @@ def write_results(folder, stem: str, events: EventTable, pixel_size_um=None, fra
     paths = result_paths(folder, stem, formats)
     check_writable_folder(Path(folder))
     if not overwrite:
-        existing = [p for p in paths.values() if p.exists()]
-        if existing:
-            raise OutputExists(f"{existing[0]}: already exists (not overwritten; remove it or ask to overwrite)")
+        for p in paths.values():
+            refuse_existing(p)
     writers = {"csv": lambda p: write_results_csv(p, events, pixel_size_um, frame_interval_s, overwrite),
                "roi": lambda p: write_roiset(p, events, overwrite),
                "xml": lambda p: write_objlist_xml(p, events, overwrite)}

@@ -33,9 +33,9 @@ ITEMSIZE = {"float32": 4, "bfloat16": 2, "float16": 2}
 
 
 def backend_name() -> str:
-    import keras
+    from exodeep_gui.ml.unet import import_keras
 
-    return keras.backend.backend()
+    return import_keras().backend.backend()
 
 
 def _gpu_names(backend: str) -> list:
@@ -74,8 +74,9 @@ def compute_device() -> str:
 
 
 def describe_device() -> str:
-    import keras
+    from exodeep_gui.ml.unet import import_keras
 
+    keras = import_keras()
     backend = keras.backend.backend()
     gpus = _gpu_names(backend)
     where = f"GPU ({', '.join(gpus)})" if gpus else "CPU"

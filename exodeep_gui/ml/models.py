@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from exodeep_gui.io.atomic import follow_umask
-from exodeep_gui.ml.model_folder import BEST, CONFIG_NAME, WEIGHTS_SUFFIX, ModelFolder, model_config
+from exodeep_gui.ml.model_folder import BEST, CONFIG_NAME, WEIGHTS_SUFFIX, ModelFolder, model_config, save_weights
 from exodeep_gui.ml.unet import ModelError, UNetSpec
 from exodeep_gui.paths import bundled_models, model_search_path, user_models_dir
 
@@ -218,13 +218,13 @@ def recommended_filter(config: dict) -> tuple:
 
 def save_model_folder(model, spec: UNetSpec, folder, overwrite: bool = False, **extra) -> Path:
     """Write ``config.json`` and weights (Keras 3 ``.weights.h5``) into ``folder``, atomically each."""
-    from exodeep_gui.io.atomic import atomic_path
+    from exodeep_gui.io.atomic import refuse_existing
 
     mf = ModelFolder(folder)
+    if not overwrite:
+        refuse_existing(mf.best)
     mf.path.mkdir(parents=True, exist_ok=True)
-    with atomic_path(mf.best, overwrite, suffix=".part" + WEIGHTS_SUFFIX) as tmp:
-        tmp.unlink()
-        model.save_weights(tmp)
+    save_weights(model, mf.best)
     mf.write_config(model_config(spec, BEST, **extra), overwrite)
     return mf.path
 

@@ -110,10 +110,11 @@ def trial(options: TrainOptions, steps: int = 2, validation_frames: int = 32,
     """Measure seconds per step of each stage (after one warm-up step) and lower a batch that does
     not fit in memory (halving it until one step runs). Returns {"stages": [...], "messages": [...],
     "validation_s": estimated seconds of all validations, "total_s": the estimated wall time}."""
-    import keras
-
     from exodeep_gui.ml.device import describe_device
     from exodeep_gui.ml.train import _compile, _initial_model
+    from exodeep_gui.ml.unet import import_keras
+
+    keras = import_keras()
 
     yield Progress("trial", 0, len(options.schedule) + 1, "building the model")
     model, spec, _ = _initial_model(options, mixed=False)

@@ -78,9 +78,9 @@ def test_ome_metadata_that_disagrees_with_the_pages_is_named(tmp_path, stack):
         assert str(path) in str(err.value)
 
 
-def test_a_model_of_another_architecture_is_one_line(tmp_path, tiny_model, capsys):
+def test_a_model_of_another_architecture_is_one_line(tmp_path, tiny_model_dir, capsys):
     wrong = tmp_path / "wrong"
-    shutil.copytree(tiny_model, wrong)
+    shutil.copytree(tiny_model_dir, wrong)
     cfg = json.loads((wrong / "config.json").read_text())
     cfg["architecture"]["filters"] = [8, 12, 16]
     (wrong / "config.json").write_text(json.dumps(cfg))
@@ -129,18 +129,6 @@ def test_tables_as_exoj_and_excel_write_them(tmp_path):
         read_events(nan)
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    import keras
-
-    from exodeep_gui.ml.models import save_model_folder
-    from exodeep_gui.ml.unet import UNetSpec, build_unet
-
-    keras.utils.set_random_seed(1)
-    spec = UNetSpec(filters=(4, 6, 8))
-    return save_model_folder(build_unet(spec), spec, tmp_path_factory.mktemp("m") / "tiny")
-
-
 _LOAD = r'''
 import sys
 from exodeep_gui.ml.models import load_keras_model, resolve_model
@@ -152,7 +140,7 @@ except ValueError as exc:
 '''
 
 
-def test_a_damaged_weights_heap_does_not_hang_the_loading(tmp_path, tiny_model):
+def test_a_damaged_weights_heap_does_not_hang_the_loading(tmp_path, tiny_model_dir):
     """Two bytes of a weights file flipped in its attribute heap made HDF5 loop forever when the
     layer-name attribute was read (found by the fuzzing): the weights are now matched by group name,
     as Keras does. Run in a child with a timeout, so that a hang fails the test instead of the suite."""
@@ -160,7 +148,7 @@ def test_a_damaged_weights_heap_does_not_hang_the_loading(tmp_path, tiny_model):
     import sys
 
     folder = tmp_path / "model"
-    shutil.copytree(tiny_model, folder)
+    shutil.copytree(tiny_model_dir, folder)
     weights = folder / "weights_best.weights.h5"
     raw = bytearray(weights.read_bytes())
     raw[189], raw[2608] = 0xE1, 0xC6                     # the bytes the campaign flipped

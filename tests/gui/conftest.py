@@ -67,15 +67,3 @@ def sim_movie_file(tmp_path, _cells):
     from exodeep_gui.io.simulated import write_simulated
 
     return write_simulated(tmp_path / "movies", "cells", _cells), _cells
-
-
-@pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory):
-    import keras
-
-    from exodeep_gui.ml.models import save_model_folder
-    from exodeep_gui.ml.unet import UNetSpec, build_unet
-
-    keras.utils.set_random_seed(1)
-    spec = UNetSpec(filters=(4, 6, 8))
-    return save_model_folder(build_unet(spec), spec, tmp_path_factory.mktemp("models") / "tiny")

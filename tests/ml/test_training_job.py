@@ -8,20 +8,8 @@ from exodeep_gui.ml.train import TrainOptions
 from exodeep_gui.ml.training_job import _is_out_of_memory, lowered, trial
 
 
-@pytest.fixture(scope="module")
-def tiny_folder(tmp_path_factory):
-    import keras
-
-    from exodeep_gui.ml.models import save_model_folder
-    from exodeep_gui.ml.unet import UNetSpec, build_unet
-
-    keras.utils.set_random_seed(1)
-    spec = UNetSpec(filters=(4, 6, 8))
-    return save_model_folder(build_unet(spec), spec, tmp_path_factory.mktemp("m") / "tiny")
-
-
-def test_trial_measures_every_stage_and_estimates_the_run(tiny_folder):
-    options = TrainOptions(schedule=(Stage(8, 4, 2, 100), Stage(16, 2, 4, 50)), start_from=str(tiny_folder))
+def test_trial_measures_every_stage_and_estimates_the_run(tiny_model_dir):
+    options = TrainOptions(schedule=(Stage(8, 4, 2, 100), Stage(16, 2, 4, 50)), start_from=str(tiny_model_dir))
     result = run_to_end(trial(options, steps=2, validation_frames=16, validation_voxels=40 * 64 * 64))
     assert [s["patch"] for s in result["stages"]] == [8, 16]
     assert all(s["s_per_step"] > 0 and s["batch"] == b for s, b in zip(result["stages"], (4, 2)))
@@ -30,7 +18,7 @@ def test_trial_measures_every_stage_and_estimates_the_run(tiny_folder):
     assert result["messages"] == [] and ("CPU" in result["device"] or "GPU" in result["device"])
 
 
-def test_a_batch_that_does_not_fit_is_halved_with_a_message(tiny_folder, monkeypatch):
+def test_a_batch_that_does_not_fit_is_halved_with_a_message(tiny_model_dir, monkeypatch):
     import keras
 
     real = keras.Model.train_on_batch
@@ -41,7 +29,7 @@ def test_a_batch_that_does_not_fit_is_halved_with_a_message(tiny_folder, monkeyp
         return real(self, x, y, *a, **k)
 
     monkeypatch.setattr(keras.Model, "train_on_batch", small_memory)
-    options = TrainOptions(schedule=(Stage(8, 16, 2, 10),), start_from=str(tiny_folder))
+    options = TrainOptions(schedule=(Stage(8, 16, 2, 10),), start_from=str(tiny_model_dir))
     result = run_to_end(trial(options, steps=1, validation_frames=16))
     assert result["stages"][0]["batch"] == 2
     assert "lowered from 16 to 2" in result["messages"][0]
