@@ -11,8 +11,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from exodeep_gui.cli.common import (ProgressBar, UserError, cluster_choice, dry_run, register_cluster_options,
-                                    run_on_cluster)
+from exodeep_gui.cli.common import (ProgressBar, UserError, cluster_choice, dry_run, movie_lines,
+                                    register_cluster_options, run_movies)
 
 REPORT_NAME = "exodeep_analyze_report.csv"
 
@@ -97,35 +97,14 @@ def _tasks(args, movies, settings, absolute: bool):
 
 
 def line_for(tasks):
-    """``line(result, debug, where)``: the line about one finished movie (its events, where they came
-    from, its condition in this run), or why it failed."""
+    """The line about one finished movie: its events, where they came from, its condition in this run."""
     conditions = {t.name: t.params.condition for t in tasks}
 
-    def line(r, debug: bool = False, where: bool = False) -> str:
-        what = f"{r.summary or r.name}; condition {conditions.get(r.name, '')!r}"
-        if r.status == "ok":
-            at = f", {r.worker}" if where else ""
-            notes = "".join(f"note: {n}\n" for n in r.notes)
-            return f"{notes}{what} ({r.frames} frames, {r.seconds:.1f} s{at})"
-        if r.status == "skipped":
-            return f"{what} (analysed by an earlier run)"
-        return f"error: {' '.join(r.reason.split())}" + (f"\n{r.detail}" if r.detail and debug else "")
+    def what(r) -> str:
+        return f"{r.summary or r.name}; condition {conditions.get(r.name, '')!r}"
 
-    return line
-
-
-def _run(args, cluster, tasks, fingerprint, plan, report):
-    """The movies to do: here, one after the other with a progress bar each, or on the cluster."""
-    from exodeep_gui.batch.analyze import ANALYZE
-    from exodeep_gui.batch.runner import run_batch
-
-    line = line_for(tasks)
-    if cluster is not None and plan.todo:
-        return run_on_cluster(args, cluster, ANALYZE, tasks, fingerprint, plan, report, line=line)
-    number = {t.name: k for k, t in enumerate(tasks, start=1)}
-    return run_batch(ANALYZE, tasks, fingerprint, plan=plan, report=report,
-                     progress_for=lambda t: ProgressBar(f"{number[t.name]}/{len(tasks)} {t.name[:20]:20s}"),
-                     on_result=lambda r: print(line(r, args.debug), file=sys.stderr))
+    return movie_lines(lambda r, at: f"{what(r)} ({r.frames} frames, {r.seconds:.1f} s{at})",
+                       lambda r: f"{what(r)} (analysed by an earlier run)")
 
 
 def cmd_analyze(args) -> int:
@@ -154,7 +133,9 @@ def cmd_analyze(args) -> int:
     report = Path(args.report) if args.report else out / REPORT_NAME
     if args.dry_run:
         return dry_run(cluster, plan, report)
-    ran = _run(args, cluster, tasks, fingerprint, plan, report)
+    number = {t.name: k for k, t in enumerate(tasks, start=1)}
+    ran = run_movies(args, cluster, ANALYZE, tasks, fingerprint, plan, report, line_for(tasks),
+                     label=lambda t: f"{number[t.name]}/{len(tasks)} {t.name[:20]:20s}")
     analyses, results = collect(tasks, ran)
     unread = [r for r, before in zip(results, ran) if r != before]     # a per-movie file not read back
     for r in unread:

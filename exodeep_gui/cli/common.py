@@ -147,23 +147,31 @@ def cluster_choice(args):
     return ClusterChoice(kind, address, args.workers, args.retries, slurm)
 
 
-def movie_line(r, debug: bool = False, where: bool = False) -> str:
-    """The line about one finished movie, as the command always printed it (after its notes)."""
-    if r.status == "ok":
-        at = f", {r.worker}" if where else ""
-        notes = "".join(f"note: {n}\n" for n in r.notes)
-        return (f"{notes}{r.name}: {r.events} events in {r.frames} frames ({r.seconds:.1f} s{at}) → "
-                f"{', '.join(r.outputs)}")
-    if r.status == "skipped":
-        return f"{r.name}: finished by an earlier run ({r.events} events), skipped"
-    return f"error: {r.reason}" + (f"\n{r.detail}" if r.detail and debug else "")
+def movie_lines(done, skipped):
+    """``line(result, debug, where)``, the line a command prints about one finished movie: its notes
+    then ``done(r, at)`` (``at``: ", worker" on a cluster), ``skipped(r)`` for a movie an earlier run
+    finished, or why it failed (one line; the details with --debug)."""
+    def line(r, debug: bool = False, where: bool = False) -> str:
+        if r.status == "ok":
+            return "".join(f"note: {n}\n" for n in r.notes) + done(r, f", {r.worker}" if where else "")
+        if r.status == "skipped":
+            return skipped(r)
+        return f"error: {' '.join(r.reason.split())}" + (f"\n{r.detail}" if r.detail and debug else "")
+
+    return line
 
 
-def run_on_cluster(args, cluster, command, tasks, fingerprint, plan, report, line=movie_line):
-    """One Dask task per movie, with a progress bar over the movies (any batch.MovieCommand);
-    ``line(result, debug, where)`` is the line printed for each finished movie."""
-    from exodeep_gui.batch.cluster import open_client
+def run_movies(args, cluster, command, tasks, fingerprint, plan, report, line, label):
+    """The movies left to do (any batch.MovieCommand): on the cluster, one Dask task each with a bar
+    over the movies; else here, one after the other with a bar each (``label(task)``). ``line`` (see
+    :func:`movie_lines`) is printed for each finished movie."""
     from exodeep_gui.batch.runner import run_batch
+
+    if cluster is None or not plan.todo:         # no cluster started for nothing
+        return run_batch(command, tasks, fingerprint, plan=plan, report=report,
+                         progress_for=lambda task: ProgressBar(label(task)),
+                         on_result=lambda r: print(line(r, args.debug), file=sys.stderr))
+    from exodeep_gui.batch.cluster import open_client
 
     with open_client(cluster, len(plan.todo)) as (client, what):
         print(f"{what}; {len(plan.todo)} movies to do, {plan.skipped} finished earlier", file=sys.stderr)

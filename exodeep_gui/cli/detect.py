@@ -7,10 +7,15 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from exodeep_gui.cli.common import (ProgressBar, UserError, cluster_choice, dry_run, movie_line, print_batch_summary,
-                                    quiet_tensorflow, register_cluster_options, run_on_cluster)
+from exodeep_gui.cli.common import (UserError, cluster_choice, dry_run, movie_lines, print_batch_summary,
+                                    quiet_tensorflow, register_cluster_options, run_movies)
 
 REPORT_NAME = "exodeep_detect_report.csv"
+
+movie_line = movie_lines(
+    lambda r, at: f"{r.name}: {r.events} events in {r.frames} frames ({r.seconds:.1f} s{at}) → "
+                  f"{', '.join(r.outputs)}",
+    lambda r: f"{r.name}: finished by an earlier run ({r.events} events), skipped")
 
 
 def register(sub) -> None:
@@ -82,34 +87,25 @@ def cmd_detect(args) -> int:
     if args.dry_run:
         print(f"model: {info.name} ({info.weights})", file=sys.stderr)
         return dry_run(cluster, plan, report)
-    if cluster is None or not plan.todo:         # in this process (no cluster to start for nothing)
-        results = _run_here(args, info, tasks, fingerprint, plan, report)
+    if cluster is None and plan.todo:           # here: the model is loaded once, before the movies
+        _load_here(args)
     else:
         print(f"model: {info.name} ({info.weights})", file=sys.stderr)
-        results = run_on_cluster(args, cluster, DETECT, tasks, fingerprint, plan, report)
+    results = run_movies(args, cluster, DETECT, tasks, fingerprint, plan, report, movie_line,
+                         label=lambda task: f"{task.name[:24]:24s}")
     print_batch_summary(results)
     print(f"report: {report}", file=sys.stderr)
     return 0 if all(r.status != "failed" for r in results) else 1
 
 
-def _run_here(args, info, tasks, fingerprint, plan, report):
-    """One movie after the other in this process, with a progress bar per movie."""
-    from exodeep_gui.batch.detect import DETECT
-    from exodeep_gui.batch.runner import run_batch
+def _load_here(args) -> None:
+    from exodeep_gui.ml.detect import cached_detector
+    from exodeep_gui.ml.device import describe_device, resolve_precision
 
-    if plan.todo:                               # the model is loaded once, before the movies
-        from exodeep_gui.ml.detect import cached_detector
-        from exodeep_gui.ml.device import describe_device, resolve_precision
-
-        if args.precision == "float16":         # refused on a CPU once, not once per movie
-            try:
-                resolve_precision(args.precision)
-            except ValueError as exc:
-                raise UserError(str(exc)) from None
-        detector = cached_detector(args.model)
-        print(f"model: {detector.name} ({detector.info.weights}); {describe_device()}", file=sys.stderr)
-    else:
-        print(f"model: {info.name} ({info.weights})", file=sys.stderr)
-    return run_batch(DETECT, tasks, fingerprint, plan=plan, report=report,
-                     progress_for=lambda task: ProgressBar(f"{task.name[:24]:24s}"),
-                     on_result=lambda r: print(movie_line(r, args.debug), file=sys.stderr))
+    if args.precision == "float16":             # refused on a CPU once, not once per movie
+        try:
+            resolve_precision(args.precision)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+    detector = cached_detector(args.model)
+    print(f"model: {detector.name} ({detector.info.weights}); {describe_device()}", file=sys.stderr)
