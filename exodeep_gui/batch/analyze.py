@@ -25,6 +25,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from exodeep_gui.batch.tasks import MovieCommand, MovieResult, MovieTask, movie_identity
 from exodeep_gui.core.analysis import AnalysisOptions
+from exodeep_gui.io.movie_io import movie_stem
 
 PER_MOVIE = "per_movie"
 SUFFIX = ".analysis.pkl"
@@ -54,11 +55,6 @@ class AnalyzeJob:
     condition: str = ""
     pair: str = ""
     problem: str = ""               # found before any work (e.g. not in the conditions table): the movie fails
-
-
-def movie_stem(path) -> str:
-    path = Path(path)
-    return path.name if path.is_dir() else path.stem
 
 
 def movie_labels(paths: Sequence[Path]) -> List[str]:

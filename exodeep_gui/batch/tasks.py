@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from exodeep_gui.io.atomic import OutputExists, check_writable_folder, write_text_atomic
+from exodeep_gui.io.movie_io import movie_stem
 
 MARKER_DIR = ".exodeep"
 MARKER_VERSION = 1
@@ -103,8 +104,7 @@ def movie_tasks(movies: Sequence[Path], out: Optional[str], params, overwrite: b
         out_dir = Path(out) if out else path.parent
         if absolute:
             path, out_dir = path.absolute(), out_dir.absolute()
-        stem = path.name if path.is_dir() else path.stem
-        tasks.append(MovieTask(str(path), stem, str(out_dir), params, overwrite))
+        tasks.append(MovieTask(str(path), movie_stem(path), str(out_dir), params, overwrite))
     return tasks
 
 

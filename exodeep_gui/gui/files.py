@@ -10,7 +10,7 @@ from typing import Iterable, List, Tuple
 from exodeep_gui.core.movie import MovieError
 from exodeep_gui.core.review import EventFilter
 from exodeep_gui.core.state import MovieDoc
-from exodeep_gui.io.movie_io import find_movies, frame_files_folder, open_movie
+from exodeep_gui.io.movie_io import find_movies, frame_files_folder, movie_stem, open_movie
 from exodeep_gui.io.results import read_events, write_results, write_results_csv
 
 
@@ -46,7 +46,7 @@ def export_doc(doc: MovieDoc, flt: EventFilter, folder, overwrite: bool = False)
 def annotations_path(doc: MovieDoc) -> Path:
     """``<movie>.csv`` beside the movie: the annotations ``exodeep train`` and the training wizard read."""
     src = Path(doc.movie.source)
-    return src.parent / ((src.name if src.is_dir() else src.stem) + ".csv")
+    return src.parent / (movie_stem(src) + ".csv")
 
 
 def save_annotations(doc: MovieDoc, flt: EventFilter, path=None, overwrite: bool = False) -> Path:

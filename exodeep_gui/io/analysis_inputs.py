@@ -9,15 +9,11 @@ from pathlib import Path
 from typing import Dict, Optional, Sequence, Tuple
 
 from exodeep_gui.core.events import EventTable
+from exodeep_gui.io.movie_io import movie_stem
 from exodeep_gui.io.results import AnnotationError, read_events
 
 EVENT_NAMES = ("{stem}_events.csv", "{stem}.csv", "{stem}_events.txt", "{stem}.txt", "{stem}_events.xml",
                "{stem}.xml")
-
-
-def movie_stem(path) -> str:
-    path = Path(path)
-    return path.name if path.is_dir() else path.stem
 
 
 def find_event_table(movie_path, events_arg=None, several: bool = False) -> Optional[Path]:

@@ -12,6 +12,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from exodeep_gui.io.library_messages import library_messages, one_line
+from exodeep_gui.io.movie_io import movie_stem
 from exodeep_gui.io.tiff_reader import MAX_COMPRESSION_RATIO
 
 MASK_SUFFIXES = (".tif", ".tiff")
@@ -25,7 +26,7 @@ class MaskError(ValueError):
 def mask_for(movie) -> Optional[Path]:
     """The cell mask beside ``movie`` (a file or a folder of frames): ``<stem>_mask.tif``, else None."""
     movie = Path(movie)
-    stem = movie.stem if movie.is_file() else movie.name
+    stem = movie_stem(movie)
     for suffix in MASK_SUFFIXES:
         p = movie.parent / f"{stem}_mask{suffix}"
         if p.is_file():

@@ -27,9 +27,11 @@ MOVIE_SUFFIXES = TIFF_SUFFIXES + (".h5", ".hdf5", ".nd2")
 NAN_CHECK_BYTES = 1 << 30
 
 
-def is_movie_path(path: Path) -> bool:
+def movie_stem(path) -> str:
+    """A movie's name without its extension (a folder of frames: the folder's name): the stem of
+    its outputs (``<stem>_events.csv``), mask and annotations."""
     path = Path(path)
-    return path.is_dir() or path.suffix.lower() in MOVIE_SUFFIXES
+    return path.name if path.is_dir() else path.stem
 
 
 def find_movies(paths) -> list:

@@ -13,6 +13,7 @@ import numpy as np
 
 from exodeep_gui.core.events import EventTable
 from exodeep_gui.core.targets import check_annotations
+from exodeep_gui.io.movie_io import movie_stem
 from exodeep_gui.ml.model_folder import DATA, ModelFolder
 from exodeep_gui.ml.train import TrainOptions
 from exodeep_gui.ml.training_job import TrainRequest
@@ -87,7 +88,7 @@ class TrainingPlan:
 
         path = Path(movie_path)
         ann, mask = _annotation_for(path), mask_for(path)
-        name = path.stem if path.is_file() else path.name
+        name = movie_stem(path)
         try:
             check_training_items([TrainingItem(path, ann, mask)])
             shape, n = open_movie(path).shape, len(read_events(ann))
