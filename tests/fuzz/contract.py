@@ -59,7 +59,8 @@ def file_hashes(paths: Iterable[Path]) -> dict:
 
 
 def names_the_file(message: str, paths: Iterable[Path]) -> bool:
-    """The message names one of ``paths`` (its path, or at least its file name)."""
+    """The message names one of ``paths`` (its path, or at least its file name). A generator's
+    file and folder names must not be words a message may hold by chance ("frames_fz", not "frames")."""
     for p in paths:
         p = Path(p)
         if str(p) in message or p.name in message:
