@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 from exodeep_gui.core.detection import PRECISIONS
+from exodeep_gui.ml.unet import spec_shapes
 
 # What "auto" means on a CUDA GPU. float16 keeps 11 significant bits (bfloat16: 8) and runs on the
 # same tensor cores: on an H100 (benchmarks/results/h100-2026-11-28) it gave float32's 89 events of 89
@@ -133,20 +134,16 @@ def resolve_precision(requested: str = "auto", device: Optional[str] = None,
 
 
 # ---------------------------------------------------------------- chunk size
+# the share of the input's voxels each block runs at (1 at full resolution, 1/4 after one 2×2 pooling
+# in y and x, 1/16 after two)
+_RESOLUTION = {"enc1": 1.0, "enc2": 0.25, "bottom": 1 / 16, "up2": 0.25, "dec2": 0.25, "up1": 1.0,
+               "dec1": 1.0, "head": 1.0}
+
+
 def _conv_shapes(spec) -> list:
     """(k, input channels, output channels, share of the input's voxels) of every convolution."""
-    f0, f1, f2 = spec.filters
-    res = {"enc1": 1.0, "enc2": 0.25, "bottom": 1 / 16, "up2": 0.25, "dec2": 0.25, "up1": 1.0,
-           "dec1": 1.0, "head": 1.0}
-    first_in = {"enc1": 1, "enc2": f0, "bottom": f1, "up2": f2, "dec2": f2 + f1, "up1": f1,
-                "dec1": f1 + f0, "head": f0}
-    out = []
-    for name, convs in spec.blocks().items():
-        c = first_in[name]
-        for conv in convs:
-            out.append((conv.k, c, conv.filters, res[name]))
-            c = conv.filters
-    return out
+    shares = [_RESOLUTION[name] for name, convs in spec.blocks().items() for _ in convs]
+    return [(k, cin, cout, share) for (k, _, _, cin, cout), share in zip(spec_shapes(spec), shares)]
 
 
 def network_flops_per_voxel(spec) -> float:

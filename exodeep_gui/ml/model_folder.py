@@ -31,6 +31,7 @@ import numpy as np
 
 from exodeep_gui import __version__
 from exodeep_gui.io.atomic import OutputError, check_writable_folder, write_text_atomic
+from exodeep_gui.io.library_messages import one_line
 from exodeep_gui.ml.unet import ModelError, UNetSpec
 
 CONFIG_NAME = "config.json"
@@ -48,10 +49,6 @@ CONFIG_VERSION = 1
 CLASSES = ["background", "bright spot", "exocytosis"]
 NORMALISATION = {"kind": "percentile-per-frame", "low": 1.0, "high": 99.0}
 HISTORY_COLUMNS = ["step", "stage", "patch", "loss", "val_loss", "precision", "recall", "f1", "elapsed_s"]
-
-
-def _one_line(exc) -> str:
-    return " ".join(str(exc).split())[:200]
 
 
 def _is_number(v) -> bool:
@@ -196,7 +193,7 @@ class ModelFolder:
         try:
             cfg = json.loads(self.config.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-            raise ModelError(f"{self.config}: broken configuration file ({_one_line(exc)})") from None
+            raise ModelError(f"{self.config}: broken configuration file ({one_line(exc, 200)})") from None
         except OSError as exc:
             raise ModelError(f"{self.config}: cannot be read ({exc.strerror or exc})") from None
         if not isinstance(cfg, dict) or cfg.get("format") != CONFIG_FORMAT:
@@ -282,7 +279,7 @@ class ModelFolder:
         try:
             state = json.loads((d / "state.json").read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise OutputError(f"{d / 'state.json'}: unreadable checkpoint ({_one_line(exc)})") from None
+            raise OutputError(f"{d / 'state.json'}: unreadable checkpoint ({one_line(exc, 200)})") from None
         if not isinstance(state, dict) or not (d / "model.weights.h5").is_file():
             raise OutputError(f"{d}: an incomplete checkpoint (no weights or no state)")
         return Checkpoint(d, state)
@@ -391,4 +388,4 @@ def disk_error_text(exc: BaseException) -> str:
         return "disk quota exceeded"
     if isinstance(exc, OSError) and exc.strerror and exc.errno is not None:
         return exc.strerror.lower()
-    return _one_line(exc)
+    return one_line(exc, 200)

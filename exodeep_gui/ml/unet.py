@@ -16,6 +16,8 @@ import sys
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
+from exodeep_gui.io.library_messages import one_line
+
 PUBLISHED_FILTERS = (32, 48, 64)
 MAX_FILTERS = 1024          # far above any trained model; a larger number is a damaged config
 
@@ -272,7 +274,8 @@ def _h5_problem(exc: Exception) -> str:
 
 
 def _one_line(exc) -> str:
-    return " ".join(str(exc).split())[:200] or type(exc).__name__
+    """``exc`` as one line (the exception's name when it says nothing)."""
+    return one_line(exc, 200) or type(exc).__name__
 
 
 def spec_of_weights(shapes: dict) -> Optional[UNetSpec]:

@@ -73,6 +73,29 @@ def test_chunks_are_sized_for_the_device():
     assert device.network_flops_per_voxel(spec) == 511_360
 
 
+@pytest.mark.parametrize("filters", [(32, 48, 64), (4, 6, 8)])
+def test_the_chunk_sizing_walks_the_networks_convolutions(filters):
+    """The chunk sizing's layer walk (device) takes its channels from the network's kernel shapes
+    (unet.spec_shapes): the first convolution of each block takes the channels written out here
+    (the up-path's concatenations included), at the block's resolution."""
+    from exodeep_gui.ml.unet import spec_shapes
+
+    f0, f1, f2 = filters
+    spec = UNetSpec(filters=filters)
+    first_in = {"enc1": 1, "enc2": f0, "bottom": f1, "up2": f2, "dec2": f2 + f1, "up1": f1,
+                "dec1": f1 + f0, "head": f0}
+    share = {"enc1": 1, "enc2": 1 / 4, "bottom": 1 / 16, "up2": 1 / 4, "dec2": 1 / 4, "up1": 1,
+             "dec1": 1, "head": 1}
+    expected = []
+    for name, convs in spec.blocks().items():
+        c = first_in[name]
+        for conv in convs:
+            expected.append((conv.k, c, conv.filters, share[name]))
+            c = conv.filters
+    assert device._conv_shapes(spec) == expected
+    assert [(k, cin, cout) for k, cin, cout, _ in expected] == [(k, cin, cout) for k, _, _, cin, cout in spec_shapes(spec)]
+
+
 def test_chunks_have_equal_lengths():
     from exodeep_gui.ml.predict import chunk_frames
 
