@@ -6,7 +6,7 @@ import shutil
 import time
 
 import pytest
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QMessageBox, QPushButton
 
 from tests.gui.helpers import menu_action
 
@@ -119,3 +119,39 @@ def test_the_precision_setting_reaches_the_engine_and_is_kept(window, qtbot, sim
     assert window.state.current.detection.options.precision == "float32"        # what ran
     window.close()
     assert window.settings.precision == "float32"
+
+
+def test_a_models_recommended_filter_applies_when_the_user_picks_it_not_at_start(qtbot, tiny_model_dir, tmp_path,
+                                                                                  monkeypatch):
+    """The filter saved in the settings is the one the window starts with, even when the saved
+    model's folder recommends another; picking a model folder that recommends one sets it; a folder
+    without a recommendation leaves the filter alone."""
+    import json
+
+    from PySide6.QtWidgets import QFileDialog
+
+    from exodeep_gui.core.review import EventFilter
+    from exodeep_gui.gui.main_window import MainWindow
+    from exodeep_gui.gui.settings import Settings
+
+    recommending = tmp_path / "recommending"
+    shutil.copytree(tiny_model_dir, recommending)
+    cfg = json.loads((recommending / "config.json").read_text())
+    cfg["recommended"] = {"threshold": 0.3, "min_size": 5}
+    (recommending / "config.json").write_text(json.dumps(cfg))
+    plain = tmp_path / "plain"
+    shutil.copytree(tiny_model_dir, plain)
+
+    w = MainWindow(Settings(model=str(recommending), threshold=0.8, min_size=20))
+    qtbot.addWidget(w)
+    panel = w.detection
+    assert w.state.filter == EventFilter(0.8, 20)
+    assert (panel.threshold.value(), panel.min_size.value()) == (0.8, 20)
+    assert panel.model_box.currentData() == str(recommending.resolve())
+    for folder, expected in ((plain, EventFilter(0.8, 20)), (recommending, EventFilter(0.3, 5))):
+        monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, f=folder, **k: str(f))
+        panel.findChild(QPushButton, "choose-model-folder").click()
+        assert w.state.model == str(folder.resolve())
+        assert w.state.filter == expected
+    assert (panel.threshold.value(), panel.min_size.value()) == (0.3, 5)
+    w.close()

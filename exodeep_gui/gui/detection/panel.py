@@ -46,6 +46,7 @@ class DetectionPanel(QWidget):
             self.model_box.addItem(label, spec)
         self.model_box.currentIndexChanged.connect(lambda _: state.set_model(self.model_box.currentData()))
         browse = QPushButton("Folder…")
+        browse.setObjectName("choose-model-folder")
         browse.setToolTip("Use a model folder (trained with ExoDeep)")
         browse.clicked.connect(self.choose_folder)
         self.device_label = QLabel("Device: checked when a model first runs")
@@ -91,7 +92,7 @@ class DetectionPanel(QWidget):
         layout.addWidget(self.device_label)
 
         state.filter_changed.connect(self._show_filter)
-        state.model_changed.connect(self._show_model)
+        state.model_changed.connect(self._model_chosen)
         runner.changed.connect(self._runner_changed)
         self._show_filter(state.filter)
         self._show_model(state.model)
@@ -117,17 +118,19 @@ class DetectionPanel(QWidget):
             self.model_box.blockSignals(True)
             self.model_box.setCurrentIndex(i)
             self.model_box.blockSignals(False)
-        self._apply_recommendation(spec)
 
-    def _apply_recommendation(self, spec: str) -> None:
-        """A model folder that recommends a threshold and minimum size (chosen on its validation
-        movies when it was trained) sets the filter."""
+    def _model_chosen(self, spec: str) -> None:
+        """A model the user picks (list, folder, the wizard's new model) sets the filter to the
+        threshold and minimum size its folder recommends (chosen on its validation movies when it
+        was trained), if it recommends one; the filter restored at start-up stays as it was saved."""
+        self._show_model(spec)
         if spec and Path(spec).is_dir():
             try:
-                threshold, min_size = recommended_filter(read_model_folder(Path(spec)).config)
+                config = read_model_folder(Path(spec)).config
             except ValueError:
                 return                    # a broken folder is reported when it runs
-            self.state.set_filter(EventFilter(threshold, min_size))
+            if config.get("recommended"):
+                self.state.set_filter(EventFilter(*recommended_filter(config)))
 
     # ---- widgets → state
     def _filter_edited(self) -> None:
