@@ -203,11 +203,13 @@ def resume(out_dir, *, cancel: Optional[CancelToken] = None) -> Generator[Progre
     folder.settle_checkpoint()                    # a run killed in the middle of a checkpoint swap
     ckpt = folder.read_checkpoint()
     options = TrainOptions.from_dict(ckpt.state["options"])
-    return (yield from _run(folder, _items(ckpt.state["train"]), _items(ckpt.state["valid"]), options, ckpt,
+    return (yield from _run(folder, items_from_rows(ckpt.state["train"]), items_from_rows(ckpt.state["valid"]), options, ckpt,
                             cancel))
 
 
-def _items(rows) -> List[TrainingItem]:
+def items_from_rows(rows: Sequence[Sequence[str]]) -> List[TrainingItem]:
+    """Training items from (movie, annotations, mask) rows of paths, mask "" when none (a checkpoint's
+    state, a training request from the window)."""
     return [TrainingItem(Path(a), Path(b), Path(c) if c else None) for a, b, c in rows]
 
 

@@ -25,7 +25,7 @@ import numpy as np
 from exodeep_gui.core.progress import CancelToken, Progress, run_to_end
 from exodeep_gui.core.schedule import Stage
 from exodeep_gui.ml.model_folder import DATA, ModelFolder
-from exodeep_gui.ml.train import TrainOptions
+from exodeep_gui.ml.train import TrainOptions, items_from_rows
 
 Item = Tuple[str, str, str]         # movie, annotations, mask ("" when none)
 
@@ -43,12 +43,6 @@ class TrainRequest:
     notes: str = ""
     overwrite: bool = False             # the user agreed to replace what the folder holds
     resume: bool = False                # continue the unfinished run in ``folder``
-
-
-def _items(rows: Sequence[Item]):
-    from exodeep_gui.ml.dataset import TrainingItem
-
-    return [TrainingItem(Path(m), Path(a), Path(k) if k else None) for m, a, k in rows]
 
 
 def _simulated_items(folder: Path, n: int, like: Sequence[Item], seed: int):
@@ -86,7 +80,7 @@ def run_training(request: TrainRequest, cancel: Optional[CancelToken] = None):
             data.mkdir(parents=True, exist_ok=True)
             train_rows += _simulated_items(data, request.simulated, request.train, request.options.seed + 500)
         valid = list(request.valid)
-        train_items, valid_items = _items(train_rows), _items(valid)
+        train_items, valid_items = items_from_rows(train_rows), items_from_rows(valid)
         check_training_items(train_items + valid_items)
         result = yield from train(train_items, valid_items, folder.path, request.options, overwrite=True,
                                   cancel=cancel)
