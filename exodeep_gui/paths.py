@@ -8,6 +8,9 @@ import sys
 from pathlib import Path
 
 APP_NAME = "ExoDeep"
+# the file that makes a folder a model folder (ml.model_folder's CONFIG_NAME; defined here, below
+# io and ml, so that finding the bundled models needs no ml import)
+MODEL_CONFIG_NAME = "config.json"
 
 
 def is_frozen() -> bool:
@@ -53,4 +56,4 @@ def settings_file() -> Path:
 def bundled_models() -> list:
     """Model folders shipped with the app (resources/models/*/config.json)."""
     root = resources_dir() / "models"
-    return sorted(p.parent for p in root.glob("*/config.json")) if root.is_dir() else []
+    return sorted(p.parent for p in root.glob(f"*/{MODEL_CONFIG_NAME}") if p.is_file()) if root.is_dir() else []

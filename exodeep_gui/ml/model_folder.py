@@ -33,8 +33,9 @@ from exodeep_gui import __version__
 from exodeep_gui.io.atomic import OutputError, check_writable_folder, write_text_atomic
 from exodeep_gui.io.library_messages import one_line
 from exodeep_gui.ml.unet import ModelError, UNetSpec
+from exodeep_gui.paths import MODEL_CONFIG_NAME
 
-CONFIG_NAME = "config.json"
+CONFIG_NAME = MODEL_CONFIG_NAME
 BEST = "weights_best.weights.h5"
 LAST = "weights_last.weights.h5"
 HISTORY = "history.csv"
