@@ -1,20 +1,31 @@
 """GUI speed: frames drawn per second while scrubbing a 512×512×1000 uint16 movie, kymograph
-update time over 1000 frames, start-up to window (TensorFlow not imported), the event loop and
-cancel during detection, the warm engine (time from Detect to the network's first frame, first
+update time over 1000 frames, start-up to window (TensorFlow not imported), the event loop
+during detection, the warm engine (time from Detect to the network's first frame, first
 and second run on the demo movie) and the review autosave delay.
 
     python benchmarks/bench_gui.py [--frames 1000] [--size 512]
 
 Offscreen by default (QT_QPA_PLATFORM=offscreen); set QT_QPA_PLATFORM=xcb under Xvfb to include
-X11 drawing. Prints figures; asserts nothing."""
+X11 drawing. The window's settings and the demo movie go to a fresh temporary folder
+(EXODEEP_DATA_DIR), not the user's. Prints figures; asserts nothing."""
 
 import argparse
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
+from event_loop import GapMeter, wait_until
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+if "EXODEEP_DATA_DIR" not in os.environ:
+    from exodeep_gui.paths import user_models_dir
+
+    # models downloaded into the user's folder are still found (read only), not downloaded again
+    os.environ["EXODEEP_MODEL_PATH"] = os.pathsep.join(
+        p for p in (os.environ.get("EXODEEP_MODEL_PATH", ""), str(user_models_dir())) if p)
+    os.environ["EXODEEP_DATA_DIR"] = tempfile.mkdtemp(prefix="bench-gui-")
 
 
 def startup_seconds() -> float:
@@ -78,8 +89,6 @@ def main() -> int:
 
 def responsiveness(app, w, model: str) -> None:
     """Longest gap between 10 ms timer ticks while detection runs in the worker."""
-    from event_loop import GapMeter
-
     from exodeep_gui.core.simulate import SimulationParams, simulate_movie
     from exodeep_gui.core.movie import Movie
 
@@ -92,37 +101,11 @@ def responsiveness(app, w, model: str) -> None:
     w.detection.finished.connect(lambda: done.append(1))
     t0 = time.perf_counter()
     w.detection.run()
-    while not done:
-        app.processEvents()
-        time.sleep(0.001)
+    wait_until(app, lambda: done)
     gaps = meter.stop()
     print(f"event loop during detection ({model}, 100×128×128, {time.perf_counter() - t0:.0f} s): "
           f"longest gap {1000 * gaps[-1]:.0f} ms, 99th percentile {1000 * gaps[int(0.99 * len(gaps))]:.0f} ms "
           f"(timer every 10 ms); {w.detection.status.text()}")
-    # cancel latency: start again, press Cancel after 3 s (the engine process is still starting)
-    # and after 15 s (the network is running), time until the worker is done
-    for delay in (3, 15):
-        done.clear()
-        w.detection.run()
-        t_end = time.perf_counter() + delay
-        while time.perf_counter() < t_end and not done:
-            app.processEvents()
-            time.sleep(0.005)
-        stage = w.detection.status.text()
-        t0 = time.perf_counter()
-        w.detection.cancel()
-        while not done:
-            app.processEvents()
-            time.sleep(0.001)
-        print(f"cancel after {delay} s ({stage!r}) → worker finished: {1000 * (time.perf_counter() - t0):.0f} ms "
-              f"({w.detection.status.text()})")
-
-
-def _wait(app, condition, timeout_s: float = 600) -> None:
-    t_end = time.perf_counter() + timeout_s
-    while not condition() and time.perf_counter() < t_end:
-        app.processEvents()
-        time.sleep(0.001)
 
 
 def warm_engine_and_autosave(app, w, model: str) -> None:
@@ -143,7 +126,7 @@ def warm_engine_and_autosave(app, w, model: str) -> None:
         w.runner.progress.connect(on_progress)
         w.detection.finished.connect(lambda: done.append(time.perf_counter()))
         w.detection.run()
-        _wait(app, lambda: done)
+        wait_until(app, lambda: done, 600)
         w.runner.progress.disconnect(on_progress)
         print(f"{run} detection on the demo movie {w.state.current.movie.shape}: network's first frame after "
               f"{first[0] - t0:.2f} s, done after {done[0] - t0:.1f} s (engine processes started: "
@@ -151,12 +134,12 @@ def warm_engine_and_autosave(app, w, model: str) -> None:
     sidecar = beside_path(path)
     delays = []
     for _ in range(5):
-        _wait(app, lambda: not w.keeper.dirty, 5)
+        wait_until(app, lambda: not w.keeper.dirty, 5)
         before = sidecar.stat().st_mtime_ns if sidecar.exists() else 0
         t0 = time.perf_counter()
         ids = w.state.events().extra["id"]
         w.state.add_event(10.0, 10.0, 5) if not len(ids) else w.state.delete_event(int(ids[0]))
-        _wait(app, lambda: sidecar.exists() and sidecar.stat().st_mtime_ns != before, 10)
+        wait_until(app, lambda: sidecar.exists() and sidecar.stat().st_mtime_ns != before, 10)
         delays.append(time.perf_counter() - t0)
     print(f"review autosave: edit → file on disk in {min(delays):.2f}–{max(delays):.2f} s "
           f"({len(w.state.current.rows)} events in the review, {sidecar.stat().st_size} bytes)")

@@ -163,22 +163,21 @@ def _same_run(record: Optional[dict], task: MovieTask, fingerprint: Dict[str, An
             and record.get("fingerprint") == _jsonable(fingerprint))
 
 
-def finished_record(command: MovieCommand, task: MovieTask, fingerprint) -> Optional[dict]:
-    """The marker of an earlier run that finished this movie with the same fingerprint, while all
-    its outputs are still there; else None."""
+def _resume(command: MovieCommand, task: MovieTask, task_fingerprint: Dict[str, Any]) -> tuple:
+    """:func:`resumable`, given the movie's fingerprint (``command.task_fingerprint``), from one
+    reading of the marker. It counts only when it is of the same command with the same fingerprint
+    on the same movie: "done" with all its outputs still there, the movie is finished; "started", an
+    earlier run did not finish it and the outputs it left are its own (the check before it started
+    found none, or overwriting was asked), so the task may replace them."""
     record = read_marker(command.name, task)
-    if not _same_run(record, task, command.task_fingerprint(task, fingerprint)) or record.get("state") != "done":
-        return None
-    outputs = [Path(p) for p in record.get("outputs", [])] or command.outputs(task)
-    return record if all(p.exists() for p in outputs) else None
-
-
-def started_by_same_run(command: MovieCommand, task: MovieTask, fingerprint) -> bool:
-    """An earlier run of the same command started this movie and did not finish it: outputs it
-    left are its own (the check before it started found none, or overwriting was asked)."""
-    record = read_marker(command.name, task)
-    return (_same_run(record, task, command.task_fingerprint(task, fingerprint))
-            and record.get("state") == "started")
+    if not _same_run(record, task, task_fingerprint):
+        return None, task
+    if record.get("state") == "done":
+        outputs = [Path(p) for p in record.get("outputs", [])] or command.outputs(task)
+        return (record if all(p.exists() for p in outputs) else None), task
+    if record.get("state") == "started" and not task.overwrite:
+        task = replace(task, overwrite=True)
+    return None, task
 
 
 # ---------------------------------------------------------------- the worker's side
@@ -210,10 +209,7 @@ def result_from_marker(task: MovieTask, record: dict, status: str, reason: str =
 def resumable(command: MovieCommand, task: MovieTask, fingerprint) -> tuple:
     """(marker of the finished movie or None, the task to run): a task whose outputs an attempt
     of the same command left unfinished may replace them."""
-    record = finished_record(command, task, fingerprint)
-    if record is None and not task.overwrite and started_by_same_run(command, task, fingerprint):
-        task = replace(task, overwrite=True)
-    return record, task
+    return _resume(command, task, command.task_fingerprint(task, fingerprint))
 
 
 def run_task(command: MovieCommand, task: MovieTask, fingerprint: Dict[str, Any],
@@ -226,12 +222,12 @@ def run_task(command: MovieCommand, task: MovieTask, fingerprint: Dict[str, Any]
     t0 = time.perf_counter()
     worker = worker_label()
     try:
+        fingerprint = command.task_fingerprint(task, fingerprint)
         if resume:
-            record, task = resumable(command, task, fingerprint)
+            record, task = _resume(command, task, fingerprint)
             if record is not None:
                 return result_from_marker(task, record, "ok")
         command.check(task)
-        fingerprint = command.task_fingerprint(task, fingerprint)
         write_marker(command.name, task, "started", fingerprint, worker=worker)
         info = command.run(task, progress)
         seconds = time.perf_counter() - t0

@@ -69,7 +69,7 @@ class MainWindow(QMainWindow):
         self.detection.error.connect(lambda m, d: show_error(self, m, d))
         self.analysis.error.connect(lambda m, d: show_error(self, m, d))
         self.analysis.mask_changed.connect(self.movie_view.set_mask_outline)
-        self.analysis.analysis_changed.connect(self._analysis_changed)
+        self.analysis.analysis_changed.connect(self.events.show_measurements)
         self.analysis.draw_cell.connect(self.draw_cell)
         self.movie_view.hover.connect(lambda text: self.statusBar().showMessage(text, 4000))
         self.events.center_on.connect(self.movie_view.center_on)
@@ -264,12 +264,6 @@ class MainWindow(QMainWindow):
     def analyze_all(self) -> None:
         self.analysis_dock.raise_()
         self.analysis.analyze(all_movies=True)
-
-    def _analysis_changed(self, analysis) -> None:
-        """The measured columns join the event table (blank for events not analysed)."""
-        wanted = ("dF_F0", "t_half_s", "t_half_frames", "decay_r2", "fwhm_um", "fwhm_px")
-        columns = [c for c in wanted if analysis is not None and c in analysis.columns]
-        self.events.show_measurements(self.analysis.measurements if columns else None, columns)
 
     # ---- training
     def open_training(self, resume_folder: Optional[str] = None):

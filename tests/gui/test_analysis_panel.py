@@ -68,7 +68,12 @@ def test_analyze_this_movie_shows_measurements_trace_mask_and_plots(qtbot, setup
     assert len(x) == 41 and y[x == x[peak]][0] == pytest.approx(a.columns["dF_F0"][2], rel=1e-6)
     assert len(panel.trace.fit.getData()[0]) == 200
     assert f"event {eid}" in panel.trace.widget.getPlotItem().titleLabel.text
-    assert panel.measurements(eid)["dF_F0"] == a.columns["dF_F0"][2]
+    events = EventPanel(state)                   # the event table gains the measures (the window wires it)
+    qtbot.addWidget(events)
+    panel.analysis_changed.connect(events.show_measurements)
+    panel.analysis_changed.emit(a)
+    col = [events.model.headerData(c, Qt.Horizontal) for c in range(events.model.columnCount())].index("dF_F0")
+    assert events.model.value(events.model.row_of(eid), col) == pytest.approx(a.columns["dF_F0"][2])
     # selecting in the state selects the table row
     other = int(state.events().extra["id"][4])
     state.select(other)
@@ -148,14 +153,14 @@ def test_a_measure_column_sorts_by_value_with_unknown_values_last(qtbot, setup):
     state, runner, panel, docs, sims = setup
     events = EventPanel(state)
     qtbot.addWidget(events)
-    ids = [int(i) for i in state.events().extra["id"]]
-    values = {eid: float(v) for eid, v in zip(ids, [3.0, math.nan, -2.0, 10.0, 0.5, 7.0])}
-    events.show_measurements(lambda eid: {"dF_F0": values[eid]}, ["dF_F0"])
+    a = _run(qtbot, panel, panel.analyze_button)
+    a.columns["dF_F0"] = np.array([3.0, math.nan, -2.0, 10.0, 0.5, 7.0])
+    values = {int(eid): float(v) for eid, v in zip(a.ids(), a.columns["dF_F0"])}
+    events.show_measurements(a)
     events.show()
     qtbot.waitExposed(events)
     header = events.view.horizontalHeader()
-    col = events.model.columnCount() - 1
-    assert events.model.headerData(col, Qt.Horizontal) == "dF_F0"
+    col = [events.model.headerData(c, Qt.Horizontal) for c in range(events.model.columnCount())].index("dF_F0")
     qtbot.mouseClick(header.viewport(), Qt.LeftButton,
                      pos=QPoint(header.sectionViewportPosition(col) + 5, header.height() // 2))
     shown = [events.model.event_id(events.proxy.mapToSource(events.proxy.index(r, 0)).row())

@@ -156,12 +156,6 @@ class AnalysisPanel(QWidget):
         doc = doc or self.state.current
         return None if doc is None else self.results.get(id(doc))
 
-    def measurements(self, event_id) -> Optional[dict]:
-        """The measured columns of an event of the current movie (None if not analysed)."""
-        a = self.result()
-        i = None if a is None else a.index_of(event_id)
-        return None if i is None else {k: v[i] for k, v in a.columns.items()}
-
     def options(self) -> AnalysisOptions:
         rules = []
         if self.min_r2.value() > 0:

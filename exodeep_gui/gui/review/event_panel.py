@@ -18,7 +18,8 @@ from exodeep_gui.gui.widgets.plots import dashed_line, plot_widget
 from exodeep_gui.gui.widgets.tables import sort_key, sortable_table
 
 COLUMNS = ("id", "frame", "x", "y", "time (s)", "score", "size", "review")
-MEASURED = ("dF_F0", "t_half", "decay_r2", "fwhm")         # shown once the movie is analysed
+# the analysis's columns the table shows once the movie is analysed (those the analysis has)
+MEASURED = ("dF_F0", "t_half_s", "t_half_frames", "decay_r2", "fwhm_um", "fwhm_px")
 
 
 def _review_text(origin: str, status: str) -> str:
@@ -32,10 +33,10 @@ class EventTableModel(QAbstractTableModel):
         super().__init__()
         self.state = state
         self.table = state.events()
-        self.measure = None                   # event id → {column: value} of the analysis, or None
+        self.measure: dict = {}               # event id → {column: value} of the analysis
         self.measured: tuple = ()             # the analysis columns shown (names with their units)
 
-    def set_measure(self, measure, columns) -> None:
+    def set_measure(self, measure: dict, columns) -> None:
         self.beginResetModel()
         self.measure, self.measured = measure, tuple(columns)
         self.endResetModel()
@@ -71,8 +72,7 @@ class EventTableModel(QAbstractTableModel):
         dt = self.state.current.movie.frame_interval_s if self.state.current else None
         name = self.header(col)
         if col >= len(COLUMNS):
-            m = self.measure(int(t.extra["id"][row])) if self.measure is not None else None
-            v = None if m is None else m.get(name)
+            v = self.measure.get(int(t.extra["id"][row]), {}).get(name)
             return math.nan if v is None else float(v)
         if name == "id":
             return int(t.extra["id"][row])
@@ -115,8 +115,9 @@ class EventPanel(QWidget):
         self.proxy, self.view = sortable_table(self.model)
         self.view.sortByColumn(1, Qt.AscendingOrder)
         header = self.view.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeToContents)
+        header.setSectionResizeMode(QHeaderView.Interactive)      # fitted per movie, not at every edit
         header.setStretchLastSection(True)
+        self._fitted_to = None                # (movie, columns) the column widths were fitted to
         self.view.verticalHeader().hide()
         self.view.clicked.connect(self._clicked)
         self.view.selectionModel().currentRowChanged.connect(lambda cur, _: self._clicked(cur))
@@ -156,12 +157,26 @@ class EventPanel(QWidget):
         state.selection_changed.connect(self._selection_changed)
         self.refresh()
 
-    def show_measurements(self, measure, columns) -> None:
-        """Add the analysis's columns (``measure(event id)`` → values) to the table, or remove them."""
+    def show_measurements(self, analysis) -> None:
+        """Add the columns :data:`MEASURED` of the current movie's analysis (a MovieAnalysis) to the
+        table, blank for events it did not measure, or remove them (None)."""
+        columns = [c for c in MEASURED if analysis is not None and c in analysis.columns]
+        measure = {int(eid): {c: analysis.columns[c][i] for c in columns}
+                   for i, eid in enumerate(analysis.ids())} if columns else {}
         self.model.set_measure(measure, columns)
+        self._fit_columns()
+
+    def _fit_columns(self) -> None:
+        """Column widths fitted to the contents once per movie and set of columns (fitting them at
+        every edit measured every cell: 0.28 s per Confirm with 300 events, 1.0 s with 2000)."""
+        key = (id(self.state.current), self.model.columnCount())
+        if key != self._fitted_to and self.model.rowCount():
+            self._fitted_to = key
+            self.view.resizeColumnsToContents()
 
     def refresh(self) -> None:
         self.model.refresh()
+        self._fit_columns()
         doc = self.state.current
         if doc is None:
             self.summary.setText("No movie open")
