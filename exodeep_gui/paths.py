@@ -57,3 +57,25 @@ def bundled_models() -> list:
     """Model folders shipped with the app (resources/models/*/config.json)."""
     root = resources_dir() / "models"
     return sorted(p.parent for p in root.glob(f"*/{MODEL_CONFIG_NAME}") if p.is_file()) if root.is_dir() else []
+
+
+def bundled_model_named(spec: str):
+    """The bundled model folder that ``spec`` names: its name ("exodeep-sim-small") or a path to it,
+    also a path that pointed at it inside an app that has since been moved, renamed or replaced by a
+    new version (".../resources/models/exodeep-sim-small"); else None."""
+    text = str(spec or "").strip()
+    if not text:
+        return None
+    path = Path(text)
+    by_name = {p.name.lower(): p for p in bundled_models()}
+    if len(path.parts) == 1:
+        return by_name.get(text.lower())
+    in_an_app = path.parent.name == "models" and path.parent.parent.name == "resources"
+    return by_name.get(path.name.lower()) if in_an_app else None
+
+
+def portable_model_spec(spec: str) -> str:
+    """How a model is remembered in the settings: a model shipped with the app by its name (the
+    app may be moved, renamed or upgraded: its folder changes), anything else as given."""
+    bundled = bundled_model_named(spec)
+    return bundled.name if bundled is not None else str(spec or "")

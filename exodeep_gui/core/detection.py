@@ -51,6 +51,7 @@ class Detection:
     candidates: EventTable          # every event before threshold/min-size filtering
     options: DetectOptions
     model_name: str
+    note: str = ""                  # why this model ran, when it is not the one asked for (offline)
 
     def events(self, threshold: Optional[float] = None, min_size: Optional[int] = None) -> EventTable:
         t = self.options.threshold if threshold is None else threshold

@@ -49,6 +49,24 @@ def demo_movie() -> Path:
     return path
 
 
+def set_app_icon(app) -> bool:
+    """The app's icon on every window (title bar, task bar, Dock), from resources/icons."""
+    from PySide6.QtGui import QIcon
+
+    from exodeep_gui.paths import resources_dir
+
+    folder = resources_dir() / "icons"
+    icon = QIcon()
+    for size in (16, 32, 48, 64, 128, 256, 512):
+        png = folder / f"exodeep-{size}.png"
+        if png.is_file():
+            icon.addFile(str(png))
+    if icon.isNull():
+        return False
+    app.setWindowIcon(icon)
+    return True
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="exodeep-gui", description="ExoDeep: find exocytosis events in TIRF movies.")
     ap.add_argument("movies", nargs="*", help="movies to open")
@@ -91,6 +109,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("ExoDeep")
+    set_app_icon(app)
     # Python's garbage collector runs in whichever thread allocates; when that is a worker thread
     # it may delete Qt objects there, and Qt crashes (seen: a segfault while a worker drew the
     # analysis figures). pyqtgraph's collector disables it and collects on a timer in this thread.

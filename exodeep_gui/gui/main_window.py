@@ -27,9 +27,24 @@ from exodeep_gui.gui.viewer.kymograph_view import KymographView
 from exodeep_gui.gui.viewer.movie_list import MovieList
 from exodeep_gui.gui.viewer.movie_view import MovieView
 from exodeep_gui.gui.viewer.welcome import Welcome
+from exodeep_gui.gui.widgets.layout import fit_to_screen, scrolling
+from exodeep_gui.paths import portable_model_spec
 
 log = logging.getLogger("exodeep")
 TEXT_EDIT_KEYS = {QKeySequence(k).toString() for k in ("Ctrl+Z", "Ctrl+Y", "Ctrl+C", "Ctrl+V", "Ctrl+X", "Ctrl+A")}
+
+
+def about_text(log_folder: str) -> str:
+    """Help > About: the version, what ExoDeep is, the licence and the published model's attribution,
+    and where the log is."""
+    return (f"<b>ExoDeep {__version__}</b><br>Finds and measures exocytosis events in TIRF movies with a "
+            "2D+time U-Net after ExoDeepFinder.<br><br>"
+            "Licence: GPL-3.0-or-later (the LICENSE file and the licences of the libraries it ships with are in "
+            "the app's folder).<br><br>"
+            "The published ExoDeepFinder model: Lachuer H., et al. <i>ExoDeepFinder</i>, PLoS Computational "
+            "Biology 2025; weights from https://github.com/deep-finder/tirfm-deepfinder, GPL-3.0.<br>"
+            "The bundled model exodeep-sim-small was trained by ExoDeep on simulated movies.<br><br>"
+            f"Log files (what you did, and the details of any error): {log_folder}")
 
 
 class MainWindow(QMainWindow):
@@ -37,10 +52,11 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.settings = settings or Settings()
         s = self.settings
-        self.state = ViewerState(EventFilter(s.threshold, s.min_size), s.model or "exodeepfinder")
+        # a model shipped with the app is remembered by name: the app may have been moved or upgraded
+        self.state = ViewerState(EventFilter(s.threshold, s.min_size), portable_model_spec(s.model) or "exodeepfinder")
         self.setWindowTitle(f"ExoDeep {__version__}")
         self.setAcceptDrops(True)
-        self.resize(1400, 860)
+        fit_to_screen(self, 1400, 860)
 
         self.runner = JobRunner(self)
         self.keeper = ReviewKeeper(self.state, parent=self)
@@ -99,17 +115,19 @@ class MainWindow(QMainWindow):
                                          "training run continues it.")
 
     # ---- layout
-    def _dock(self, title: str, widget, area) -> QDockWidget:
+    def _dock(self, title: str, widget, area, scroll: bool = True) -> QDockWidget:
+        """A side panel. Its content scrolls when the dock is smaller than the content wants, so
+        that the panels' sizes never add up to a window taller than a laptop's screen."""
         dock = QDockWidget(title, self)
         dock.setObjectName(title)
-        dock.setWidget(widget)
+        dock.setWidget(scrolling(widget) if scroll else widget)
         dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
         self.addDockWidget(area, dock)
         return dock
 
     def _build_docks(self) -> None:
-        self.movies_dock = self._dock("Movies", self.movie_list, Qt.LeftDockWidgetArea)
-        self.detection_dock = self._dock("Detection", self.detection, Qt.RightDockWidgetArea)
+        self.movies_dock = self._dock("Movies", self.movie_list, Qt.LeftDockWidgetArea, scroll=False)
+        self.detection_dock = self._dock("Detection", self.detection, Qt.RightDockWidgetArea, scroll=False)
         self.events_dock = self._dock("Events", self.events, Qt.RightDockWidgetArea)
         self.kymo_dock = self._dock("Kymograph", self.kymo_view, Qt.RightDockWidgetArea)
         self.analysis_dock = self._dock("Analysis", self.analysis, Qt.RightDockWidgetArea)
@@ -190,6 +208,7 @@ class MainWindow(QMainWindow):
 
     def _movie_changed(self, doc) -> None:
         self.stack.setCurrentWidget(self.movie_view if doc is not None else self.welcome)
+        self.setWindowTitle(f"{doc.name} — ExoDeep {__version__}" if doc is not None else f"ExoDeep {__version__}")
         self.act["reviewed"].setChecked(bool(doc is not None and doc.fully_reviewed))
         for key in ("reviewed", "save_annotations", "export", "close", "detect", "import_annotations"):
             self.act[key].setEnabled(doc is not None)
@@ -303,12 +322,25 @@ class MainWindow(QMainWindow):
             self.files.import_annotations_dialog(str(annotations))
 
     def about(self) -> None:
-        QMessageBox.about(self, "About ExoDeep",
-                          f"ExoDeep {__version__}\nFinds exocytosis events in TIRF movies with a 2D+time "
-                          "U-Net after ExoDeepFinder (Lachuer et al., PLoS Comput Biol 2025).\nGPL-3.0-or-later.")
+        from exodeep_gui.paths import user_log_dir
 
-    # ---- keyboard: the window's Ctrl shortcuts win over a focused spin box's text field
+        box = QMessageBox(QMessageBox.Information, "About ExoDeep", about_text(str(user_log_dir())),
+                          QMessageBox.Ok, self)
+        box.setObjectName("about")
+        box.setTextFormat(Qt.RichText)
+        box.setTextInteractionFlags(Qt.TextBrowserInteraction)
+        box.open()
+
+    # ---- keyboard: the window's Ctrl shortcuts win over a focused spin box's text field;
+    # a movie double-clicked in macOS's Finder arrives as a QFileOpenEvent to the application
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.FileOpen and obj is QApplication.instance():
+            path = event.file() or event.url().toLocalFile()
+            if path:
+                self.open_paths([path])
+                self.raise_()
+                self.activateWindow()
+            return True
         if event.type() == QEvent.ShortcutOverride and (isinstance(obj, QAbstractSpinBox)
                                                          or isinstance(obj.parent(), QAbstractSpinBox)):
             keys = QKeySequence(event.keyCombination()).toString()
@@ -347,11 +379,14 @@ class MainWindow(QMainWindow):
             side = max(380, min(460, int(self.width() * 0.29)))
             movies = max(165, min(260, int(self.width() * 0.11)))
             self.resizeDocks([self.movies_dock, self.detection_dock], [movies, side], Qt.Horizontal)
-            self.resizeDocks([self.detection_dock, self.events_dock], [175, self.height()], Qt.Vertical)
+            # the detection panel as tall as it needs (it never scrolls: Detect is the next step), the events the rest
+            self.resizeDocks([self.detection_dock, self.events_dock],
+                             [self.detection_dock.minimumSizeHint().height(), self.height()], Qt.Vertical)
 
     def _capture_settings(self) -> None:
         s, f = self.settings, self.state.filter
-        s.threshold, s.min_size, s.model, s.fps = f.threshold, f.min_size, self.state.model, self.movie_view.fps()
+        s.threshold, s.min_size, s.fps = f.threshold, f.min_size, self.movie_view.fps()
+        s.model = portable_model_spec(self.state.model)
         s.precision = self.detection.precision()
         s.geometry = bytes(self.saveGeometry().toHex()).decode()
         s.window_state = bytes(self.saveState().toHex()).decode()

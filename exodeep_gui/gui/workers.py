@@ -102,15 +102,27 @@ def start(worker: GeneratorWorker, parent: Optional[QObject] = None) -> QThread:
     return thread
 
 
-def detect_generator(model_name: str, movies, options, engine=None, cancel: CancelToken = None):
+def detect_generator(model_name: str, movies, options, engine=None, fallback: bool = False,
+                     cancel: CancelToken = None):
     """Detect in ``movies`` ([(key, Movie)]) with the model ``model_name``; yields progress,
     returns [(key, Detection)]. The network runs in a child process (``engine``: the job
     runner's warm one): importing TensorFlow holds Python's lock for a second or more, which
-    would freeze this window (measured 0.5–1 s)."""
+    would freeze this window (measured 0.5–1 s). With ``fallback`` the bundled model runs when the
+    published one can be neither found nor downloaded (each Detection's ``note`` says so)."""
     from exodeep_gui.ml.detect import detect_in_subprocess
 
     return (yield from detect_in_subprocess(model_name, movies, options, cancel=cancel, engine=engine,
-                                            keep_labels=False, grace_s=GRACE_S["detect"]))
+                                            keep_labels=False, grace_s=GRACE_S["detect"], fallback=fallback))
+
+
+def download_generator(name: str, cancel: CancelToken = None):
+    """Download the registry model ``name`` once (checked against its sha256); returns its path.
+    No framework is imported: it runs in a worker thread of the window."""
+    from exodeep_gui.core.progress import Progress
+    from exodeep_gui.ml.models import REGISTRY, fetch
+
+    yield Progress("download", 0, 1, f"downloading {name}")
+    return str(fetch(REGISTRY[name]))
 
 
 def in_child(target: str, *args, grace_s: float = GRACE_S["trial"], cancel: CancelToken = None):

@@ -7,14 +7,15 @@ minimum size re-filters events instantly without running the network again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Generator, Optional
 
 from exodeep_gui.core.detection import Detection, DetectOptions, SegmentationResult
 from exodeep_gui.core.movie import Movie, MovieError
 from exodeep_gui.core.postprocess import events_from_segmentation
 from exodeep_gui.core.progress import CancelToken, Progress, prefixed, run_to_end
-from exodeep_gui.ml.models import ModelInfo, load_keras_model, recommended_filter, resolve_model
+from exodeep_gui.ml.models import (ModelInfo, load_keras_model, recommended_filter, resolve_for_detection,
+                                   resolve_model)
 from exodeep_gui.ml.predict import segment_movie, segment_reference_tiling
 
 MIN_FRAMES = 16
@@ -122,9 +123,13 @@ _LOADED: dict = {}
 def cached_detector(model_name: str) -> Detector:
     """The detector of ``model_name``, loaded once per process (a warm engine process runs many
     jobs) and again only when its weights file changed (a model folder retrained in place)."""
-    info = resolve_model(model_name)
+    return cached_detector_of(resolve_model(model_name))
+
+
+def cached_detector_of(info: ModelInfo) -> Detector:
+    """:func:`cached_detector` of a resolved model."""
     stat = info.weights.stat()
-    signature = (model_name, str(info.weights), stat.st_mtime_ns, stat.st_size)
+    signature = (info.name, str(info.weights), stat.st_mtime_ns, stat.st_size)
     cached = _LOADED.get("detector")
     if cached is None or cached[0] != signature:
         _LOADED.clear()                       # one model at a time: free the old one first
@@ -132,10 +137,22 @@ def cached_detector(model_name: str) -> Detector:
     return _LOADED["detector"][1]
 
 
-def detect_job(model_name: str, refs, options: DetectOptions, folder: str,
+@dataclass(frozen=True)
+class DetectionRecord:
+    """One movie's detection as the child hands it back: the Detection without its per-voxel maps,
+    which travel as ``.npy`` files (a pickle of hundreds of MB would hold both processes' memory)."""
+
+    detection: Detection            # segmentation None
+    labels: str
+    score: str
+
+
+def detect_job(model_name: str, refs, options: DetectOptions, folder: str, fallback: bool = False,
                cancel: Optional[CancelToken] = None):
-    """The child's side of :func:`detect_in_subprocess`: load the model, detect in each movie,
-    store the per-voxel maps as ``.npy`` files in ``folder``; returns small per-movie records."""
+    """The child's side of :func:`detect_in_subprocess`: load the model (with ``fallback``, a
+    bundled one when the published model cannot be had: see ``resolve_for_detection``), detect in
+    each movie, store the per-voxel maps as ``.npy`` files in ``folder``; returns
+    [:class:`DetectionRecord`]."""
     from pathlib import Path
 
     import numpy as np
@@ -143,7 +160,10 @@ def detect_job(model_name: str, refs, options: DetectOptions, folder: str,
     from exodeep_gui.ml.device import describe_device
 
     yield Progress("load", 0, 1, f"loading model {model_name}")
-    detector = cached_detector(model_name)
+    info, note = resolve_for_detection(model_name, fallback)
+    if note:
+        yield Progress("model", 0, 1, note)
+    detector = cached_detector_of(info)
     yield Progress("device", 1, 1, describe_device())
     records = []
     for i, ref in enumerate(refs):
@@ -155,13 +175,13 @@ def detect_job(model_name: str, refs, options: DetectOptions, folder: str,
         labels, score = Path(folder) / f"labels_{i}.npy", Path(folder) / f"score_{i}.npy"
         np.save(labels, det.segmentation.labels)
         np.save(score, det.segmentation.score)
-        records.append((det.movie_name, str(labels), str(score), det.candidates, det.options, det.model_name))
+        records.append(DetectionRecord(replace(det, segmentation=None, note=note), str(labels), str(score)))
     return records
 
 
 def detect_in_subprocess(model_name: str, movies, options: DetectOptions,
                          cancel: Optional[CancelToken] = None, engine=None, keep_labels: bool = True,
-                         grace_s: float = 1.0):
+                         grace_s: float = 1.0, fallback: bool = False):
     """Detect in ``movies`` ([(key, Movie)]) with the network running in a child process (so
     the caller's process never imports the deep-learning framework; see core.jobs). Yields
     progress; returns [(key, Detection)] exactly as an in-process run would. On cancel the child
@@ -179,15 +199,15 @@ def detect_in_subprocess(model_name: str, movies, options: DetectOptions,
     folder = tempfile.mkdtemp(prefix="exodeep-detect-")
     try:
         refs = [movie_ref(movie, folder, i) for i, (_, movie) in enumerate(movies)]
-        args = ("exodeep_gui.ml.detect:detect_job", model_name, refs, options, folder)
+        args = ("exodeep_gui.ml.detect:detect_job", model_name, refs, options, folder, fallback)
         if engine is None:
             records = yield from run_in_subprocess(*args, cancel=cancel, grace_s=grace_s)
         else:                               # the window's warm engine: restarted for another model
             records = yield from engine.run(*args, cancel=cancel, grace_s=grace_s, key=("detect", model_name))
         results = []
-        for (key, _), (name, labels, score, cands, opts, model) in zip(movies, records):
-            seg = SegmentationResult(np.load(labels) if keep_labels else None, np.load(score))
-            results.append((key, Detection(name, seg, cands, opts, model)))
+        for (key, _), record in zip(movies, records):
+            seg = SegmentationResult(np.load(record.labels) if keep_labels else None, np.load(record.score))
+            results.append((key, replace(record.detection, segmentation=seg)))
         return results
     finally:
         shutil.rmtree(folder, ignore_errors=True)

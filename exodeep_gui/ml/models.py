@@ -20,7 +20,7 @@ from typing import Optional, Sequence
 from exodeep_gui.io.atomic import follow_umask
 from exodeep_gui.ml.model_folder import BEST, CONFIG_NAME, WEIGHTS_SUFFIX, ModelFolder, model_config, save_weights
 from exodeep_gui.ml.unet import ModelError, UNetSpec
-from exodeep_gui.paths import bundled_models, model_search_path, user_models_dir
+from exodeep_gui.paths import bundled_model_named, bundled_models, model_search_path, user_models_dir
 
 # every model shipped in resources/models is small and trained on simulated movies
 BUNDLED_NOTE = "bundled, offline, trained on simulated movies"
@@ -28,22 +28,27 @@ BUNDLED_NOTE = "bundled, offline, trained on simulated movies"
 
 class ModelUnavailable(ModelError):
     """A registry model is neither on this computer nor downloadable now (offline). ``alternatives``
-    holds the bundled model folders (Paths; a folder's ``.name`` is what ``--model`` takes, its path
-    what the window's model list holds), which work offline; the message names them."""
+    holds the bundled model folders (Paths; a folder's ``.name`` is what ``--model`` and the
+    settings take), which work offline; the message (for the command line) names them, ``reason``
+    says why in words for the window (no file names, no command-line flags)."""
 
-    def __init__(self, message: str, alternatives: Sequence[Path] = ()):
-        super().__init__(message)
+    def __init__(self, message: str, alternatives: Sequence[Path] = (), reason: str = ""):
+        super().__init__(message, f"the published model {reason}" if reason else message)
         self.alternatives = [Path(p) for p in alternatives]
+        self.reason = reason or message
+
+    def __reduce__(self):
+        return type(self), (str(self), self.alternatives, self.reason)
 
 
-def _unavailable(message: str, offline_hint: str) -> ModelUnavailable:
+def _unavailable(message: str, offline_hint: str, reason: str) -> ModelUnavailable:
     """``message`` + how to go on offline with the bundled models (``offline_hint`` joins them)."""
     bundled = bundled_models()
     if not bundled:
-        return ModelUnavailable(message + ".")
+        return ModelUnavailable(message + ".", reason=reason)
     names = ", ".join(p.name for p in bundled)
     return ModelUnavailable(f"{message}{offline_hint}use the bundled model {names} (offline; trained on "
-                            f"simulated movies): --model {bundled[0].name}", bundled)
+                            f"simulated movies): --model {bundled[0].name}", bundled, reason)
 
 
 @dataclass(frozen=True)
@@ -107,7 +112,8 @@ def fetch(entry: RegistryEntry, progressbar: bool = False) -> Path:
     target = user_models_dir()
     if os.environ.get("EXODEEP_OFFLINE"):       # no internet here (a cluster node, a test): do not wait for one
         raise _unavailable(f"the {entry.name} model is not on this computer and downloads are off "
-                           f"(EXODEEP_OFFLINE). Put {entry.filename} in {target}", ", or ")
+                           f"(EXODEEP_OFFLINE). Put {entry.filename} in {target}", ", or ",
+                           "it is not on this computer and downloads are turned off")
     import pooch
 
     try:
@@ -116,11 +122,12 @@ def fetch(entry: RegistryEntry, progressbar: bool = False) -> Path:
                               path=target, progressbar=progressbar)
     except ValueError as exc:          # pooch: hash mismatch
         raise _unavailable(f"the downloaded {entry.name} model failed its checksum ({exc}); try again "
-                           "later", ", or ") from None
+                           "later", ", or ", "its download was damaged (checksum); try again later") from None
     except Exception as exc:
         raise _unavailable(f"could not download the {entry.name} model from {entry.url} "
                            f"({type(exc).__name__}: no internet connection?). Download that file by hand "
-                           f"and put it in {target}, or pass its path as the model", ", or ") from None
+                           f"and put it in {target}, or pass its path as the model", ", or ",
+                           "it is not on this computer and could not be downloaded (no internet connection?)") from None
     follow_umask(path)              # pooch's temporary file was 0600
     return Path(path)
 
@@ -152,11 +159,12 @@ def resolve_model(spec: str, download: bool = True) -> ModelInfo:
         entry = REGISTRY[key.lower()]
         path = fetch(entry) if download else find_local(entry)
         if path is None:
-            raise _unavailable(f"the {entry.name} model is not downloaded yet", "; ")
+            raise _unavailable(f"the {entry.name} model is not downloaded yet", "; ", "it is not downloaded yet")
         return ModelInfo(entry.name, path, "keras2-h5")
     path = Path(key).expanduser()
     if not path.exists():
-        path = find_named_folder(key)
+        # a name, or a model shipped with an app that has been moved or upgraded since
+        path = find_named_folder(key) or bundled_model_named(key)
         if path is None:
             known = ", ".join(list(REGISTRY) + [p.name for p in bundled_models()])
             raise ModelError(f"{key}: no such model file or folder (known names: {known})")
@@ -169,6 +177,22 @@ def resolve_model(spec: str, download: bool = True) -> ModelInfo:
     raise ModelError(f"{path}: not a model (expected a model folder with {CONFIG_NAME} or a .h5 weights file)")
 
 
+def resolve_for_detection(spec: str, fallback: bool = False) -> tuple:
+    """(ModelInfo, note): the model ``spec`` names; with ``fallback``, when it is a registry model
+    (the published one) that is neither here nor downloadable now, the first bundled model instead,
+    and ``note`` says so in words (the window's first Detect on a computer with no network detects;
+    the command line asks for the model it names and is told why it cannot have it)."""
+    try:
+        return resolve_model(spec), ""
+    except ModelUnavailable as exc:
+        if not (fallback and exc.alternatives):
+            raise
+        bundled = exc.alternatives[0]
+        title = REGISTRY[str(spec).strip().lower()].title if str(spec).strip().lower() in REGISTRY else spec
+        return read_model_folder(bundled), (f"ran the bundled model {bundled.name} ({BUNDLED_NOTE}) because the "
+                                            f"{title} model {exc.reason}")
+
+
 def read_model_folder(folder: Path, need_weights: bool = True) -> ModelInfo:
     """The model in an ExoDeep model folder (its best weights; with ``need_weights`` False, the
     folder's architecture and configuration even while its best weights are not there yet, as in
@@ -178,7 +202,7 @@ def read_model_folder(folder: Path, need_weights: bool = True) -> ModelInfo:
     arch = UNetSpec.from_dict(cfg.get("architecture", {}))
     weights = mf.weights_of(cfg)
     if need_weights and not weights.is_file():
-        raise ModelError(_missing_weights(mf, weights))
+        raise ModelError(_missing_weights(mf, weights), _missing_weights_window(mf, weights))
     fmt = "keras2-h5" if weights.suffix == ".h5" and not weights.name.endswith(WEIGHTS_SUFFIX) else "keras3-weights"
     return ModelInfo(mf.name, weights, fmt, arch, cfg)
 
@@ -192,6 +216,14 @@ def _missing_weights(mf: ModelFolder, weights: Path) -> str:
         return (f"{weights}: missing: the training run in {mf.path} did not finish (stopped or killed); "
                 f"continue it with: exodeep train --resume --out {mf.path}{alt}")
     return f"{weights}: missing; the model folder {mf.path} is incomplete (its config.json names this file)"
+
+
+def _missing_weights_window(mf: ModelFolder, weights: Path) -> str:
+    """:func:`_missing_weights` in the window's words."""
+    if mf.is_unfinished():
+        return (f"the training run in {mf.path} did not finish (stopped or killed), so it has no model yet: "
+                "Train > Resume an unfinished training run continues it")
+    return f"{weights}: missing; the model folder {mf.path} is incomplete"
 
 
 def read_folder_weights(path: Path) -> ModelInfo:

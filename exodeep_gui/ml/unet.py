@@ -27,7 +27,15 @@ def _whole(v) -> bool:
 
 
 class ModelError(ValueError):
-    """A model cannot be built or loaded; the message says why."""
+    """A model cannot be built or loaded; the message says why (for the command line: it may name
+    a flag); ``window_text``, when given, says the same for the window (menus, not flags)."""
+
+    def __init__(self, message: str = "", window_text: str = ""):
+        super().__init__(message)
+        self.window_text = window_text or message
+
+    def __reduce__(self):            # both texts cross the engine process's boundary
+        return type(self), (str(self), self.window_text)
 
 
 @dataclass(frozen=True)

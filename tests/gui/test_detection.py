@@ -86,27 +86,41 @@ def test_missing_model_reports_an_error(window, qtbot, sim_movie_file, tmp_path)
     qtbot.waitUntil(lambda: window.detection.run_button.isEnabled(), timeout=10_000)
 
 
-def test_offline_the_bundled_model_is_offered(window, qtbot, sim_movie_file, monkeypatch, tmp_path):
-    """Offline, the published model cannot be downloaded: the window offers the bundled model
-    (one click) instead of a bare download error."""
+def test_offline_the_first_detect_detects_with_the_bundled_model(window, qtbot, sim_movie_file, monkeypatch,
+                                                                  tmp_path):
+    """No network and no model installed (an empty user folder): the first Detect detects, with
+    the bundled model, and says which model ran and why, naming no command-line flag and no
+    folder; one click tries to get the published model (and says why it cannot, offline)."""
     from exodeep_gui.paths import bundled_models
 
     if not bundled_models():
         pytest.skip("no bundled model in resources/models")
+    user = tmp_path / "empty-user-folder"
     monkeypatch.setenv("EXODEEP_MODEL_PATH", "")            # the published weights are nowhere here
     monkeypatch.setenv("EXODEEP_OFFLINE", "1")               # and cannot be downloaded (no network in tests)
-    monkeypatch.setenv("EXODEEP_DATA_DIR", str(tmp_path / "empty-user-folder"))
+    monkeypatch.setenv("EXODEEP_DATA_DIR", str(user))
     path, _ = sim_movie_file
     window.open_paths([path])
     window.state.set_model("exodeepfinder")
-    with qtbot.waitSignal(window.detection.finished, timeout=60_000):
+    window.detection._update_published_button()
+    assert window.detection.get_published.isVisibleTo(window.detection)
+    with qtbot.waitSignal(window.detection.finished, timeout=120_000):
         window.detection.run_button.click()
-    boxes = [b for b in window.findChildren(QMessageBox) if b.objectName() == "offer-bundled-model" and b.isVisible()]
-    assert boxes, window.detection.status.text()
-    assert "exodeep-sim-small" in boxes[-1].text()
-    boxes[-1].button(QMessageBox.Yes).click()
-    assert window.state.model.endswith("exodeep-sim-small")
+    doc = window.state.current
+    assert doc.detection is not None and doc.detection.model_name == "exodeep-sim-small"
+    text = window.detection.status.text()
+    assert "Done" in text and "exodeep-sim-small" in text and "not on this computer" in text, text
+    assert "--" not in text and str(user) not in text and ".local" not in text
+    assert not [b for b in window.findChildren(QMessageBox) if b.isVisible()]      # no dialog to answer
+    assert window.state.model == "exodeep-sim-small"                 # the list shows what ran, by name
     assert "bundled" in window.detection.model_box.currentText()
+    # one click for the published model: offline it says why, in words
+    window.detection.get_published.click()
+    assert window.detection.download_job is not None
+    qtbot.waitUntil(lambda: window.detection.download_job is None, timeout=30_000)
+    text = window.detection.status.text()
+    assert "could not be downloaded" in text and "--" not in text and str(user) not in text, text
+    assert window.state.model == "exodeep-sim-small"
 
 
 def test_the_precision_setting_reaches_the_engine_and_is_kept(window, qtbot, sim_movie_file, tiny_model_dir):
@@ -155,3 +169,40 @@ def test_a_models_recommended_filter_applies_when_the_user_picks_it_not_at_start
         assert w.state.filter == expected
     assert (panel.threshold.value(), panel.min_size.value()) == (0.3, 5)
     w.close()
+
+
+def test_a_moved_or_upgraded_app_keeps_the_bundled_model_in_use(qtbot, sim_movie_file, tmp_path, monkeypatch):
+    """Settings written by an app that has since been moved (or replaced by a new version in
+    another folder) named its bundled model by a path that no longer exists: the window still
+    detects with it, and saves it by name from then on."""
+    from exodeep_gui.gui.main_window import MainWindow
+    from exodeep_gui.gui.settings import Settings
+    from exodeep_gui.paths import bundled_models
+
+    if not bundled_models():
+        pytest.skip("no bundled model in resources/models")
+    monkeypatch.setenv("EXODEEP_DATA_DIR", str(tmp_path / "user"))
+    old = tmp_path / "Apps" / "ExoDeep-0.0.9" / "_internal" / "resources" / "models" / "exodeep-sim-small"
+    Settings(model=str(old)).save()
+    w = MainWindow(Settings.load())
+    qtbot.addWidget(w)
+    assert w.state.model == "exodeep-sim-small"
+    assert "bundled" in w.detection.model_box.currentText()
+    path, _ = sim_movie_file
+    w.open_paths([path])
+    with qtbot.waitSignal(w.detection.finished, timeout=120_000):
+        w.detection.run_button.click()
+    assert w.state.current.detection is not None, w.detection.status.text()
+    assert w.state.current.detection.model_name == "exodeep-sim-small"
+    w.close()
+    assert Settings.load().model == "exodeep-sim-small"
+
+
+def test_the_command_line_finds_a_bundled_model_by_an_old_app_path(tmp_path):
+    from exodeep_gui.ml.models import resolve_model
+    from exodeep_gui.paths import bundled_models
+
+    if not bundled_models():
+        pytest.skip("no bundled model in resources/models")
+    old = tmp_path / "gone" / "resources" / "models" / "exodeep-sim-small"
+    assert resolve_model(str(old)).weights.is_file()

@@ -13,6 +13,12 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 from exodeep_gui.gui.actions import MENUS
 from tests.gui.helpers import fake_detection, menu_action
 
+def window_log_dir():
+    from exodeep_gui.paths import user_log_dir
+
+    return user_log_dir()
+
+
 def choose(window, menu, text):
     menu_action(window, menu, text).trigger()
 
@@ -25,7 +31,6 @@ def dialogs(monkeypatch):
                         ("getSaveFileName", ("", "")), ("getExistingDirectory", "")):
         monkeypatch.setattr(QFileDialog, name, staticmethod(
             lambda *a, _n=name, _e=empty, **k: answers.pop(_n, _e)))
-    monkeypatch.setattr(QMessageBox, "about", staticmethod(lambda *a, **k: answers.setdefault("about", a[2])))
     return answers
 
 
@@ -154,7 +159,11 @@ def test_detect_and_help_menus(window, dialogs, qtbot, sim_movie_file, tiny_mode
         choose(window, "Detect", "Cancel the running job")
     assert "Cancel" in window.detection.status.text()
     choose(window, "Help", "About ExoDeep")
-    assert "ExoDeepFinder" in dialogs["about"]
+    box = next(b for b in window.findChildren(QMessageBox) if b.objectName() == "about" and b.isVisible())
+    text = box.text()
+    assert "ExoDeepFinder" in text and "GPL-3.0" in text and "PLoS Computational Biology 2025" in text
+    assert str(window_log_dir()) in text                  # where the log is
+    box.close()
 
 
 def test_analyze_and_train_menus(window, dialogs, qtbot, sim_movie_file, tmp_path):

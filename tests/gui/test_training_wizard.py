@@ -3,6 +3,8 @@ few steps per stage: the data page refuses a movie without annotations, the prev
 spots, the run page shows curves, Cancel leaves a checkpoint and Resume continues from it, the
 result page compares before and after, and the new model becomes the detection model."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PySide6.QtWidgets import QFileDialog, QWizard
@@ -125,3 +127,37 @@ def test_an_unfinished_run_is_offered_for_resuming(window, qtbot, tmp_path, monk
     menu_action(again, "Train", "Resume an unfinished training run…").trigger()
     assert again.wizard.currentPage() is again.wizard.run_page and started == [True]
     again.close()
+
+
+def test_start_from_offers_only_models_on_this_computer(window, tiny_model_dir, monkeypatch, tmp_path):
+    """Offline with no published weights installed, the wizard does not start from a model it
+    cannot have: the bundled model comes first; the folder in use for detection is offered; once
+    the published weights are here, they come first."""
+    import shutil
+
+    from exodeep_gui.ml.models import PUBLISHED
+    from exodeep_gui.paths import bundled_models
+
+    if not bundled_models():
+        pytest.skip("no bundled model in resources/models")
+    monkeypatch.setenv("EXODEEP_MODEL_PATH", "")
+    monkeypatch.setenv("EXODEEP_DATA_DIR", str(tmp_path / "user"))
+    window.state.set_model(str(tiny_model_dir))
+    menu_action(window, "Train", "Train or fine-tune a model…").trigger()
+    page = window.wizard.model_page
+    page.initializePage()
+    offered = [page.start.itemData(i) for i in range(page.start.count())]
+    assert PUBLISHED.name not in offered
+    assert offered[0] == "exodeep-sim-small" and page.start_from() == "exodeep-sim-small"
+    assert str(tiny_model_dir) in offered and offered[-2:] == ["folder", "__scratch__"]
+    reference = Path(__file__).resolve().parents[3] / "shared" / "reference"
+    weights = reference / PUBLISHED.filename
+    if not weights.is_file():
+        return                                           # the rest needs the published weights
+    models = tmp_path / "user" / "models"
+    models.mkdir(parents=True)
+    shutil.copy(weights, models / PUBLISHED.filename)
+    page.start.setCurrentIndex(-1)
+    page.initializePage()
+    assert page.start.itemData(0) == PUBLISHED.name and page.start_from() == PUBLISHED.name
+    window.wizard.hide()

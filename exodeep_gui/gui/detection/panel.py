@@ -9,23 +9,28 @@ from typing import Optional
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
-                               QMessageBox, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+                               QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from exodeep_gui.core.detection import DetectOptions
 from exodeep_gui.core.review import EventFilter
 from exodeep_gui.core.state import ViewerState
 from exodeep_gui.gui import workers
 from exodeep_gui.gui.jobs import JobRunner
-from exodeep_gui.ml.models import PUBLISHED, find_local, read_model_folder, recommended_filter
-from exodeep_gui.paths import bundled_models
+from exodeep_gui.ml.models import PUBLISHED, find_local, read_model_folder, recommended_filter, resolve_model
+from exodeep_gui.paths import bundled_models, portable_model_spec
+
+
+def published_label() -> str:
+    where = "on this computer" if find_local(PUBLISHED) else "downloaded on first use"
+    return f"ExoDeepFinder published model — recommended ({where})"
 
 
 def model_choices() -> list:
     """(label, model spec) pairs: the published model first (recommended for real data; local or
-    downloaded on first use), then the models bundled with the app (offline)."""
-    where = "on this computer" if find_local(PUBLISHED) else "downloaded on first use"
-    out = [(f"ExoDeepFinder published model — recommended ({where})", PUBLISHED.name)]
-    out += [(f"{p.name} (bundled, offline; trained on simulated movies)", str(p)) for p in bundled_models()]
+    downloaded on first use), then the models bundled with the app (offline), by name: the app may
+    be moved or upgraded, the name stays."""
+    out = [(published_label(), PUBLISHED.name)]
+    out += [(f"{p.name} (bundled, offline; trained on simulated movies)", p.name) for p in bundled_models()]
     return out
 
 
@@ -49,6 +54,13 @@ class DetectionPanel(QWidget):
         browse.setObjectName("choose-model-folder")
         browse.setToolTip("Use a model folder (trained with ExoDeep)")
         browse.clicked.connect(self.choose_folder)
+        self.get_published = QPushButton("Get the published model")
+        self.get_published.setObjectName("get-published-model")
+        self.get_published.setToolTip("Download the published ExoDeepFinder model (11 MB, once; GPL-3.0), the "
+                                      "one recommended for real movies")
+        self.get_published.clicked.connect(self.download_published)
+        self.get_published.setVisible(False)
+        self.download_job = None
         self.device_label = QLabel("Device: checked when a model first runs")
         self.device_label.setWordWrap(True)
         self.threshold = QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=0.05, decimals=2)
@@ -89,13 +101,16 @@ class DetectionPanel(QWidget):
         layout.addLayout(form)
         layout.addLayout(buttons)
         layout.addWidget(self.status)
+        layout.addWidget(self.get_published)
         layout.addWidget(self.device_label)
+        layout.addStretch(1)               # extra room goes below: the buttons never move
 
         state.filter_changed.connect(self._show_filter)
         state.model_changed.connect(self._model_chosen)
         runner.changed.connect(self._runner_changed)
         self._show_filter(state.filter)
         self._show_model(state.model)
+        self._update_published_button()
 
     # ---- state → widgets
     def _show_filter(self, flt: EventFilter) -> None:
@@ -106,6 +121,7 @@ class DetectionPanel(QWidget):
                 box.blockSignals(False)
 
     def _show_model(self, spec: str) -> None:
+        spec = portable_model_spec(spec)
         if Path(spec).is_dir():
             spec = str(Path(spec).resolve())         # one entry per folder, however it was named
         i = self.model_box.findData(spec)
@@ -124,11 +140,11 @@ class DetectionPanel(QWidget):
         threshold and minimum size its folder recommends (chosen on its validation movies when it
         was trained), if it recommends one; the filter restored at start-up stays as it was saved."""
         self._show_model(spec)
-        if spec and Path(spec).is_dir():
+        if spec and spec != PUBLISHED.name:
             try:
-                config = read_model_folder(Path(spec)).config
+                config = resolve_model(spec, download=False).config
             except ValueError:
-                return                    # a broken folder is reported when it runs
+                return                    # a broken or missing model is reported when it runs
             if config.get("recommended"):
                 self.state.set_filter(EventFilter(*recommended_filter(config)))
 
@@ -139,7 +155,7 @@ class DetectionPanel(QWidget):
     def choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Choose an ExoDeep model folder")
         if folder:
-            self.state.set_model(str(Path(folder).resolve()))
+            self.state.set_model(portable_model_spec(str(Path(folder).resolve())))
 
     def options(self) -> DetectOptions:
         """The frozen options the job gets (it never reads these widgets)."""
@@ -170,7 +186,7 @@ class DetectionPanel(QWidget):
         movies = [(id(d), d.movie) for d in docs]
         title = "Detecting in " + (f"{len(docs)} movies" if len(docs) > 1 else docs[0].name)
         job = self.job = self.runner.job("detect", title, workers.detect_generator, self.state.model, movies,
-                                         self.options(), self.runner.engine)
+                                         self.options(), self.runner.engine, fallback=True)
         job.progress.connect(self._progress)
         job.result.connect(self._result)
         job.failed.connect(self._failed)
@@ -203,39 +219,69 @@ class DetectionPanel(QWidget):
             self.device_label.setText("Runs on: " + p.message)
 
     def _result(self, results) -> None:
-        lines = []
+        lines, notes = [], set()
         for key, detection in results:
             doc = self._docs.get(key)
             if doc is not None and doc in self.state.docs:
                 summary = self.state.set_detection(doc, detection)
                 lines.append(f"{doc.name}: {len(self.state.events(doc))} events ({summary.message()})")
-        self.status.setText("Done (Edit > Undo takes it back). " + "; ".join(lines))
+                if detection.note:
+                    notes.add((detection.model_name, detection.note))
+        text = "Done (Edit > Undo takes it back). " + "; ".join(lines)
+        if notes:                     # offline: the bundled model ran instead of the published one
+            name, note = sorted(notes)[0]
+            text = f"{text}\nModel: {note[0].upper()}{note[1:]}."
+            self._ran_instead(name)
+        self.status.setText(text)
 
-    def _failed(self, message: str, details: str) -> None:
+    def _ran_instead(self, name: str) -> None:
+        """The bundled model ran because the published one could not be had: it becomes the model
+        in use (the list shows what ran) and one click gets the published model later."""
+        self.state.set_model(name)
+        self._update_published_button()
+
+    def _update_published_button(self) -> None:
+        self.get_published.setVisible(find_local(PUBLISHED) is None)
+        i = self.model_box.findData(PUBLISHED.name)
+        if i >= 0:
+            self.model_box.setItemText(i, published_label())
+
+    def download_published(self) -> None:
+        """Download the published model (a light job: no framework, a few seconds)."""
+        if self.download_job is not None:
+            return
+        job = self.download_job = self.runner.job("download", "Downloading the published model",
+                                                  workers.download_generator, PUBLISHED.name)
+        job.result.connect(self._downloaded)
+        job.failed.connect(self._download_failed)
+        job.done.connect(self._download_done)
+        self.get_published.setEnabled(False)
+        self.status.setText("Downloading the published ExoDeepFinder model (11 MB)…")
+        self.runner.run_now(job)                  # beside a running detection, not after it
+
+    def _downloaded(self, _path) -> None:
+        self._update_published_button()
+        self.state.set_model(PUBLISHED.name)
+        self.status.setText("The published ExoDeepFinder model is on this computer now and in use: press Detect "
+                            "to run it.")
+
+    def _download_failed(self, message: str, details: str) -> None:
         from exodeep_gui.ml.models import ModelUnavailable
 
-        self.status.setText("Detection failed: " + message)
+        exc = self.download_job.exception if self.download_job is not None else None
+        reason = exc.reason if isinstance(exc, ModelUnavailable) else message
+        self.status.setText(f"The published model could not be downloaded: {reason}. Try again when this computer "
+                            "is online.")
+
+    def _download_done(self) -> None:
+        self.download_job = None
+        self.get_published.setEnabled(True)
+
+    def _failed(self, message: str, details: str) -> None:
         exc = self.job.exception if self.job is not None else None
-        bundled = getattr(exc, "alternatives", None) if isinstance(exc, ModelUnavailable) else None
-        if bundled:
-            self._offer_bundled(message, bundled)
-        else:
-            self.error.emit(message, details)
-
-    def _offer_bundled(self, message: str, bundled: list) -> None:
-        """Offline: the published model cannot be downloaded; offer the bundled one."""
-        box = QMessageBox(QMessageBox.Question, "ExoDeep", message + "\n\nUse the bundled model instead?",
-                          QMessageBox.Yes | QMessageBox.No, self)
-        box.setObjectName("offer-bundled-model")
-        yes = box.button(QMessageBox.Yes)
-        yes.setText(f"Use {Path(str(bundled[0])).name}")
-        yes.clicked.connect(lambda: self._use_bundled(str(bundled[0])))
-        box.open()
-
-    def _use_bundled(self, spec: str) -> None:
-        matches = [p for p in bundled_models() if p.name == Path(spec).name or str(p) == spec]
-        self.state.set_model(str(matches[0]) if matches else spec)
-        self.status.setText(f"Model: {Path(spec).name} (bundled). Press Detect again.")
+        message = getattr(exc, "window_text", None) or message      # a model's problem in the window's words
+        self.status.setText("Detection failed: " + message)
+        self.error.emit(message, details)
 
     def _done(self) -> None:
         self.job = None

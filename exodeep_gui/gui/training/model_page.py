@@ -16,9 +16,20 @@ from exodeep_gui.core.schedule import PRESET_HELP, PRESETS, ScheduleError, Stage
 from exodeep_gui.gui import workers
 from exodeep_gui.gui.training.plan import VALID, TrainingPlan
 from exodeep_gui.ml.model_folder import ModelFolder
+from exodeep_gui.ml.models import PUBLISHED, find_local, resolve_model
+from exodeep_gui.paths import bundled_models, portable_model_spec
 
 STAGE_COLUMNS = ("patch", "batch", "shift", "steps")
 SCRATCH = "__scratch__"
+
+
+def _is_here(spec: str) -> bool:
+    """``spec`` names a model on this computer (nothing is downloaded to find out)."""
+    try:
+        resolve_model(spec, download=False)
+        return True
+    except ValueError:
+        return False
 
 
 class ModelPage(QWizardPage):
@@ -28,10 +39,7 @@ class ModelPage(QWizardPage):
         self.setTitle("3. Model and schedule")
         self.setSubTitle("Fine-tuning the published model on your reviewed movies is the usual choice.")
         self.start = QComboBox()
-        self.start.addItem("ExoDeepFinder published model (recommended)", "exodeepfinder")
-        self.start.addItem("The model in use for detection", "in use")
-        self.start.addItem("A model folder…", "folder")
-        self.start.addItem("From scratch (a new network)", SCRATCH)
+        self._fill_start()
         self.start.currentIndexChanged.connect(self._start_changed)
         self.start_path = ""
         self.preset = QComboBox()
@@ -90,6 +98,7 @@ class ModelPage(QWizardPage):
         self.set_schedule(PRESETS["finetune"])
 
     def initializePage(self) -> None:
+        self._fill_start()
         if not self.folder.text():
             self.folder.setText(self.plan.folder or self.plan.default_folder())
             self.name.setText(Path(self.folder.text()).name)
@@ -121,6 +130,26 @@ class ModelPage(QWizardPage):
         self.completeChanged.emit()
 
     # ---- start model
+    def _fill_start(self) -> None:
+        """Only models that are on this computer: the published one if it is here, the bundled ones,
+        the model in use for detection (if it is another one and is here), a folder, or scratch.
+        The choice made before is kept when it is still offered."""
+        kept = self.start.currentData()
+        self.start.blockSignals(True)
+        self.start.clear()
+        if find_local(PUBLISHED) is not None:
+            self.start.addItem("ExoDeepFinder published model (recommended)", PUBLISHED.name)
+        for p in bundled_models():
+            self.start.addItem(f"{p.name} (bundled; trained on simulated movies)", p.name)
+        in_use = portable_model_spec(self.state.model)
+        if self.start.findData(in_use) < 0 and _is_here(in_use):
+            self.start.addItem(f"The model in use for detection ({Path(in_use).name})", in_use)
+        self.start.addItem("A model folder…", "folder")
+        self.start.addItem("From scratch (a new network)", SCRATCH)
+        i = self.start.findData(kept) if kept is not None else -1
+        self.start.setCurrentIndex(i if i >= 0 else 0)
+        self.start.blockSignals(False)
+
     def _start_changed(self) -> None:
         if self.start.currentData() == "folder":
             folder = QFileDialog.getExistingDirectory(self, "Start from this model folder")
@@ -133,8 +162,6 @@ class ModelPage(QWizardPage):
 
     def start_from(self):
         data = self.start.currentData()
-        if data == "in use":
-            return self.state.model
         if data == "folder":
             return self.start_path or None
         return None if data == SCRATCH else data

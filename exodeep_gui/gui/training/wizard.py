@@ -16,6 +16,7 @@ from exodeep_gui.gui.training.plan import TrainingPlan
 from exodeep_gui.gui.training.result_page import ResultPage
 from exodeep_gui.gui.training.run_page import RunPage
 from exodeep_gui.gui.training.spots_page import SpotsPage
+from exodeep_gui.gui.widgets.layout import fit_to_screen
 
 
 class TrainingWizard(QWizard):
@@ -37,7 +38,7 @@ class TrainingWizard(QWizard):
         for page in (self.data_page, self.spots_page, self.model_page, self.run_page, self.result_page):
             self.addPage(page)
         self.setButtonText(QWizard.CancelButton, "Close")
-        self.resize(1000, 720)
+        fit_to_screen(self, 1000, 720)
         if resume_folder:
             self.offer_resume(resume_folder)
 
