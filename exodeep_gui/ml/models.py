@@ -113,7 +113,7 @@ def fetch(entry: RegistryEntry, progressbar: bool = False) -> Path:
     if os.environ.get("EXODEEP_OFFLINE"):       # no internet here (a cluster node, a test): do not wait for one
         raise _unavailable(f"the {entry.name} model is not on this computer and downloads are off "
                            f"(EXODEEP_OFFLINE). Put {entry.filename} in {target}", ", or ",
-                           "it is not on this computer and downloads are turned off")
+                           "is not on this computer and downloads are turned off")
     import pooch
 
     try:
@@ -122,12 +122,12 @@ def fetch(entry: RegistryEntry, progressbar: bool = False) -> Path:
                               path=target, progressbar=progressbar)
     except ValueError as exc:          # pooch: hash mismatch
         raise _unavailable(f"the downloaded {entry.name} model failed its checksum ({exc}); try again "
-                           "later", ", or ", "its download was damaged (checksum); try again later") from None
+                           "later", ", or ", "came damaged (its checksum is wrong); try again later") from None
     except Exception as exc:
         raise _unavailable(f"could not download the {entry.name} model from {entry.url} "
                            f"({type(exc).__name__}: no internet connection?). Download that file by hand "
                            f"and put it in {target}, or pass its path as the model", ", or ",
-                           "it is not on this computer and could not be downloaded (no internet connection?)") from None
+                           "is not on this computer and could not be downloaded (no internet connection?)") from None
     follow_umask(path)              # pooch's temporary file was 0600
     return Path(path)
 
@@ -159,7 +159,7 @@ def resolve_model(spec: str, download: bool = True) -> ModelInfo:
         entry = REGISTRY[key.lower()]
         path = fetch(entry) if download else find_local(entry)
         if path is None:
-            raise _unavailable(f"the {entry.name} model is not downloaded yet", "; ", "it is not downloaded yet")
+            raise _unavailable(f"the {entry.name} model is not downloaded yet", "; ", "is not downloaded yet")
         return ModelInfo(entry.name, path, "keras2-h5")
     path = Path(key).expanduser()
     if not path.exists():
@@ -188,9 +188,8 @@ def resolve_for_detection(spec: str, fallback: bool = False) -> tuple:
         if not (fallback and exc.alternatives):
             raise
         bundled = exc.alternatives[0]
-        title = REGISTRY[str(spec).strip().lower()].title if str(spec).strip().lower() in REGISTRY else spec
         return read_model_folder(bundled), (f"ran the bundled model {bundled.name} ({BUNDLED_NOTE}) because the "
-                                            f"{title} model {exc.reason}")
+                                            f"published ExoDeepFinder model {exc.reason}")
 
 
 def read_model_folder(folder: Path, need_weights: bool = True) -> ModelInfo:

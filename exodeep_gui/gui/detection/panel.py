@@ -4,20 +4,24 @@ the job runner. A re-detection merges into each movie's review; the panel says w
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Optional
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
-                               QPushButton, QSpinBox, QVBoxLayout, QWidget)
+                               QPushButton, QSizePolicy, QSpinBox, QVBoxLayout, QWidget)
 
 from exodeep_gui.core.detection import DetectOptions
 from exodeep_gui.core.review import EventFilter
 from exodeep_gui.core.state import ViewerState
 from exodeep_gui.gui import workers
 from exodeep_gui.gui.jobs import JobRunner
+from exodeep_gui.gui.widgets.layout import message_area
 from exodeep_gui.ml.models import PUBLISHED, find_local, read_model_folder, recommended_filter, resolve_model
 from exodeep_gui.paths import bundled_models, portable_model_spec
+
+log = logging.getLogger("exodeep")
 
 
 def published_label() -> str:
@@ -54,7 +58,7 @@ class DetectionPanel(QWidget):
         browse.setObjectName("choose-model-folder")
         browse.setToolTip("Use a model folder (trained with ExoDeep)")
         browse.clicked.connect(self.choose_folder)
-        self.get_published = QPushButton("Get the published model")
+        self.get_published = QPushButton("Get the published model…")
         self.get_published.setObjectName("get-published-model")
         self.get_published.setToolTip("Download the published ExoDeepFinder model (11 MB, once; GPL-3.0), the "
                                       "one recommended for real movies")
@@ -97,13 +101,21 @@ class DetectionPanel(QWidget):
         buttons = QHBoxLayout()
         for b in (self.run_button, self.run_all_button, self.cancel_button):
             buttons.addWidget(b)
+        self.get_published.setSizePolicy(QSizePolicy.Fixed, QSizePolicy.Fixed)
+        keep_room = self.get_published.sizePolicy()
+        keep_room.setRetainSizeWhenHidden(True)          # showing it moves nothing
+        self.get_published.setSizePolicy(keep_room)
+        last = QHBoxLayout()
+        last.addWidget(self.device_label, 1)
+        last.addWidget(self.get_published)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addLayout(buttons)
-        layout.addWidget(self.status)
-        layout.addWidget(self.get_published)
-        layout.addWidget(self.device_label)
-        layout.addStretch(1)               # extra room goes below: the buttons never move
+        # the message has a room of its own, four lines high, that scrolls when it says more: the
+        # panel's height never changes, so the rows above are never squeezed and nothing moves
+        layout.addWidget(message_area(self.status, lines=4))
+        layout.addLayout(last)
+        layout.addStretch(1)
 
         state.filter_changed.connect(self._show_filter)
         state.model_changed.connect(self._model_chosen)
@@ -219,19 +231,20 @@ class DetectionPanel(QWidget):
             self.device_label.setText("Runs on: " + p.message)
 
     def _result(self, results) -> None:
-        lines, notes = [], set()
+        done, notes = [], set()
         for key, detection in results:
             doc = self._docs.get(key)
             if doc is not None and doc in self.state.docs:
-                summary = self.state.set_detection(doc, detection)
-                lines.append(f"{doc.name}: {len(self.state.events(doc))} events ({summary.message()})")
+                done.append((doc, self.state.set_detection(doc, detection)))
                 if detection.note:
                     notes.add((detection.model_name, detection.note))
-        text = "Done (Edit > Undo takes it back). " + "; ".join(lines)
         if notes:                     # offline: the bundled model ran instead of the published one
             name, note = sorted(notes)[0]
-            text = f"{text}\nModel: {note[0].upper()}{note[1:]}."
-            self._ran_instead(name)
+            self._ran_instead(name)   # (its recommended filter applies before the events are counted)
+        lines = [f"{doc.name}: {len(self.state.events(doc))} events ({summary.message()})" for doc, summary in done]
+        text = "Done (Edit > Undo takes it back). " + "; ".join(lines)
+        if notes:
+            text = f"{text}\n{note[0].upper()}{note[1:]}."
         self.status.setText(text)
 
     def _ran_instead(self, name: str) -> None:
@@ -266,12 +279,9 @@ class DetectionPanel(QWidget):
                             "to run it.")
 
     def _download_failed(self, message: str, details: str) -> None:
-        from exodeep_gui.ml.models import ModelUnavailable
-
-        exc = self.download_job.exception if self.download_job is not None else None
-        reason = exc.reason if isinstance(exc, ModelUnavailable) else message
-        self.status.setText(f"The published model could not be downloaded: {reason}. Try again when this computer "
-                            "is online.")
+        log.info("download of the published model failed: %s", message)
+        self.status.setText("The published model could not be downloaded now (no internet connection?). Try again "
+                            "when this computer is online.")
 
     def _download_done(self) -> None:
         self.download_job = None

@@ -50,3 +50,19 @@ def fit_to_screen(window: QWidget, width: int, height: int) -> None:
         frame_h = window.frameGeometry().height() - window.height() if window.isVisible() else TITLE_BAR
         width, height = min(width, room.width() - frame_w), min(height, room.height() - frame_h)
     window.resize(width, height)
+
+
+def message_area(label, lines: int = 4) -> QScrollArea:
+    """A word-wrapped message ``label`` in a frameless area ``lines`` lines high that scrolls when
+    the message is longer: the panel around it keeps its height whatever the message says."""
+    label.setWordWrap(True)
+    label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+    label.setAlignment(Qt.AlignLeft | Qt.AlignTop)
+    area = QScrollArea()
+    area.setObjectName("message-area")
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+    area.setWidget(label)
+    area.setFixedHeight(label.fontMetrics().lineSpacing() * lines + 4)
+    return area
