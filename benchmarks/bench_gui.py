@@ -112,10 +112,11 @@ def warm_engine_and_autosave(app, w, model: str) -> None:
     """Detect twice on the demo movie: seconds from Detect to the network's first report (cold:
     a new engine process imports TensorFlow and loads the model; warm: neither). Then the delay
     from a review edit to its file on disk."""
-    from exodeep_gui.gui.app import demo_movie
+    from exodeep_gui.io.simulated import demo_movie
+    from exodeep_gui.paths import user_data_dir
     from exodeep_gui.io.review_file import beside_path
 
-    path = demo_movie()
+    path = demo_movie(user_data_dir() / "demo")
     w.runner.engine.stop()
     w.open_paths([path])
     w.state.set_model(model)

@@ -24,7 +24,7 @@ class CancelToken:
     """A thread-safe flag that a caller sets and long work polls.
 
     ``event`` may be any object with ``set``/``is_set`` (a ``multiprocessing`` event lets a
-    parent process cancel work running in a child, see :mod:`exodeep_gui.core.jobs`)."""
+    parent process cancel work running in a child, see :mod:`exodeep_gui.process.engine`)."""
 
     def __init__(self, event=None) -> None:
         self._event = threading.Event() if event is None else event
@@ -84,7 +84,9 @@ def run_to_end(
     gen: Generator[Progress, None, T],
     callback: Optional[Callable[[Progress], None]] = None,
 ) -> T:
-    """Drive a progress generator to its end and return its result."""
+    """Drive a progress generator to its end, handing each report to ``callback``, and return its
+    result: the one loop that drives long work (scripts, the window's worker threads, the engine
+    process)."""
     while True:
         try:
             report = next(gen)

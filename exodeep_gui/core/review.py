@@ -2,8 +2,9 @@
 
 Every event has an ``id`` that stays for the life of the movie's review, an ``origin``
 (``detected`` by a model or ``added`` by the user) and a ``status`` (``""`` as detected,
-``confirmed`` by the user, or ``deleted``: kept as a tombstone so that a later detection does
-not bring it back). The rows are an :class:`~exodeep_gui.core.events.EventTable` whose extra
+``confirmed`` by the user, ``deleted``: kept as a tombstone so that a later detection does
+not bring it back, or ``filtered``: hidden by the filter when the movie was marked fully reviewed,
+which freezes the reviewed set, see :func:`freeze`). The rows are an :class:`~exodeep_gui.core.events.EventTable` whose extra
 columns are ``id``, ``origin`` and ``status``; every function here returns new rows (the
 caller keeps the old ones for undo). Score and size are NaN where unknown (an event added
 where no network output exists).
@@ -26,16 +27,25 @@ from exodeep_gui.core.events import EventTable
 
 DETECTED, ADDED = "detected", "added"
 CONFIRMED, DELETED = "confirmed", "deleted"
+FILTERED = "filtered"       # hidden by the filter when the movie was marked fully reviewed: decided, not shown
+HIDDEN = (DELETED, FILTERED)
 REVIEW_COLUMNS = ("id", "origin", "status")
 
 
 @dataclass(frozen=True)
 class EventFilter:
     """Which detected events are shown: score ≥ threshold and size ≥ min_size. Events the user
-    added or confirmed are always shown; deleted ones never."""
+    added or confirmed are always shown (and exported), whatever the filter; deleted ones never.
+    The one definition of the filter and its defaults, for the window and the command line."""
 
     threshold: float = 0.5
     min_size: int = 0
+
+    def describe(self) -> str:
+        return f"score ≥ {self.threshold:.2f}, size ≥ {self.min_size}"
+
+
+DEFAULT_FILTER = EventFilter()
 
 
 @dataclass(frozen=True)
@@ -47,6 +57,7 @@ class MergeSummary:
     updated: int = 0            # matched an existing event (id and review kept)
     kept_deleted: int = 0       # deletions that stay deleted although detected again
     kept_added: int = 0         # additions kept
+    unmarked: bool = False      # the movie was fully reviewed; the new events cleared the mark
 
     def message(self) -> str:
         parts = [f"{self.new} new", f"{self.gone} no longer detected"]
@@ -54,6 +65,8 @@ class MergeSummary:
             parts.append(f"{self.kept_deleted} deleted by you stay deleted")
         if self.kept_added:
             parts.append(f"{self.kept_added} added by you kept")
+        if self.unmarked:
+            parts.append("no longer marked fully reviewed: review the new events")
         return ", ".join(parts)
 
 
@@ -85,12 +98,47 @@ def visible_mask(rows: EventTable, flt: EventFilter) -> np.ndarray:
     status, origin = rows.extra["status"], rows.extra["origin"]
     with np.errstate(invalid="ignore"):
         passes = (rows.score >= flt.threshold) & (rows.size >= flt.min_size)
-    return (status != DELETED) & ((origin == ADDED) | (status == CONFIRMED) | passes)
+    return (status != DELETED) & (status != FILTERED) & ((origin == ADDED) | (status == CONFIRMED) | passes)
 
 
 def visible(rows: EventTable, flt: EventFilter) -> EventTable:
     """The events shown and exported, sorted by frame, then y, then x."""
     return rows.select(visible_mask(rows, flt)).sorted()
+
+
+def freeze(rows: EventTable, flt: EventFilter) -> Tuple[EventTable, dict]:
+    """Rows of a movie marked fully reviewed: every event shown under ``flt`` and not yet
+    decided is confirmed, every detection ``flt`` hides is set aside (``filtered``). The reviewed
+    set is then what the user saw, and no filter changes it. Returns (rows, counts)."""
+    if len(rows) == 0:
+        return rows, {"confirmed": 0, "set_aside": 0}
+    out = rows.select(np.arange(len(rows)))
+    status = out.extra["status"]
+    undecided = status == ""
+    shown = visible_mask(rows, flt)
+    status[undecided & shown] = CONFIRMED
+    status[undecided & ~shown] = FILTERED
+    return out, {"confirmed": int((undecided & shown).sum()), "set_aside": int((undecided & ~shown).sum())}
+
+
+def unfreeze(rows: EventTable) -> Tuple[EventTable, dict]:
+    """The mark cleared: the detections set aside by :func:`freeze` are back to be reviewed
+    (confirmations stay)."""
+    if len(rows) == 0:
+        return rows, {"back": 0}
+    out = rows.select(np.arange(len(rows)))
+    back = out.extra["status"] == FILTERED
+    out.extra["status"][back] = ""
+    return out, {"back": int(back.sum())}
+
+
+def reviewed(rows: EventTable) -> EventTable:
+    """The reviewed set of a fully reviewed movie: what the user confirmed or added (what training
+    reads: never a re-filtered table), sorted."""
+    if len(rows) == 0:
+        return rows
+    st, og = rows.extra["status"], rows.extra["origin"]
+    return rows.select(~np.isin(st, HIDDEN) & ((st == CONFIRMED) | (og == ADDED))).sorted()
 
 
 def index_of(rows: EventTable, event_id: int) -> Optional[int]:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from exodeep_gui import __version__
-from exodeep_gui.paths import user_data_dir, user_log_dir
+from exodeep_gui.paths import user_log_dir
 
 log = logging.getLogger("exodeep")
 
@@ -31,21 +31,6 @@ def setup_logging() -> Path:
         logging.getLogger().setLevel(logging.INFO)
     except OSError:
         pass
-    return path
-
-
-def demo_movie() -> Path:
-    """A small simulated movie (with its ground truth CSV), generated once in the user folder."""
-    from exodeep_gui.core.simulate import SimulationParams, simulate_movie
-    from exodeep_gui.io.simulated import write_simulated
-
-    folder = user_data_dir() / "demo"
-    path = folder / "demo_movie.tif"
-    if not path.is_file():
-        folder.mkdir(parents=True, exist_ok=True)
-        sim = simulate_movie(SimulationParams(frames=150, height=160, width=160, events=20, docked=30,
-                                              visiting=10), seed=7)
-        write_simulated(folder, "demo_movie", sim, overwrite=True)
     return path
 
 

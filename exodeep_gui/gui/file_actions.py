@@ -4,19 +4,21 @@ snapshot). Never overwrites without asking; every problem is one message naming 
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Iterable, Optional
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QWidget
 
-from exodeep_gui.core.state import ViewerState
+from exodeep_gui.session.state import ViewerState
 from exodeep_gui.gui import files
 from exodeep_gui.gui.dialogs import ask_yes_no, show_error
 from exodeep_gui.gui.review.keeper import ReviewKeeper
 from exodeep_gui.gui.settings import Settings
-from exodeep_gui.io.atomic import OutputError, OutputExists
+from exodeep_gui.io.atomic import OutputExists
 
+log = logging.getLogger("exodeep")
 MOVIE_FILTER = "Movies (*.tif *.tiff *.ome.tif *.nd2 *.h5 *.hdf5);;All files (*)"
 
 
@@ -56,8 +58,19 @@ class FileActions(QObject):
         return next((d for d in self.state.docs if d.movie.source is not None
                      and Path(d.movie.source).resolve() == key), None)
 
+    def start_folder(self, last: str = "") -> str:
+        """Where a file dialog opens: the folder last used for this kind of file, else the current
+        movie's folder, else the last folder movies were opened from, else the home folder (never
+        the process's working directory, which means nothing to a user)."""
+        doc = self.state.current
+        for candidate in (last, doc.movie.source.parent if doc is not None and doc.movie.source else "",
+                          self.settings.last_open_dir, Path.home()):
+            if candidate and Path(candidate).is_dir():
+                return str(candidate)
+        return str(Path.home())
+
     def open_dialog(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self.window, "Open movies", self.settings.last_open_dir,
+        paths, _ = QFileDialog.getOpenFileNames(self.window, "Open movies", self.start_folder(self.settings.last_open_dir),
                                                 MOVIE_FILTER)
         if paths:
             self.settings.last_open_dir = str(Path(paths[0]).parent)
@@ -65,7 +78,7 @@ class FileActions(QObject):
 
     def open_folder_dialog(self) -> None:
         folder = QFileDialog.getExistingDirectory(self.window, "Open a folder of frames (or of movies)",
-                                                  self.settings.last_open_dir)
+                                                  self.start_folder(self.settings.last_open_dir))
         if folder:
             self.settings.last_open_dir = str(Path(folder).parent)
             self.open_paths([folder])
@@ -77,8 +90,7 @@ class FileActions(QObject):
             self.message.emit("Open a movie first.")
             return
         if path is None:
-            start = str(Path(doc.movie.source or ".").parent)
-            path, _ = QFileDialog.getOpenFileName(self.window, "Import annotations (ground truth)", start,
+            path, _ = QFileDialog.getOpenFileName(self.window, "Import annotations (ground truth)", self.start_folder(),
                                                   "Tables (*.csv *.txt *.xml)")
         if not path:
             return
@@ -110,36 +122,53 @@ class FileActions(QObject):
         except (OSError, ValueError) as exc:
             show_error(self.window, str(exc))
             return None
+        log.info("saved %d events of %s as annotations: %s", len(self.state.events()), doc.name, written)
         note = "" if doc.fully_reviewed else " (mark the movie fully reviewed before training on it)"
         self.message.emit(f"Saved {len(self.state.events())} events as annotations: {written}{note}")
         return written
 
     # ---- export
     def export_dialog(self, all_movies: bool = False, folder: Optional[str] = None) -> list:
+        """Export the events of this movie (or of every movie) into a folder. A movie never detected,
+        with no event added either, is skipped and named: an empty table would read as "0 events"."""
         docs = list(self.state.docs) if all_movies else [d for d in [self.state.current] if d]
         if not docs:
             self.message.emit("Open a movie first.")
             return []
+        never = [d for d in docs if not files.has_events_to_export(d)]
+        docs = [d for d in docs if files.has_events_to_export(d)]
+        if not docs:
+            show_error(self.window, f"Nothing to export: {', '.join(d.name for d in never)} "
+                                    f"{'was' if len(never) == 1 else 'were'} never detected (Detect first).")
+            return []
         if folder is None:
-            start = self.settings.last_export_dir or str(Path(docs[0].movie.source or ".").parent)
-            folder = QFileDialog.getExistingDirectory(self.window, "Export results into folder", start)
+            folder = QFileDialog.getExistingDirectory(self.window, "Export results into folder",
+                                                      self.start_folder(self.settings.last_export_dir))
             if not folder:
                 return []
         self.settings.last_export_dir = folder
         written = []
         for doc in docs:
-            try:
-                written += files.export_doc(doc, self.state.filter, folder)
-            except OutputExists as exc:
-                if ask_yes_no(self.window, f"{exc}\nReplace it?"):
-                    try:
-                        written += files.export_doc(doc, self.state.filter, folder, overwrite=True)
-                    except OutputError as exc2:
-                        show_error(self.window, str(exc2))
-            except OutputError as exc:
-                show_error(self.window, str(exc))
-        self.message.emit(f"Wrote {len(written)} files into {folder}")
+            written += self._export_one(doc, folder)
+        skipped = f"; skipped, never detected: {', '.join(d.name for d in never)}" if never else ""
+        self.message.emit(f"Wrote {len(written)} files into {folder}{skipped}")
         return written
+
+    def _export_one(self, doc, folder) -> list:
+        """One movie's tables; asks before replacing; every problem is one message naming the file."""
+        for overwrite in (False, True):
+            try:
+                written = files.export_doc(doc, self.state.filter, folder, overwrite=overwrite)
+                log.info("exported %d events of %s: %s", len(doc.events(self.state.filter)), doc.name,
+                         ", ".join(str(p) for p in written))
+                return written
+            except OutputExists as exc:
+                if overwrite or not ask_yes_no(self.window, f"{exc}\nReplace it?"):
+                    return []
+            except (OSError, ValueError) as exc:         # OutputError is an OSError
+                show_error(self.window, f"{doc.name}: {exc}" if doc.name not in str(exc) else str(exc))
+                return []
+        return []
 
     def export_kymograph_dialog(self, path: Optional[str] = None) -> None:
         data = self.kymograph.data
@@ -147,7 +176,10 @@ class FileActions(QObject):
             show_error(self.window, "Draw a kymograph line first (View > Kymograph line, K).")
             return
         if path is None:
-            path, _ = QFileDialog.getSaveFileName(self.window, "Export kymograph", "kymograph.tif",
+            doc = self.state.current
+            name = f"{doc.name}_kymograph.tif" if doc is not None else "kymograph.tif"
+            path, _ = QFileDialog.getSaveFileName(self.window, "Export kymograph",
+                                                  str(Path(self.start_folder(self.settings.last_export_dir)) / name),
                                                   "TIFF values (*.tif);;PNG picture (*.png)")
         if not path:
             return
@@ -162,16 +194,22 @@ class FileActions(QObject):
         except Exception as exc:
             show_error(self.window, f"Could not write {path}: {exc}")
             return
+        self.settings.last_export_dir = str(Path(path).parent)
+        log.info("kymograph written: %s", path)
         self.message.emit(f"Kymograph written: {path}")
 
     def snapshot_dialog(self, path: Optional[str] = None) -> None:
         if path is None:
-            path, _ = QFileDialog.getSaveFileName(self.window, "Save snapshot of the window", "exodeep_view.png",
+            doc = self.state.current
+            name = f"{doc.name}_view.png" if doc is not None else "exodeep_view.png"
+            path, _ = QFileDialog.getSaveFileName(self.window, "Save snapshot of the window",
+                                                  str(Path(self.start_folder(self.settings.last_export_dir)) / name),
                                                   "PNG (*.png)")
         if not path:
             return
         if not self.window.grab().save(path):
             show_error(self.window, f"Could not write {path}")
             return
+        self.settings.last_export_dir = str(Path(path).parent)
         self.message.emit(f"Snapshot written: {path}")
 

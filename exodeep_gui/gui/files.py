@@ -9,7 +9,7 @@ from typing import Iterable, List, Tuple
 
 from exodeep_gui.core.movie import MovieError
 from exodeep_gui.core.review import EventFilter
-from exodeep_gui.core.state import MovieDoc
+from exodeep_gui.session.record import MovieDoc
 from exodeep_gui.io.movie_io import find_movies, frame_files_folder, movie_stem, open_movie
 from exodeep_gui.io.results import read_events, write_results, write_results_csv
 
@@ -34,6 +34,12 @@ def open_movies(paths: Iterable) -> Tuple[list, List[str]]:
             except Exception as exc:
                 errors.append(str(exc))
     return movies, errors
+
+
+def has_events_to_export(doc: MovieDoc) -> bool:
+    """Whether ``doc`` was ever detected (in this session or a restored review) or has events the
+    user added: else an exported table would be empty and read as "0 events"."""
+    return bool(doc.model_name) or doc.detection is not None or len(doc.rows) > 0
 
 
 def export_doc(doc: MovieDoc, flt: EventFilter, folder, overwrite: bool = False) -> List[Path]:

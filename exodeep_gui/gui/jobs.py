@@ -5,7 +5,7 @@ wait in a queue. Each job is a :class:`~exodeep_gui.gui.workers.GeneratorWorker`
 generator run in a QThread, with a frozen options object) with a kind, a title and a cancel
 grace: how long the engine is given to stop by itself after Cancel before it is stopped
 (detection: 1 s; training must be allowed to finish writing its checkpoint). The runner keeps
-one warm engine process (core.jobs.EngineProcess) for network work, reports progress and
+one warm engine process (process.engine.EngineProcess) for network work, reports progress and
 time left in one status area (:class:`JobStatus`) and shuts everything down when the window
 closes.
 """
@@ -19,11 +19,45 @@ from typing import Deque, Optional
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QToolButton, QWidget
 
-from exodeep_gui.core.jobs import EngineProcess
+from exodeep_gui.process.engine import EngineProcess
 from exodeep_gui.core.progress import clock_text
 from exodeep_gui.gui import workers
-from exodeep_gui.gui.workers import GRACE_S
 
+
+
+class _Relay(QObject):
+    """Made in the GUI thread: a job's signals reach its bound slots queued, so the callbacks a
+    panel gave :meth:`JobRunner.start` run in the GUI thread (a lambda connected to a worker's
+    signal would run in the worker's thread, where no widget may be touched)."""
+
+    def __init__(self, job, on_result, on_failed, on_progress, on_cancelled, on_done):
+        super().__init__()
+        self.calls = {"result": on_result, "failed": on_failed, "progress": on_progress,
+                      "cancelled": on_cancelled, "done": on_done}
+        job.result.connect(self.result)
+        job.failed.connect(self.failed)
+        job.progress.connect(self.progress)
+        job.cancelled.connect(self.cancelled)
+        job.done.connect(self.done)
+
+    def _call(self, name, *args) -> None:
+        if self.calls[name] is not None:
+            self.calls[name](*args)
+
+    def result(self, value) -> None:
+        self._call("result", value)
+
+    def failed(self, message: str, details: str) -> None:
+        self._call("failed", message, details)
+
+    def progress(self, report) -> None:
+        self._call("progress", report)
+
+    def cancelled(self) -> None:
+        self._call("cancelled")
+
+    def done(self) -> None:
+        self._call("done")
 
 
 class JobRunner(QObject):
@@ -37,18 +71,33 @@ class JobRunner(QObject):
         self.thread = None
         self.engine = EngineProcess("exodeep-engine")
         self.light: dict = {}                 # light jobs running now (run_now), by key
+        self._relays: dict = {}               # job key → its _Relay (callbacks in the GUI thread)
         self._closing = False
 
     def job(self, kind: str, title: str, make_generator, *args, **kwargs) -> workers.GeneratorWorker:
         """A job (not started: connect its signals, then :meth:`submit` it)."""
-        job = workers.GeneratorWorker(make_generator, *args, **kwargs)
-        job.kind, job.title, job.grace_s = kind, title, GRACE_S.get(kind, 3.0)
-        job.started_at = None
-        return job
+        return workers.GeneratorWorker(make_generator, *args, _kind=kind, _title=title, **kwargs)
+
+    def start(self, kind: str, title: str, make_generator, *args, on_result=None, on_failed=None,
+              on_progress=None, on_cancelled=None, on_done=None, light: bool = False,
+              **kwargs) -> workers.GeneratorWorker:
+        """The one way a panel runs a job: make it, route its signals to the given callbacks (they
+        run in the GUI thread, whatever they are), and queue it (a heavy job) or start it beside
+        the heavy one (``light``: a preview, a count, a download). Returns the job."""
+        job = self.job(kind, title, make_generator, *args, **kwargs)
+        relay = _Relay(job, on_result, on_failed, on_progress, on_cancelled, on_done)
+        self._relays[job.key] = relay
+        job.ended.connect(self._forget_relay)
+        return self.run_now(job) if light else self.submit(job)
+
+    def _forget_relay(self, key) -> None:
+        self._relays.pop(key, None)
 
     def run_now(self, job: workers.GeneratorWorker) -> workers.GeneratorWorker:
         """Start a light job (a preview, a count: no network, seconds at most) at once, beside the
         heavy one; it is still the runner's, and cancelled and waited for at shutdown."""
+        if self._closing:
+            raise RuntimeError("the window is closing")
         job.started_at = time.monotonic()
         self.light[job.key] = job
         job.ended.connect(self._light_done)       # bound method: queued to this (the GUI) thread
@@ -123,7 +172,7 @@ class JobRunner(QObject):
         self.light.clear()
         thread = self.thread
         if thread is not None:
-            grace = getattr(self.current, "grace_s", 3.0)
+            grace = self.current.grace_s if self.current is not None else 3.0
             thread.wait(int(timeout_ms if timeout_ms is not None else 1000 * (grace + 5)))
         self.current, self.thread = None, None        # its queued "finished" will find nothing to do
         self.engine.stop()
@@ -167,4 +216,6 @@ class JobStatus(QWidget):
         rate = f" — {p.rate:.1f} frames/s" if p.stage == "detect" and p.rate else ""
         left = f", {clock_text(p.eta_s)} left" if p.eta_s is not None and p.fraction < 1 else ""
         waiting = len(self.runner.queue)
-        self.label.setText(f"{job.title}: {p.message}{rate}{left}" + (f"  (+{waiting} waiting)" if waiting else ""))
+        what = f": {p.message}" if p.message else ""
+        text = f"{job.title}{what}{rate}{left}"
+        self.label.setText(text + (f"  (+{waiting} waiting)" if waiting else ""))

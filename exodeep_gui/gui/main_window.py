@@ -9,13 +9,13 @@ from typing import Iterable, Optional
 
 from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QAbstractSpinBox, QApplication, QDockWidget, QMainWindow, QMessageBox,
-                               QStackedWidget, QToolBar)
+from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QDockWidget, QMainWindow, QStackedWidget, QToolBar
 
 from exodeep_gui import __version__
 from exodeep_gui.core.review import EventFilter
-from exodeep_gui.core.state import ViewerState
+from exodeep_gui.session.state import ViewerState
 from exodeep_gui.gui.analysis import AnalysisPanel
+from exodeep_gui.gui.commands import WindowCommands
 from exodeep_gui.gui.detection.panel import DetectionPanel
 from exodeep_gui.gui.dialogs import ask_yes_no, show_error
 from exodeep_gui.gui.file_actions import FileActions
@@ -34,20 +34,7 @@ log = logging.getLogger("exodeep")
 TEXT_EDIT_KEYS = {QKeySequence(k).toString() for k in ("Ctrl+Z", "Ctrl+Y", "Ctrl+C", "Ctrl+V", "Ctrl+X", "Ctrl+A")}
 
 
-def about_text(log_folder: str) -> str:
-    """Help > About: the version, what ExoDeep is, the licence and the published model's attribution,
-    and where the log is."""
-    return (f"<b>ExoDeep {__version__}</b><br>Finds and measures exocytosis events in TIRF movies with a "
-            "2D+time U-Net after ExoDeepFinder.<br><br>"
-            "Licence: GPL-3.0-or-later (the LICENSE file and the licences of the libraries it ships with are in "
-            "the app's folder).<br><br>"
-            "The published ExoDeepFinder model: Lachuer H., et al. <i>ExoDeepFinder</i>, PLoS Computational "
-            "Biology 2025; weights from https://github.com/deep-finder/tirfm-deepfinder, GPL-3.0.<br>"
-            "The bundled model exodeep-sim-small was trained by ExoDeep on simulated movies.<br><br>"
-            f"Log files (what you did, and the details of any error): {log_folder}")
-
-
-class MainWindow(QMainWindow):
+class MainWindow(QMainWindow, WindowCommands):
     def __init__(self, settings: Optional[Settings] = None):
         super().__init__()
         self.settings = settings or Settings()
@@ -88,6 +75,8 @@ class MainWindow(QMainWindow):
         self.analysis.analysis_changed.connect(self.events.show_measurements)
         self.analysis.draw_cell.connect(self.draw_cell)
         self.movie_view.hover.connect(lambda text: self.statusBar().showMessage(text, 4000))
+        self.movie_view.add_mode_changed.connect(self._add_mode_changed)
+        self.act["stop_adding"].setEnabled(False)
         self.events.center_on.connect(self.movie_view.center_on)
         for source in (self.keeper, self.files):
             source.message.connect(lambda text: self.statusBar().showMessage(text, 10000))
@@ -137,34 +126,30 @@ class MainWindow(QMainWindow):
         self.state.line_changed.connect(lambda line: line is not None and self.kymo_dock.raise_())
 
     # ---- actions, menus, toolbar
-    def _slot(self, name: str):
-        """The method ``name`` names ("close", or "files.open_dialog": a panel's), found when it runs."""
-        target = self
-        for part in name.split("."):
-            target = getattr(target, part)
-        return target
-
-    def _new_action(self, key: str, text: str, slot: str, shortcut=None, checkable: bool = False,
-                    tip: str = "") -> QAction:
-        act = QAction(text, self, checkable=checkable)
-        if shortcut:
-            act.setShortcut(QKeySequence(shortcut))
-        if tip:
-            act.setStatusTip(tip)
-            act.setToolTip(tip)
-        # a menu item passes `checked` to its slot: only checkable actions take it
-        act.triggered.connect((lambda checked: self._slot(slot)(checked)) if checkable
-                              else (lambda _=False: self._slot(slot)()))
-        self.addAction(act)          # shortcuts work wherever the focus is in this window
-        self.act[key] = act
-        return act
+    def _owner_of(self, slot):
+        """The part of the window whose method ``slot`` is (the window itself or a panel)."""
+        for owner in (self, self.files, self.detection, self.events, self.movie_view, self.runner, self.analysis):
+            if getattr(type(owner), slot.__name__, None) is slot:
+                return owner
+        raise TypeError(f"no part of the window has the method {slot.__qualname__}")
 
     def _build_actions(self) -> None:
         from exodeep_gui.gui.actions import ACTIONS
 
         self.act = {}
-        for key, text, method, shortcut, checkable, tip in ACTIONS:
-            self._new_action(key, text, method, shortcut, checkable, tip)
+        for a in ACTIONS:
+            act = QAction(a.text, self, checkable=a.checkable)
+            if a.shortcut:
+                act.setShortcut(QKeySequence(a.shortcut))
+            if a.tip:
+                act.setStatusTip(a.tip)
+                act.setToolTip(a.tip)
+            owner, name = self._owner_of(a.slot), a.slot.__name__
+            # a menu item passes `checked` to its slot: only checkable actions take it
+            act.triggered.connect((lambda checked, o=owner, n=name: getattr(o, n)(checked)) if a.checkable
+                                  else (lambda _=False, o=owner, n=name: getattr(o, n)()))
+            self.addAction(act)          # shortcuts work wherever the focus is in this window
+            self.act[a.key] = act
 
     def _build_menus(self) -> None:
         from exodeep_gui.gui.actions import MENUS
@@ -214,122 +199,9 @@ class MainWindow(QMainWindow):
             self.act[key].setEnabled(doc is not None)
         self.act["export_all"].setEnabled(len(self.state.docs) > 1)
 
-    # ---- action slots (each a panel method, the state, or a file action)
+    # ---- what the window's parts ask of it
     def open_paths(self, paths: Iterable) -> int:
         return self.files.open_paths(paths)
-
-    def open_demo(self) -> None:
-        from exodeep_gui.gui.app import demo_movie
-
-        path = demo_movie()
-        if self.open_paths([path]) and self.state.current.annotations is None and path.with_suffix(".csv").is_file():
-            self.files.import_annotations_dialog(str(path.with_suffix(".csv")))
-
-    def draw_cell(self) -> None:
-        doc = self.state.current
-        if doc is not None:
-            self.analysis_dock.raise_()
-            self.movie_view.start_cell(doc.cell)          # the outline drawn before, else a first guess
-
-    def export_all_dialog(self) -> None:
-        self.files.export_dialog(all_movies=True)
-
-    def close_current(self) -> None:
-        doc = self.state.current
-        if doc is not None:
-            self.keeper.close(doc)
-            self.state.close_movie(doc)
-
-    def undo(self) -> None:
-        if not self.state.undo():
-            self.statusBar().showMessage("Nothing to undo in this movie.", 4000)
-
-    def set_add_mode(self, on: bool) -> None:
-        self.movie_view.set_add_mode(on)
-        self.statusBar().showMessage("Click on the movie to add an event at the current frame." if on else "")
-
-    def set_reviewed(self, on: bool) -> None:
-        if self.state.current is not None:
-            self.state.set_fully_reviewed(self.state.current, on)
-
-    def review_next(self) -> None:
-        self.events.step(1)
-
-    def review_previous(self) -> None:
-        self.events.step(-1)
-
-    def next_frame(self) -> None:
-        self.state.set_frame(self.state.frame + 1)
-
-    def previous_frame(self) -> None:
-        self.state.set_frame(self.state.frame - 1)
-
-    def first_frame(self) -> None:
-        self.state.set_frame(0)
-
-    def last_frame(self) -> None:
-        self.state.set_frame(10 ** 9)
-
-    def detect_all(self) -> None:
-        self.detection.run(all_movies=True)
-
-
-
-    # ---- analysis
-    def analyze(self) -> None:
-        self.analysis_dock.raise_()
-        self.analysis.analyze()
-
-    def analyze_all(self) -> None:
-        self.analysis_dock.raise_()
-        self.analysis.analyze(all_movies=True)
-
-    # ---- training
-    def open_training(self, resume_folder: Optional[str] = None):
-        """The training wizard (one per window: closing hides it, a run goes on)."""
-        from exodeep_gui.gui.training.wizard import TrainingWizard
-
-        if getattr(self, "wizard", None) is None:
-            self.wizard = TrainingWizard(self.state, self.runner, show_in_viewer=self._show_training_movie,
-                                         detect_all=self.detect_all, parent=self)
-            self.wizard.run_page.started.connect(self._training_started)
-        if resume_folder:
-            self.wizard.offer_resume(resume_folder)
-        self.wizard.show()
-        self.wizard.raise_()
-        return self.wizard
-
-    def resume_training_dialog(self) -> None:
-        from PySide6.QtWidgets import QFileDialog
-
-        from exodeep_gui.ml.model_folder import ModelFolder
-
-        folder = QFileDialog.getExistingDirectory(self, "The model folder of an unfinished run",
-                                                  self.settings.last_training)
-        if not folder:
-            return
-        if not ModelFolder(folder).is_unfinished():
-            show_error(self, f"{folder}: no unfinished training run here (no checkpoint).")
-            return
-        self.open_training(resume_folder=folder)
-
-    def _training_started(self, folder: str) -> None:
-        self.settings.last_training = folder
-        self.save_settings()                  # a kill during training must not lose where it is
-
-    def _show_training_movie(self, path, annotations) -> None:
-        if self.open_paths([path]) and annotations:
-            self.files.import_annotations_dialog(str(annotations))
-
-    def about(self) -> None:
-        from exodeep_gui.paths import user_log_dir
-
-        box = QMessageBox(QMessageBox.Information, "About ExoDeep", about_text(str(user_log_dir())),
-                          QMessageBox.Ok, self)
-        box.setObjectName("about")
-        box.setTextFormat(Qt.RichText)
-        box.setTextInteractionFlags(Qt.TextBrowserInteraction)
-        box.open()
 
     # ---- keyboard: the window's Ctrl shortcuts win over a focused spin box's text field;
     # a movie double-clicked in macOS's Finder arrives as a QFileOpenEvent to the application
@@ -377,7 +249,7 @@ class MainWindow(QMainWindow):
         if not self._layout_restored:      # first run: the movie gets the room, the side panels what they need
             self._layout_restored = True
             side = max(380, min(460, int(self.width() * 0.29)))
-            movies = max(165, min(260, int(self.width() * 0.11)))
+            movies = max(200, min(280, int(self.width() * 0.14)))     # the movies' names readable
             self.resizeDocks([self.movies_dock, self.detection_dock], [movies, side], Qt.Horizontal)
             # the detection panel as tall as it needs (it never scrolls: Detect is the next step), the events the rest
             self.resizeDocks([self.detection_dock, self.events_dock],

@@ -14,7 +14,7 @@ from typing import Callable, Optional
 
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal
 
-from exodeep_gui.core.progress import Cancelled, CancelToken
+from exodeep_gui.core.progress import Cancelled, CancelToken, run_to_end
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +31,18 @@ class GeneratorWorker(QObject):
     done = Signal()
     ended = Signal(object)           # this worker's key (a plain int: no Qt object crosses threads), after done
 
-    def __init__(self, make_generator: Callable, *args, **kwargs):
+    def __init__(self, make_generator: Callable, *args, _kind: str = "job", _title: str = "",
+                 _grace_s: Optional[float] = None, **kwargs):
+        """``make_generator(*args, cancel=token, **kwargs)`` is the work; ``_kind`` (detect, train,
+        analyze, …), ``_title`` (the status area's words) and ``_grace_s`` (how long it may take
+        to stop after Cancel; default by kind, :data:`GRACE_S`) describe the job."""
         super().__init__()
         self._make = make_generator
         self._args, self._kwargs = args, kwargs
+        self.kind, self.title = _kind, _title
+        self.grace_s = GRACE_S.get(_kind, 3.0) if _grace_s is None else float(_grace_s)
+        self.started_at: Optional[float] = None
+        self.thread: Optional[QThread] = None
         self.token = CancelToken()
         self.key = id(self)
         self.exception: Optional[BaseException] = None     # what failed, for callers that offer a way out
@@ -44,14 +52,7 @@ class GeneratorWorker(QObject):
 
     def run(self) -> None:
         try:
-            gen = self._make(*self._args, cancel=self.token, **self._kwargs)
-            while True:
-                try:
-                    report = next(gen)
-                except StopIteration as stop:
-                    self.result.emit(stop.value)
-                    break
-                self.progress.emit(report)
+            self.result.emit(run_to_end(self._make(*self._args, cancel=self.token, **self._kwargs), self.progress.emit))
         except Cancelled:
             self.cancelled.emit()
         except MemoryError as exc:
@@ -125,10 +126,10 @@ def download_generator(name: str, cancel: CancelToken = None):
     return str(fetch(REGISTRY[name]))
 
 
-def in_child(target: str, *args, grace_s: float = GRACE_S["trial"], cancel: CancelToken = None):
-    """Run ``target`` ("module:function", a progress generator) in a child process of its own
+def in_child(target, *args, grace_s: float = GRACE_S["trial"], cancel: CancelToken = None):
+    """Run ``target`` (a module-level progress generator function) in a child process of its own
     (training, its trial and the before/after comparison: the framework never loads here)."""
-    from exodeep_gui.core.jobs import run_in_subprocess
+    from exodeep_gui.process.engine import run_in_subprocess
 
     return (yield from run_in_subprocess(target, *args, cancel=cancel, grace_s=grace_s))
 
@@ -136,5 +137,7 @@ def in_child(target: str, *args, grace_s: float = GRACE_S["trial"], cancel: Canc
 def train_generator(request, cancel: CancelToken = None):
     """Train or resume as ``request`` (ml.training_job.TrainRequest) says, in a child process; on
     Cancel the child gets two minutes to write its checkpoint before it is stopped."""
-    return (yield from in_child("exodeep_gui.ml.training_job:run_training", request, grace_s=GRACE_S["train"],
+    from exodeep_gui.ml import training_job
+
+    return (yield from in_child(training_job.run_training, request, grace_s=GRACE_S["train"],
                                 cancel=cancel))

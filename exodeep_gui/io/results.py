@@ -25,13 +25,27 @@ class AnnotationError(ValueError):
 
 
 # ---------------------------------------------------------------- ImageJ Results CSV
+IDENTITY = ("id", "origin", "status")      # a reviewed event's identity (core.review), carried by every table
+OPTIONAL_NUMBERS = ("confidence",)          # per-event numbers written when the table has them
+
+
+def _cell(v, fmt: str) -> str:
+    """A number as a cell; blank when unknown (NaN), never a made-up 0 or 1."""
+    v = float(v)
+    return "" if not np.isfinite(v) else format(v, fmt)
+
+
 def results_csv_text(events: EventTable, pixel_size_um: Optional[float] = None,
                      frame_interval_s: Optional[float] = None) -> str:
     """Fiji 'File > Import > Results' layout: blank first header cell and row numbers,
-    X, Y (pixels), Slice (1-based), then score, size, time_s, x_um, y_um."""
+    X, Y (pixels), Slice (1-based), then the event's identity in the review (id, origin, status)
+    when it has one, score, size (blank when unknown), confidence, time_s, x_um, y_um. ImageJ
+    ignores the columns it does not know."""
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
-    header = [" ", "X", "Y", "Slice", "score", "size"]
+    identity = [k for k in IDENTITY if k in events.extra]
+    numbers = [k for k in OPTIONAL_NUMBERS if k in events.extra]
+    header = [" ", "X", "Y", "Slice", *identity, "score", "size", *numbers]
     if frame_interval_s:
         header.append("time_s")
     if pixel_size_um:
@@ -39,7 +53,8 @@ def results_csv_text(events: EventTable, pixel_size_um: Optional[float] = None,
     w.writerow(header)
     for i in range(len(events)):
         row = [i + 1, f"{events.x[i]:.3f}", f"{events.y[i]:.3f}", int(events.frame[i]) + 1,
-               f"{events.score[i]:.4f}", int(events.size[i])]
+               *(str(events.extra[k][i]) for k in identity), _cell(events.score[i], ".4f"),
+               _cell(events.size[i], ".0f"), *(_cell(events.extra[k][i], ".4f") for k in numbers)]
         if frame_interval_s:
             row.append(f"{events.frame[i] * frame_interval_s:.3f}")
         if pixel_size_um:
@@ -180,7 +195,38 @@ def read_events(path) -> EventTable:
         k = int(np.argmin(frame))
         first = "Slice values start at 1" if one_based else "z (0-based frame) cannot be negative"
         raise AnnotationError(f"{path}: {first}; line {body[k][0]} has {vals[k, 2]:g}")
-    return EventTable.from_arrays(vals[:, 0], vals[:, 1], frame)
+    score, size, extra = _optional_columns(path, header, body, decimal_comma)
+    return EventTable.from_arrays(vals[:, 0], vals[:, 1], frame, score, size, extra)
+
+
+def _optional_columns(path: Path, header: list, body: list, decimal_comma: bool) -> tuple:
+    """score and size (blank or absent: unknown, NaN), confidence, and the review identity (id,
+    origin, status) when the table has them (our own exports), else (NaN, NaN, {})."""
+    def numbers(name):
+        i = header.index(name)
+        out = np.full(len(body), np.nan)
+        for k, (line_no, row) in enumerate(body):
+            cell = row[i].strip() if i < len(row) else ""
+            if cell:
+                try:
+                    out[k] = _number(cell, decimal_comma)
+                except ValueError:
+                    raise AnnotationError(f"{path}: line {line_no}: {name} is {_shown([cell])[1:-1]}, not a "
+                                          "number") from None
+        return out
+
+    n = len(body)
+    score = numbers("score") if "score" in header else np.full(n, np.nan)
+    size = numbers("size") if "size" in header else np.full(n, np.nan)
+    extra = {k: numbers(k) for k in OPTIONAL_NUMBERS if k in header}
+    if all(k in header for k in IDENTITY):
+        ids = numbers("id")
+        if np.isfinite(ids).all():
+            extra["id"] = ids.astype(np.int64)
+            for k in ("origin", "status"):
+                i = header.index(k)
+                extra[k] = np.array([(row[i].strip() if i < len(row) else "") for _, row in body], "U9")
+    return score, size, extra
 
 
 def _frame_column(header, body) -> Optional[int]:
@@ -222,7 +268,7 @@ def objlist_xml_text(events: EventTable) -> str:
         t = events.extra.get("t", events.frame)[i]
         ET.SubElement(root, "object", {"tomo_idx": "0", "class_label": "1",
                                        "x": f"{events.x[i]:.3f}", "y": f"{events.y[i]:.3f}",
-                                       "z": f"{float(t):.3f}", "cluster_size": str(int(events.size[i]))})
+                                       "z": f"{float(t):.3f}", "cluster_size": _cell(events.size[i], ".0f")})
     ET.indent(root)
     return ET.tostring(root, encoding="unicode") + "\n"
 

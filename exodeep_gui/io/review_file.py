@@ -16,16 +16,16 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
 from exodeep_gui.core.events import EventTable
-from exodeep_gui.core.review import REVIEW_COLUMNS, EventFilter, next_free_id
+from exodeep_gui.core.review import REVIEW_COLUMNS, EventFilter, empty_rows, next_free_id
 from exodeep_gui.io.atomic import write_text_atomic
 from exodeep_gui.paths import user_data_dir
+from exodeep_gui.session.record import SAVED_FIELDS, MovieDoc, SavedReview, doc_from_saved, saved_values
 
 FORMAT = "exodeep-review"
 VERSION = 1
@@ -40,23 +40,6 @@ class ReviewFileError(ValueError):
     def __init__(self, message: str, left_in_place: bool = False):
         super().__init__(message)
         self.left_in_place = left_in_place
-
-
-@dataclass
-class SavedReview:
-    """What a review file holds (everything but the movie itself)."""
-
-    rows: EventTable
-    next_id: int
-    model_name: str = ""
-    annotations: Optional[EventTable] = None
-    annotations_source: str = ""
-    levels: Optional[tuple] = None
-    line: Optional[np.ndarray] = None
-    fully_reviewed: bool = False
-    filter: Optional[EventFilter] = None
-    condition: str = ""
-    cell: Optional[np.ndarray] = None
 
 
 def _movie_key(source: Path) -> Path:
@@ -113,24 +96,48 @@ def _table_from_json(d: dict, with_review: bool) -> EventTable:
     return table
 
 
-def review_json(review: SavedReview, movie_source, movie_shape) -> str:
-    f = review.filter
-    data = {
-        "format": FORMAT, "version": VERSION, "saved": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "movie": {"path": str(movie_source), "shape": list(movie_shape)},
-        "model": review.model_name, "fully_reviewed": bool(review.fully_reviewed), "condition": review.condition,
-        "filter": None if f is None else {"threshold": f.threshold, "min_size": f.min_size},
-        "next_id": int(review.next_id), "events": _table_to_json(review.rows, True),
-        "annotations": None if review.annotations is None else _table_to_json(review.annotations, False),
-        "annotations_source": review.annotations_source,
-        "levels": None if review.levels is None else [float(v) for v in review.levels],
-        "line": None if review.line is None else np.asarray(review.line, float).round(3).tolist(),
-        "cell": None if review.cell is None else np.asarray(review.cell, float).round(3).tolist(),
-    }
+def _points(v):
+    return None if v is None else np.asarray(v, float).reshape(-1, 2)
+
+
+# how each kind of saved field (session.record's ``saved(codec)``) is written and read back
+CODECS = {
+    "review_rows": (lambda t: _table_to_json(t, True), lambda d: _table_from_json(d, True)),
+    "table": (lambda t: None if t is None else _table_to_json(t, False),
+              lambda d: None if d is None else _table_from_json(d, False)),
+    "int": (int, int),
+    "str": (str, lambda v: str(v or "")),
+    "bool": (bool, bool),
+    "pair": (lambda v: None if v is None else [float(x) for x in v],
+             lambda v: None if v is None else tuple(float(x) for x in v)),
+    "points": (lambda v: None if v is None else np.asarray(v, float).round(3).tolist(), _points),
+    "filter": (lambda f: None if f is None else {"threshold": f.threshold, "min_size": f.min_size},
+               lambda d: None if d is None else EventFilter(float(d["threshold"]), int(d["min_size"]))),
+}
+
+
+def review_json(review, movie_source, movie_shape) -> str:
+    """The review file's text for ``review`` (a MovieDoc or a SavedReview): its saved fields, as
+    session.record declares them."""
+    data = {"format": FORMAT, "version": VERSION, "saved": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "movie": {"path": str(movie_source), "shape": list(movie_shape)}}
+    for f in SAVED_FIELDS:
+        data[f.metadata["key"] or f.name] = CODECS[f.metadata["saved"]][0](getattr(review, f.name))
     return json.dumps(data, separators=(",", ":"))
 
 
-def save_review(review: SavedReview, movie_source, movie_shape, path=None) -> Path:
+def _read_fields(data: dict) -> dict:
+    """The saved fields in a review file's ``data`` (missing keys keep their defaults)."""
+    values = {}
+    for f in SAVED_FIELDS:
+        key = f.metadata["key"] or f.name
+        if key in data:
+            values[f.name] = CODECS[f.metadata["saved"]][1](data[key])
+    values["next_id"] = max(int(values.get("next_id", 1)), next_free_id(values.get("rows", empty_rows())))
+    return values
+
+
+def save_review(review, movie_source, movie_shape, path=None) -> Path:
     """Write the review atomically beside the movie, else in the user folder (or at ``path``);
     returns the path. Raises OSError (with the paths tried) when neither can be written."""
     text = review_json(review, movie_source, movie_shape)
@@ -180,40 +187,22 @@ def load_review(movie_source, movie_shape) -> Optional[SavedReview]:
     if shape != list(movie_shape):
         raise _set_aside(path, f"made for a movie of shape {shape}, this one is {list(movie_shape)}")
     try:
-        rows = _table_from_json(data["events"], True)
-        ann = data.get("annotations")
-        f = data.get("filter")
-        return SavedReview(
-            rows=rows, next_id=max(int(data.get("next_id", 1)), next_free_id(rows)),
-            model_name=str(data.get("model") or ""),
-            annotations=None if ann is None else _table_from_json(ann, False),
-            annotations_source=str(data.get("annotations_source") or ""),
-            levels=None if data.get("levels") is None else tuple(float(v) for v in data["levels"]),
-            line=None if data.get("line") is None else np.asarray(data["line"], float).reshape(-1, 2),
-            cell=None if data.get("cell") is None else np.asarray(data["cell"], float).reshape(-1, 2),
-            fully_reviewed=bool(data.get("fully_reviewed", False)), condition=str(data.get("condition") or ""),
-            filter=None if f is None else EventFilter(float(f["threshold"]), int(f["min_size"])))
+        if "events" not in data:
+            raise KeyError("events")
+        return SavedReview(**_read_fields(data))
     except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
         raise _set_aside(path, f"damaged ({type(exc).__name__}: {' '.join(str(exc).split())[:120]})") from None
 
 
 # ---------------------------------------------------------------- an open movie's review
-def save_doc(doc, flt: Optional[EventFilter] = None, path=None) -> Path:
-    """Save the review of an open movie (a core.state.MovieDoc) beside its file (or at ``path``)."""
-    saved = SavedReview(doc.rows, doc.next_id, doc.model_name, doc.annotations, doc.annotations_source,
-                        doc.levels, doc.line, doc.fully_reviewed, flt, doc.condition, doc.cell)
-    return save_review(saved, doc.movie.source, doc.movie.shape, path)
+def save_doc(doc, path=None) -> Path:
+    """Save the review of an open movie (a session.record.MovieDoc) beside its file, else where
+    the record says (``doc.save_to``), or at ``path``."""
+    return save_review(doc, doc.movie.source, doc.movie.shape, path or doc.save_to)
 
 
-def open_doc(movie):
-    """(MovieDoc with the movie's saved review or a fresh one, saved filter or None)."""
-    from exodeep_gui.core.state import MovieDoc
-
+def open_doc(movie) -> MovieDoc:
+    """The record of ``movie`` with its saved review, or a fresh one. A review file that cannot be
+    used raises :class:`ReviewFileError` (see :func:`load_review`)."""
     saved = load_review(movie.source, movie.shape) if movie.source is not None else None
-    if saved is None:
-        return MovieDoc(movie), None
-    doc = MovieDoc(movie, rows=saved.rows, next_id=saved.next_id, model_name=saved.model_name,
-                   annotations=saved.annotations, annotations_source=saved.annotations_source,
-                   levels=saved.levels, line=saved.line, fully_reviewed=saved.fully_reviewed,
-                   condition=saved.condition, cell=saved.cell)
-    return doc, saved.filter
+    return doc_from_saved(movie, None if saved is None else saved_values(saved))

@@ -38,3 +38,15 @@ def write_simulated_set(folder, n: int, params: SimulationParams, seed: int = 0,
                       json.dumps({"params": params.to_dict(), "seeds": [seed + i for i in range(n)]}, indent=2),
                       overwrite=True)
     return paths
+
+
+def demo_movie(folder) -> Path:
+    """The demo movie: a small simulated movie with its ground truth CSV, written once into
+    ``folder`` (the user data folder's ``demo``) and reused."""
+    path = Path(folder) / "demo_movie.tif"
+    if not path.is_file():
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        sim = simulate_movie(SimulationParams(frames=150, height=160, width=160, events=20, docked=30,
+                                              visiting=10), seed=7)
+        write_simulated(folder, "demo_movie", sim, overwrite=True)
+    return path

@@ -183,23 +183,23 @@ def detect_in_subprocess(model_name: str, movies, options: DetectOptions,
                          cancel: Optional[CancelToken] = None, engine=None, keep_labels: bool = True,
                          grace_s: float = 1.0, fallback: bool = False):
     """Detect in ``movies`` ([(key, Movie)]) with the network running in a child process (so
-    the caller's process never imports the deep-learning framework; see core.jobs). Yields
+    the caller's process never imports the deep-learning framework; see process.engine). Yields
     progress; returns [(key, Detection)] exactly as an in-process run would. On cancel the child
     gets one second to stop by itself (it checks before every layer), then it is terminated: it
     writes nothing the user keeps, so stopping it is always safe. With ``engine`` (a
-    core.jobs.EngineProcess) the child stays alive with the model loaded for the next run. Without
+    process.engine.EngineProcess) the child stays alive with the model loaded for the next run. Without
     ``keep_labels`` only the scores come back (the window's review needs nothing else: 1 byte a voxel)."""
     import shutil
     import tempfile
 
     import numpy as np
 
-    from exodeep_gui.core.jobs import run_in_subprocess
+    from exodeep_gui.process.engine import run_in_subprocess
 
     folder = tempfile.mkdtemp(prefix="exodeep-detect-")
     try:
         refs = [movie_ref(movie, folder, i) for i, (_, movie) in enumerate(movies)]
-        args = ("exodeep_gui.ml.detect:detect_job", model_name, refs, options, folder, fallback)
+        args = (detect_job, model_name, refs, options, folder, fallback)
         if engine is None:
             records = yield from run_in_subprocess(*args, cancel=cancel, grace_s=grace_s)
         else:                               # the window's warm engine: restarted for another model

@@ -62,8 +62,21 @@ def _simulated_items(folder: Path, n: int, like: Sequence[Item], seed: int):
     return out
 
 
+@dataclass(frozen=True)
+class TrainingSummary:
+    """What a finished run hands back to the window (across the process boundary)."""
+
+    folder: str
+    steps: int
+    best: Optional[dict]                # the best validation during training: {"step", "f1", …} at score ≥ 0.5
+    recommended: Optional[dict]         # the filter chosen on the validation movies: threshold, min_size, f1
+    start_from: Optional[str]           # the model it was fine-tuned from (None: from scratch)
+    valid: Tuple[tuple, ...] = ()       # the validation movies: (movie, annotations, mask)
+    validation_threshold: float = 0.5   # the score threshold of the validations during training
+
+
 def run_training(request: TrainRequest, cancel: Optional[CancelToken] = None):
-    """Train (or resume) as the request says; yields progress, returns a summary dict."""
+    """Train (or resume) as the request says; yields progress, returns a :class:`TrainingSummary`."""
     from exodeep_gui.ml.dataset import check_training_items
     from exodeep_gui.ml.train import resume, train
 
@@ -88,8 +101,10 @@ def run_training(request: TrainRequest, cancel: Optional[CancelToken] = None):
     if request.name or request.notes:
         cfg.update(name=request.name or cfg.get("name", folder.name), notes=request.notes)
         folder.write_config(cfg)
-    return {"folder": str(folder.path), "steps": result.steps, "best": result.best,
-            "recommended": cfg.get("recommended"), "training": cfg.get("training", {}), "valid": valid}
+    options = (cfg.get("training") or {}).get("options", {})
+    return TrainingSummary(str(folder.path), result.steps, result.best, cfg.get("recommended"),
+                           options.get("start_from"), tuple(tuple(v) for v in valid),
+                           float(options.get("threshold", 0.5)))
 
 
 # ---------------------------------------------------------------- a short trial on this hardware

@@ -10,7 +10,7 @@ from PySide6.QtCore import QPoint, Qt
 
 from exodeep_gui.core.movie import Movie
 from exodeep_gui.core.simulate import SimulationParams, simulate_movie
-from exodeep_gui.core.state import ViewerState
+from exodeep_gui.session.state import ViewerState
 from exodeep_gui.gui.analysis import AnalysisPanel
 from exodeep_gui.gui.jobs import JobRunner
 from exodeep_gui.gui.review.event_panel import EventPanel
@@ -95,7 +95,9 @@ def test_analyze_all_movies_filters_and_staleness(qtbot, setup):
     state.delete_event(int(state.events().extra["id"][0]))
     assert panel.stale() and "changed since this analysis" in panel.status.text()
     state.close_movie(docs[0])
-    assert panel.result(docs[0]) is None and id(docs[0]) not in panel.results
+    # the analysis is the movie's record's: no table in the panel outlives the closed movie
+    assert docs[0] not in state.docs and not hasattr(panel, "results")
+    assert panel.result() is state.current.analysis is a1
 
 
 def _slow(n, cancel=None):
@@ -118,7 +120,7 @@ def test_cancel_leaves_results_unchanged_and_buttons_usable(qtbot, setup):
     with qtbot.waitSignal(job.done, timeout=5000):
         panel.cancel()
     assert panel.analyze_button.isEnabled() and not panel.cancel_button.isEnabled()
-    assert panel.results == {} and "Cancelled" in panel.status.text()
+    assert all(d.analysis is None for d in docs) and "Cancelled" in panel.status.text()
     with qtbot.waitSignal(blocker.done, timeout=5000):
         runner.cancel(blocker)
     # and a running analysis can be cancelled too (or finishes first): the buttons come back

@@ -65,7 +65,7 @@ def test_events_keep_their_ids_and_added_events_are_not_made_up(window, sim_movi
     assert window.events.model.value(i, 5) == pytest.approx(state.current.detection.candidates.score[0])
     assert window.events.model.value(i, 6) == 40
     assert new == max(ids) + 1
-    assert window.events.model.value(i, 7) == "added"
+    assert window.events.model.value(i, 7) == "added, always kept"
 
 
 def test_a_new_detection_keeps_the_review_and_says_what_changed(window, sim_movie_file):
@@ -89,7 +89,7 @@ def test_a_new_detection_keeps_the_review_and_says_what_changed(window, sim_movi
     assert summary.new == 1 and summary.gone == len(truth) - 3 and summary.kept_deleted == 1
     assert "1 new" in summary.message() and "no longer detected" in summary.message()
     i = window.events.model.row_of(int(ids[1]))
-    assert window.events.model.value(i, 7) == "✓"          # still confirmed
+    assert window.events.model.value(i, 7) == "✓ always kept"          # still confirmed
     assert state.undo()                                   # Undo takes the whole re-detection back
     assert sorted(state.events().extra["id"].tolist()) == sorted(
         [int(v) for v in ids[1:]] + [added])

@@ -85,7 +85,7 @@ def test_the_wizard_trains_cancels_resumes_compares_and_the_new_model_detects(
     assert Settings.load().last_training == str(folder.path)       # on disk already: a kill would not lose it
     run.resume_button.click()
     qtbot.waitUntil(lambda: run.result is not None, timeout=240_000)
-    assert run.result["steps"] == 40 and not folder.is_unfinished()
+    assert run.result.steps == 40 and not folder.is_unfinished()
     assert run.steps[-1] == 40 and stopped_at + 1 in run.steps              # no step lost, none twice
     assert run.loss_curve.getData()[0] is not None and len(run.curves["F1"].getData()[0]) >= 1
     cfg = folder.read_config()
@@ -101,6 +101,30 @@ def test_the_wizard_trains_cancels_resumes_compares_and_the_new_model_detects(
     with qtbot.waitSignal(window.detection.finished, timeout=120_000):
         window.detection.run_button.click()
     assert window.state.current.detection.model_name == folder.path.name
+
+    # 6. a second run without restarting the app: Back to the model page proposes a new folder
+    # (the old one holds the model), Next starts the new run, which finishes
+    wizard.back()
+    wizard.back()
+    assert wizard.currentPage() is page
+    assert page.folder.text() != str(folder.path) and "a new run goes into a new folder" in page.resume_label.text()
+    page.folder.setText(str(tmp_path / "second-model"))
+    page._folder_changed()
+    page.set_schedule([type(page.schedule()[0])(8, 4, 2, 6)])
+    assert page.preset.currentData() == "__custom__"              # the box says the stages were edited
+    assert wizard.button(QWizard.NextButton).isEnabled()
+    wizard.button(QWizard.NextButton).click()
+    assert run.job is not None and run.result is None
+    qtbot.waitUntil(lambda: run.result is not None, timeout=240_000)
+    assert run.result.folder == str((tmp_path / "second-model").resolve()) and run.result.steps == 6
+    # 7. after Finish, the Train menu opens a fresh wizard at the data page
+    wizard.button(QWizard.NextButton).click()
+    qtbot.waitUntil(lambda: result.rows is not None and result.job is None, timeout=120_000)
+    wizard.button(QWizard.FinishButton).click()
+    assert not wizard.isVisible()
+    menu_action(window, "Train", "Train or fine-tune a model…").trigger()
+    assert window.wizard.currentPage() is wizard.data_page and run.result is None
+    wizard.hide()
 
 
 def test_an_unfinished_run_is_offered_for_resuming(window, qtbot, tmp_path, monkeypatch):

@@ -81,7 +81,7 @@ def test_kymograph_matches_numpy_and_follows_the_movie(window, sim_movie_file, t
     line = np.array([[2.0, 3.0], [20.5, 17.25], [40.0, 17.25]])      # bilinear along a polyline
     assert np.allclose(kymograph(sim.movie, line)[:, 0], sim.movie[:, 3, 2])
     window.state.set_frame(12)
-    assert window.kymo_view.cursor.value() == 12
+    assert window.kymo_view.cursor.value() == 13 == window.movie_view.frame_box.value()     # 1-based, as Slice
     assert window.kymo_dock.isVisible()                                # drawing a line shows it
     # dragging a handle moves the movie's line (through the state) and the kymograph follows
     roi = window.movie_view.roi

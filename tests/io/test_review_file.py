@@ -9,7 +9,7 @@ import pytest
 from exodeep_gui.core.events import EventTable
 from exodeep_gui.core.movie import Movie
 from exodeep_gui.core.review import EventFilter
-from exodeep_gui.core.state import ViewerState
+from exodeep_gui.session.state import ViewerState
 from exodeep_gui.core.detection import Detection, DetectOptions
 from exodeep_gui.io import review_file
 from exodeep_gui.io.review_file import ReviewFileError, beside_path, fallback_path, open_doc, save_doc
@@ -34,9 +34,10 @@ def _doc(tmp_path):
 
 def test_round_trip(tmp_path):
     state, doc, movie = _doc(tmp_path)
-    path = save_doc(doc, state.filter)
+    path = save_doc(doc)
     assert path == tmp_path / "cell.ome.tif.exodeep-review.json" == beside_path(movie.source)
-    back, flt = open_doc(movie)
+    back = open_doc(movie)
+    flt = back.filter
     assert flt == EventFilter(0.6, 3) and back.fully_reviewed and back.model_name == "exodeepfinder"
     for name in ("id", "origin", "status"):
         assert back.rows.extra[name].tolist() == doc.rows.extra[name].tolist()
@@ -59,17 +60,41 @@ def test_a_read_only_movie_folder_keeps_the_review_in_the_user_folder(tmp_path, 
         return real(path, text, overwrite)
 
     monkeypatch.setattr(review_file, "write_text_atomic", refuse_beside)
-    path = save_doc(doc, state.filter)
+    path = save_doc(doc)
     assert path == fallback_path(movie.source) and not beside_path(movie.source).exists()
-    back, _ = open_doc(movie)
+    back = open_doc(movie)
     assert back.rows.extra["id"].tolist() == doc.rows.extra["id"].tolist()
+
+
+def test_every_saved_field_round_trips(tmp_path):
+    """The review file is generated from the record's declaration: every field declared saved comes
+    back equal (a new field needs no second edit in the file format)."""
+    from exodeep_gui.session.record import SAVED_FIELDS
+
+    state, doc, movie = _doc(tmp_path)
+    state.set_levels((10.0, 900.0))
+    assert {f.name for f in SAVED_FIELDS} >= {"rows", "next_id", "model_name", "annotations", "levels", "line",
+                                               "fully_reviewed", "filter", "condition", "cell"}
+    save_doc(doc)
+    back = open_doc(movie)
+    for f in SAVED_FIELDS:
+        a, b = getattr(doc, f.name), getattr(back, f.name)
+        if isinstance(a, EventTable):
+            assert len(a) == len(b) and np.allclose(a.x, b.x) and a.frame.tolist() == b.frame.tolist(), f.name
+            assert np.array_equal(a.score, b.score, equal_nan=True) and np.array_equal(a.size, b.size, equal_nan=True)
+            assert all(a.extra[k].tolist() == b.extra[k].tolist() for k in b.extra), f.name
+        elif isinstance(a, np.ndarray):
+            assert np.allclose(a, b), f.name
+        else:
+            assert a == b, f.name
+    assert back.uid != doc.uid                          # a new record, a new session id
 
 
 @pytest.mark.parametrize("content, why", [("{ broken", "unreadable"), ('{"format": "other"}', "unreadable"),
                                           (None, "shape")])
 def test_unusable_files_are_set_aside_not_overwritten(tmp_path, content, why):
     state, doc, movie = _doc(tmp_path)
-    path = save_doc(doc, state.filter)
+    path = save_doc(doc)
     if content is None:             # made for another movie of the same name
         data = json.loads(path.read_text())
         data["movie"]["shape"] = [5, 5, 5]
@@ -83,7 +108,7 @@ def test_unusable_files_are_set_aside_not_overwritten(tmp_path, content, why):
 
 def test_a_review_from_a_newer_version_is_left_alone(tmp_path):
     state, doc, movie = _doc(tmp_path)
-    path = save_doc(doc, state.filter)
+    path = save_doc(doc)
     data = json.loads(path.read_text())
     data["version"] = 99
     path.write_text(json.dumps(data))

@@ -7,8 +7,9 @@ movie is offered to the movie view through :attr:`AnalysisPanel.mask_changed`.""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Optional
 
 import numpy as np
 from PySide6.QtCore import QItemSelectionModel, Qt, Signal
@@ -16,12 +17,15 @@ from PySide6.QtWidgets import (QDoubleSpinBox, QFileDialog, QFormLayout, QGridLa
                                QPushButton, QTabWidget, QVBoxLayout, QWidget)
 
 from exodeep_gui.core.analysis import AnalysisOptions, MovieAnalysis, analyze_movies
-from exodeep_gui.core.state import MovieDoc, ViewerState
 from exodeep_gui.gui import workers
 from exodeep_gui.gui.analysis.plots import RipleyPlot, TimePlot, TracePlot
 from exodeep_gui.gui.analysis.table import MeasurementModel
 from exodeep_gui.gui.jobs import JobRunner
 from exodeep_gui.gui.widgets.tables import sortable_table
+from exodeep_gui.session.record import MovieDoc
+from exodeep_gui.session.state import ViewerState
+
+log = logging.getLogger("exodeep")
 
 
 def analyze_generator(items, options, cancel=None):
@@ -68,7 +72,6 @@ class AnalysisPanel(QWidget):
     def __init__(self, state: ViewerState, runner: JobRunner, parent=None):
         super().__init__(parent)
         self.state, self.runner = state, runner
-        self.results: Dict[int, MovieAnalysis] = {}        # id(MovieDoc) → its last analysis
         self.job: Optional[workers.GeneratorWorker] = None
         self._job_docs: list = []
         self._build()
@@ -144,7 +147,7 @@ class AnalysisPanel(QWidget):
     def _connections(self):
         s = self.state
         return [(s.movie_changed, self._movie_changed), (s.events_changed, self._events_changed),
-                (s.selection_changed, self._selection_changed), (s.movies_changed, self._movies_changed)]
+                (s.selection_changed, self._selection_changed)]
 
     def detach(self) -> None:
         """Disconnect from the viewer state (when the panel is closed for good)."""
@@ -154,7 +157,7 @@ class AnalysisPanel(QWidget):
     # ---------------------------------------------------------------- what the window reads
     def result(self, doc: Optional[MovieDoc] = None) -> Optional[MovieAnalysis]:
         doc = doc or self.state.current
-        return None if doc is None else self.results.get(id(doc))
+        return None if doc is None else doc.analysis
 
     def options(self) -> AnalysisOptions:
         rules = []
@@ -182,21 +185,19 @@ class AnalysisPanel(QWidget):
                           "mask_source": source, "condition": d.condition})
         self._job_docs = docs
         title = "Analysing " + (f"{len(docs)} movies" if len(docs) > 1 else docs[0].name)
-        return self._submit(self.runner.job("analyze", title, analyze_generator, items, self.options()),
-                            self._result)
+        return self._submit(title, analyze_generator, (items, self.options()), self._result)
 
     def export(self, folder, overwrite: bool = False) -> Optional[workers.GeneratorWorker]:
         """Write the analysed movies' tables, figures and report.html into ``folder``."""
         if self.job is not None:
             self.status.setText("An analysis is already running or waiting; Cancel it first.")
             return None
-        analyses = [self.results[id(d)] for d in self.state.docs if id(d) in self.results]
+        analyses = [d.analysis for d in self.state.docs if d.analysis is not None]
         if not analyses:
             self.status.setText("Nothing to export: analyse a movie first.")
             return None
-        job = self.runner.job("analyze", "Writing the analysis report", export_generator, Path(folder), analyses,
-                              analyses[0].options, overwrite)
-        return self._submit(job, self._written)
+        return self._submit("Writing the analysis report", export_generator, (Path(folder), analyses,
+                            analyses[0].options, overwrite), self._written)
 
     def choose_export_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Export the analysis into a folder")
@@ -214,19 +215,15 @@ class AnalysisPanel(QWidget):
             overwrite = True
         self.export(folder, overwrite)
 
-    def _submit(self, job, on_result):
-        self.job = job
-        job.progress.connect(self._progress)
-        job.result.connect(on_result)
-        job.failed.connect(self._failed)
-        job.cancelled.connect(self._cancelled)            # bound methods: they run in the GUI thread
-        job.done.connect(self._done)
+    def _submit(self, title: str, work, args: tuple, on_result):
         self.status.setText("Waiting for the running job…" if self.runner.busy else "Starting…")
         self._set_running(True)
-        self.runner.submit(job)
-        return job
+        self.job = self.runner.start("analyze", title, work, *args, on_progress=self._progress, on_result=on_result,
+                                     on_failed=self._failed, on_cancelled=self._cancelled, on_done=self._done)
+        return self.job
 
     def _written(self, written) -> None:
+        log.info("analysis report written: %s", written["report"])
         self.status.setText(f"Report written: {written['report']}")
 
     def _cancelled(self) -> None:
@@ -256,16 +253,12 @@ class AnalysisPanel(QWidget):
     def _result(self, analyses) -> None:
         for doc, a in zip(self._job_docs, analyses):
             if doc in self.state.docs:
-                self.results[id(doc)] = a
+                doc.analysis = a
+                log.info("analysed %s: %d events", doc.movie.source or doc.name, len(a))
         self.status.setText(f"Analysed {len(analyses)} movie(s).")
         self._movie_changed(self.state.current)
 
     # ---------------------------------------------------------------- showing
-    def _movies_changed(self) -> None:
-        open_ids = {id(d) for d in self.state.docs}
-        for key in [k for k in self.results if k not in open_ids]:
-            del self.results[key]
-
     def _movie_changed(self, doc) -> None:
         a = self.result(doc)
         self.model.set_analysis(a)

@@ -46,6 +46,7 @@ class TimePlot:
             self.widget.removeItem(self.bars)
             self.bars = None
         if analysis is None:
+            self.widget.setLabel("bottom", "time")
             return
         e, c = analysis.time_edges, analysis.time_counts
         self.bars = pg.BarGraphItem(x0=e[:-1], x1=e[1:], height=c, brush="#7986cb", pen="w")
@@ -66,6 +67,8 @@ class RipleyPlot:
         if analysis is None or not np.isfinite(analysis.ripley.L_minus_r).any():
             for item in (self.low, self.high, self.curve):
                 item.setData([], [])
+            self.widget.setTitle("Ripley (CSR envelope)" if analysis is None else
+                                 f"Ripley, n = {analysis.ripley.n}: too few events", size="9pt")
             return
         u, rp = analysis.units, analysis.ripley
         r = u.length(rp.r)

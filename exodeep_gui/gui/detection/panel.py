@@ -14,11 +14,11 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayo
 
 from exodeep_gui.core.detection import DetectOptions
 from exodeep_gui.core.review import EventFilter
-from exodeep_gui.core.state import ViewerState
+from exodeep_gui.session.state import ViewerState
 from exodeep_gui.gui import workers
 from exodeep_gui.gui.jobs import JobRunner
 from exodeep_gui.gui.widgets.layout import message_area
-from exodeep_gui.ml.models import PUBLISHED, find_local, read_model_folder, recommended_filter, resolve_model
+from exodeep_gui.ml.models import PUBLISHED, find_local, recommended_filter, resolve_model
 from exodeep_gui.paths import bundled_models, portable_model_spec
 
 log = logging.getLogger("exodeep")
@@ -119,6 +119,7 @@ class DetectionPanel(QWidget):
 
         state.filter_changed.connect(self._show_filter)
         state.model_changed.connect(self._model_chosen)
+        state.movie_changed.connect(self.show_message)
         runner.changed.connect(self._runner_changed)
         self._show_filter(state.filter)
         self._show_model(state.model)
@@ -194,19 +195,15 @@ class DetectionPanel(QWidget):
         if not docs:
             self.status.setText("Open a movie first (drag it onto the window).")
             return
-        self._docs = {id(d): d for d in docs}
-        movies = [(id(d), d.movie) for d in docs]
+        self._docs = {d.uid: d for d in docs}
+        movies = [(d.uid, d.movie) for d in docs]
         title = "Detecting in " + (f"{len(docs)} movies" if len(docs) > 1 else docs[0].name)
-        job = self.job = self.runner.job("detect", title, workers.detect_generator, self.state.model, movies,
-                                         self.options(), self.runner.engine, fallback=True)
-        job.progress.connect(self._progress)
-        job.result.connect(self._result)
-        job.failed.connect(self._failed)
-        job.cancelled.connect(self._cancelled)          # bound methods: run in the GUI thread
-        job.done.connect(self._done)
         self.status.setText("Waiting for the running job…" if self.runner.busy else "Starting…")
         self._set_running(True)
-        self.runner.submit(job)
+        self.job = self.runner.start("detect", title, workers.detect_generator, self.state.model, movies,
+                                     self.options(), self.runner.engine, fallback=True, on_progress=self._progress,
+                                     on_result=self._result, on_failed=self._failed, on_cancelled=self._cancelled,
+                                     on_done=self._done)
 
     def cancel(self) -> None:
         if self.job is not None:
@@ -231,21 +228,34 @@ class DetectionPanel(QWidget):
             self.device_label.setText("Runs on: " + p.message)
 
     def _result(self, results) -> None:
-        done, notes = [], set()
-        for key, detection in results:
-            doc = self._docs.get(key)
-            if doc is not None and doc in self.state.docs:
-                done.append((doc, self.state.set_detection(doc, detection)))
-                if detection.note:
-                    notes.add((detection.model_name, detection.note))
+        results = [(self._docs.get(key), detection) for key, detection in results]
+        results = [(doc, d) for doc, d in results if doc is not None and doc in self.state.docs]
+        notes = sorted({(d.model_name, d.note) for _, d in results if d.note})
         if notes:                     # offline: the bundled model ran instead of the published one
-            name, note = sorted(notes)[0]
-            self._ran_instead(name)   # (its recommended filter applies before the events are counted)
-        lines = [f"{doc.name}: {len(self.state.events(doc))} events ({summary.message()})" for doc, summary in done]
-        text = "Done (Edit > Undo takes it back). " + "; ".join(lines)
-        if notes:
-            text = f"{text}\n{note[0].upper()}{note[1:]}."
-        self.status.setText(text)
+            self._ran_instead(notes[0][0])   # (its recommended filter applies to the merge and the counts)
+        for doc, detection in results:
+            summary = self.state.set_detection(doc, detection)
+            text = (f"Done with {detection.model_name}: {len(self.state.events(doc))} events "
+                    f"({summary.message()}). Edit > Undo takes it back.")
+            if detection.note:
+                text += f"\n{detection.note[0].upper()}{detection.note[1:]}."
+            doc.detection_message = text
+            log.info("detected in %s with %s (%s): %d events shown; %s", doc.movie.source or doc.name,
+                     detection.model_name, detection.options.precision, len(self.state.events(doc)),
+                     summary.message())
+        self.show_message(self.state.current, force=True)
+        if len(results) > 1:
+            self.status.setText(f"Detected in {len(results)} movies. " + self.status.text())
+
+    def show_message(self, doc, force: bool = False) -> None:
+        """What the panel says: the running job's state, else what it last said about the movie
+        shown (each movie keeps its own message)."""
+        if self.job is not None and not force:
+            return
+        if doc is None:
+            self.status.setText("")
+        else:
+            self.status.setText(doc.detection_message or "Not detected yet: press Detect in this movie (Ctrl+D).")
 
     def _ran_instead(self, name: str) -> None:
         """The bundled model ran because the published one could not be had: it becomes the model
@@ -263,14 +273,11 @@ class DetectionPanel(QWidget):
         """Download the published model (a light job: no framework, a few seconds)."""
         if self.download_job is not None:
             return
-        job = self.download_job = self.runner.job("download", "Downloading the published model",
-                                                  workers.download_generator, PUBLISHED.name)
-        job.result.connect(self._downloaded)
-        job.failed.connect(self._download_failed)
-        job.done.connect(self._download_done)
         self.get_published.setEnabled(False)
         self.status.setText("Downloading the published ExoDeepFinder model (11 MB)…")
-        self.runner.run_now(job)                  # beside a running detection, not after it
+        self.download_job = self.runner.start("download", "Downloading the published model", workers.download_generator,
+                                              PUBLISHED.name, on_result=self._downloaded, on_failed=self._download_failed,
+                                              on_done=self._download_done, light=True)   # beside a detection
 
     def _downloaded(self, _path) -> None:
         self._update_published_button()

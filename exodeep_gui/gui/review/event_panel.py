@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QHBoxLayout, QHeaderView, QLabel, QPushButton, QVB
 from exodeep_gui.core import review
 from exodeep_gui.core.evaluate import evaluate_events
 from exodeep_gui.core.kymograph import event_trace
-from exodeep_gui.core.state import ViewerState
+from exodeep_gui.session.state import ViewerState
 from exodeep_gui.gui.widgets.plots import dashed_line, plot_widget
 from exodeep_gui.gui.widgets.tables import sort_key, sortable_table
 
@@ -22,10 +22,15 @@ COLUMNS = ("id", "frame", "x", "y", "time (s)", "score", "size", "review")
 MEASURED = ("dF_F0", "t_half_s", "t_half_frames", "decay_r2", "fwhm_um", "fwhm_px")
 
 
+KEPT_TIP = ("Added and confirmed events are always kept (shown and exported), whatever the score and size "
+            "filter; the filter decides only about the detections not yet reviewed")
+
+
 def _review_text(origin: str, status: str) -> str:
+    """The review column: what the user decided, and that such an event is always kept."""
     if status == review.CONFIRMED:
-        return "✓ added" if origin == review.ADDED else "✓"
-    return "added" if origin == review.ADDED else ""
+        return "✓ added, always kept" if origin == review.ADDED else "✓ always kept"
+    return "added, always kept" if origin == review.ADDED else ""
 
 
 class EventTableModel(QAbstractTableModel):
@@ -100,8 +105,7 @@ class EventTableModel(QAbstractTableModel):
         if role == Qt.TextAlignmentRole:
             return int((Qt.AlignLeft if name == "review" else Qt.AlignRight) | Qt.AlignVCenter)
         if role == Qt.ToolTipRole and name == "review":
-            return {"✓": "confirmed by you", "added": "added by you", "✓ added": "added and confirmed by you",
-                    "": "as detected"}[v]
+            return KEPT_TIP if v else "as detected: shown while it passes the score and size filter"
         return None
 
 

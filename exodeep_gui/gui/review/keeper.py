@@ -5,12 +5,12 @@ before a movie is closed or the window quits. A kill loses at most the last ``de
 from __future__ import annotations
 
 import logging
-import time
 from typing import Dict, Optional
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from exodeep_gui.core.state import MovieDoc, ViewerState
+from exodeep_gui.session.state import ViewerState
+from exodeep_gui.session.record import MovieDoc
 from exodeep_gui.io.review_file import ReviewFileError, fallback_path, open_doc, save_doc
 
 log = logging.getLogger("exodeep")
@@ -24,9 +24,7 @@ class ReviewKeeper(QObject):
     def __init__(self, state: ViewerState, delay_ms: int = SAVE_DELAY_MS, parent=None):
         super().__init__(parent)
         self.state = state
-        self.dirty: Dict[int, MovieDoc] = {}
-        self.saved_at: Dict[int, float] = {}          # id(doc) → time.monotonic() of its last save
-        self.save_to: Dict[int, object] = {}          # id(doc) → where to save, when not beside the movie
+        self.dirty: Dict[int, MovieDoc] = {}          # the records with unsaved changes, by uid
         self.timer = QTimer(self)
         self.timer.setSingleShot(True)
         self.timer.setInterval(delay_ms)
@@ -37,12 +35,13 @@ class ReviewKeeper(QObject):
     def open(self, movie) -> MovieDoc:
         """A document for ``movie`` with its saved review restored (if any), added to the state."""
         try:
-            doc, saved_filter = open_doc(movie)
+            doc = open_doc(movie)
         except ReviewFileError as exc:
             self.error.emit(str(exc))
-            doc, saved_filter = MovieDoc(movie), None
+            doc = MovieDoc(movie)
             if exc.left_in_place:             # never save over a file we could not use: the user folder
-                self.save_to[id(doc)] = fallback_path(movie.source)
+                doc.save_to = fallback_path(movie.source)
+        saved_filter = doc.filter
         restored = len(doc.rows) or doc.annotations is not None or doc.line is not None
         first = not self.state.docs
         self.state.add_movie(movie, doc)
@@ -60,7 +59,7 @@ class ReviewKeeper(QObject):
     def _changed(self, doc: MovieDoc) -> None:
         if doc.movie.source is None:
             return                          # nothing to save beside
-        self.dirty[id(doc)] = doc
+        self.dirty[doc.uid] = doc
         if not self.timer.isActive():       # at most delay_ms after the first unsaved change
             self.timer.start()
 
@@ -68,22 +67,20 @@ class ReviewKeeper(QObject):
         """Save ``doc`` (default: every movie with unsaved changes) now."""
         docs = [doc] if doc is not None else list(self.dirty.values())
         for d in docs:
-            if id(d) not in self.dirty:
+            if self.dirty.pop(d.uid, None) is None:
                 continue
-            del self.dirty[id(d)]
             try:
-                save_doc(d, self.state.filter, self.save_to.get(id(d)))
-                self.saved_at[id(d)] = time.monotonic()
-                self._failed.discard(id(d))
+                save_doc(d)
+                self._failed.discard(d.uid)
             except OSError as exc:
                 log.warning("review not saved: %s", exc)
-                if id(d) not in self._failed:   # say it once per movie, not at every change
-                    self._failed.add(id(d))
+                if d.uid not in self._failed:   # say it once per movie, not at every change
+                    self._failed.add(d.uid)
                     self.error.emit(f"The review of {d.name} could not be saved: {exc}")
 
     def close(self, doc: MovieDoc) -> None:
         self.save_now(doc)
-        self.dirty.pop(id(doc), None)
+        self.dirty.pop(doc.uid, None)
 
     def flush(self) -> None:
         self.timer.stop()

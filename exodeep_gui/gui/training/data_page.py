@@ -61,7 +61,12 @@ class DataPage(QWizardPage):
         layout.addWidget(self.notes)
 
     def initializePage(self) -> None:
-        self.plan.refresh_docs(self.state.docs, self.state.events)     # the review as it is now
+        self.refresh()
+
+    def refresh(self) -> None:
+        """The window's movies as they are now: each fully reviewed movie with the set that was
+        reviewed (never re-filtered), roles kept where they still apply."""
+        self.plan.refresh_docs(self.state.docs, self.state.training_events)
         self.fill()
 
     # ---- rows
@@ -72,7 +77,9 @@ class DataPage(QWizardPage):
         self.fill()
 
     def add_dialog(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self, "Movies with annotations beside them", "",
+        start = next((str(Path(d.movie.source).parent) for d in [self.state.current] if d is not None and
+                      d.movie.source is not None), str(Path.home()))
+        paths, _ = QFileDialog.getOpenFileNames(self, "Movies with annotations beside them", start,
                                                 "Movies (*.tif *.tiff *.ome.tif *.nd2 *.h5);;All files (*)")
         if paths:
             self.add_paths(paths)
@@ -90,6 +97,7 @@ class DataPage(QWizardPage):
 
     def new_split(self) -> None:
         self.plan.seed += 1
+        self.plan.refresh_docs(self.state.docs, self.state.training_events)
         self.plan.split()
         self.fill()
 

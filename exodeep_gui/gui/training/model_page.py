@@ -15,12 +15,14 @@ from exodeep_gui.core.progress import clock_text
 from exodeep_gui.core.schedule import PRESET_HELP, PRESETS, ScheduleError, Stage
 from exodeep_gui.gui import workers
 from exodeep_gui.gui.training.plan import VALID, TrainingPlan
+from exodeep_gui.ml import training_job
 from exodeep_gui.ml.model_folder import ModelFolder
 from exodeep_gui.ml.models import PUBLISHED, find_local, resolve_model
 from exodeep_gui.paths import bundled_models, portable_model_spec
 
 STAGE_COLUMNS = ("patch", "batch", "shift", "steps")
 SCRATCH = "__scratch__"
+CUSTOM = "__custom__"
 
 
 def _is_here(spec: str) -> bool:
@@ -45,7 +47,7 @@ class ModelPage(QWizardPage):
         self.preset = QComboBox()
         for name in ("finetune", "paper", "quick"):
             self.preset.addItem(f"{name}: {PRESET_HELP[name]}", name)
-        self.preset.currentIndexChanged.connect(lambda _: self.set_schedule(PRESETS[self.preset.currentData()]))
+        self.preset.currentIndexChanged.connect(self._preset_chosen)
         self.stages = QTableWidget(0, len(STAGE_COLUMNS))
         self.stages.setHorizontalHeaderLabels(("patch (voxels)", "batch", "shift (±voxels)", "steps"))
         self.stages.verticalHeader().setVisible(True)
@@ -104,6 +106,20 @@ class ModelPage(QWizardPage):
             self.name.setText(Path(self.folder.text()).name)
         self._folder_changed()
 
+    def revisit(self) -> None:
+        """Shown again (Back from a run): if the folder holds the model a run just made, the next
+        run goes into a new folder, and the page says so (Next was greyed with no reason)."""
+        folder = ModelFolder(self.folder.text()) if self.folder.text() else None
+        if folder is not None and folder.is_model() and not folder.is_unfinished():
+            done = folder.path
+            self.folder.setText(self.plan.default_folder())
+            self.name.setText(Path(self.folder.text()).name)
+            self._folder_changed()
+            self.resume_label.setText(f"The last run's model is in {done}; a new run goes into a new folder "
+                                      f"({Path(self.folder.text()).name}).")
+        else:
+            self._folder_changed()
+
     # ---- schedule
     def set_schedule(self, schedule) -> None:
         self.stages.blockSignals(True)
@@ -114,6 +130,10 @@ class ModelPage(QWizardPage):
         self.stages.blockSignals(False)
         self._schedule_edited()
 
+    def _preset_chosen(self) -> None:
+        if self.preset.currentData() in PRESETS:
+            self.set_schedule(PRESETS[self.preset.currentData()])
+
     def schedule(self):
         rows = []
         for i in range(self.stages.rowCount()):
@@ -123,11 +143,25 @@ class ModelPage(QWizardPage):
 
     def _schedule_edited(self) -> None:
         try:
-            self.schedule()
+            schedule = self.schedule()
             self.trial_label.setText("Device and time: press “Measure on this computer”.")
         except (ValueError, ScheduleError) as exc:
+            schedule = None
             self.trial_label.setText(f"Stages: {exc}")
+        self._show_preset(schedule)
         self.completeChanged.emit()
+
+    def _show_preset(self, schedule) -> None:
+        """The preset box names the preset the stages are, else "custom" (it kept a preset's name
+        after the table was edited)."""
+        name = next((n for n, p in PRESETS.items() if schedule is not None and tuple(p) == tuple(schedule)), CUSTOM)
+        if name == CUSTOM and self.preset.findData(CUSTOM) < 0:
+            self.preset.addItem("custom: the stages below, as edited", CUSTOM)
+        i = self.preset.findData(name)
+        if i != self.preset.currentIndex():
+            self.preset.blockSignals(True)
+            self.preset.setCurrentIndex(i)
+            self.preset.blockSignals(False)
 
     # ---- start model
     def _fill_start(self) -> None:
@@ -222,16 +256,12 @@ class ModelPage(QWizardPage):
             return
         self.validatePage()
         voxels = sum(int(r.shape[0]) * int(r.shape[1]) * int(r.shape[2]) for r in self.plan.rows if r.role == VALID)
-        job = self.trial_job = self.runner.job("trial", "measuring training speed", workers.in_child,
-                                               "exodeep_gui.ml.training_job:trial", self.plan.options, 2, 32,
-                                               float(voxels))
-        job.progress.connect(self._trial_progress)
-        job.result.connect(self._trial_result)
-        job.failed.connect(self._trial_failed)
-        job.done.connect(self._trial_done)
         self.trial_button.setEnabled(False)
         self.trial_label.setText("Measuring… (a minute or two: the network is built and a few steps run)")
-        self.runner.submit(job)
+        self.trial_job = self.runner.start("trial", "measuring training speed", workers.in_child, training_job.trial,
+                                           self.plan.options, 2, 32, float(voxels), on_progress=self._trial_progress,
+                                           on_result=self._trial_result, on_failed=self._trial_failed,
+                                           on_done=self._trial_done)
 
     def _trial_progress(self, p) -> None:
         self.trial_label.setText("Measuring: " + p.message)

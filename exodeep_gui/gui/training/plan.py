@@ -143,9 +143,14 @@ class TrainingPlan:
 
     # ---- the run
     def default_folder(self) -> str:
+        """A new folder in the user models folder, named by the time; never one that holds something."""
         from exodeep_gui.paths import user_models_dir
 
-        return str(user_models_dir() / f"exodeep-{time.strftime('%Y%m%d-%H%M')}")
+        base = user_models_dir() / f"exodeep-{time.strftime('%Y%m%d-%H%M')}"
+        path, n = base, 2
+        while path.exists() and any(path.iterdir()):
+            path, n = base.with_name(f"{base.name}-{n}"), n + 1
+        return str(path)
 
     def request(self, overwrite: bool = False) -> TrainRequest:
         """Writes the reviewed events of the window's movies into the model folder's ``data/`` (the

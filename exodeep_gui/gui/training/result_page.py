@@ -8,6 +8,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QPushButton, QT
                                QVBoxLayout, QWizardPage)
 
 from exodeep_gui.gui import workers
+from exodeep_gui.ml import training_job
 from exodeep_gui.gui.training.plan import TrainingPlan
 
 HEADERS = ("validation movie", "precision: before → after", "recall: before → after", "F1: before → after")
@@ -41,28 +42,29 @@ class ResultPage(QWizardPage):
         self.rows = None
 
     def folder(self) -> str:
-        return (self.run_page.result or {}).get("folder", self.plan.folder)
+        return self.run_page.result.folder if self.run_page.result is not None else self.plan.folder
 
     def initializePage(self) -> None:
-        result = self.run_page.result or {}
-        best, rec = result.get("best") or {}, result.get("recommended") or {}
+        result = self.run_page.result
+        best, rec = result.best or {}, result.recommended or {}
         self.summary.setText(
-            f"<b>{self.plan.name or self.folder()}</b> — {result.get('steps', 0)} steps, started from "
-            f"{(result.get('training') or {}).get('options', {}).get('start_from') or 'scratch'}. Model folder: {self.folder()}<br>"
-            + (f"Best validation F1 {best.get('f1', 0):.3f} at step {best.get('step')}; " if best else "")
-            + (f"recommended filter: score ≥ {rec['threshold']}, size ≥ {rec['min_size']}." if rec else "")
+            f"<b>{self.plan.name or self.folder()}</b> — {result.steps} steps, started from "
+            f"{result.start_from or 'scratch'}. Model folder: {self.folder()}<br>"
+            + (f"During training, best validation F1 {best.get('f1', 0):.3f} at step {best.get('step')} (score ≥ "
+               f"{result.validation_threshold:.2f}, any size); " if best else "")
+            + (f"with the filter chosen on the validation movies (score ≥ {rec['threshold']}, size ≥ "
+               f"{rec['min_size']}): F1 {rec.get('f1', float('nan')):.3f}." if rec else "")
             + "<br>Comparing the two models on the validation movies…")
         self.compare()
 
     def compare(self) -> None:
-        valid = [tuple(v) for v in (self.run_page.result or {}).get("valid", [])]
-        started = ((self.run_page.result or {}).get("training") or {}).get("options", {}).get("start_from")
-        job = self.job = self.runner.job("compare", "comparing before and after", workers.in_child,
-                                         "exodeep_gui.ml.training_job:compare", started, self.folder(), valid)
-        job.result.connect(self._show)
-        job.failed.connect(self._failed)
-        job.done.connect(self._done)
-        self.runner.submit(job)
+        self.rows = None                 # the last run's comparison is not this one's
+        self.table.setRowCount(0)
+        valid = list(self.run_page.result.valid)
+        started = self.run_page.result.start_from
+        self.job = self.runner.start("compare", "comparing before and after", workers.in_child, training_job.compare,
+                                     started, self.folder(), valid, on_result=self._show, on_failed=self._failed,
+                                     on_done=self._done)
 
     def _show(self, rows) -> None:
         self.rows = rows

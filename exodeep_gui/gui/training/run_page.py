@@ -4,6 +4,7 @@ Cancel writes a checkpoint and stops; Resume continues from it (also after the a
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 
@@ -16,6 +17,8 @@ from exodeep_gui.core.progress import clock_text
 from exodeep_gui.gui import workers
 from exodeep_gui.gui.training.plan import TrainingPlan
 from exodeep_gui.gui.widgets.plots import plot_widget
+
+log = logging.getLogger("exodeep")
 
 
 class RunPage(QWizardPage):
@@ -37,7 +40,7 @@ class RunPage(QWizardPage):
         self.labels = {k: QLabel("—") for k in ("stage", "step", "speed", "left", "best")}
         grid = QGridLayout()
         for i, (k, title) in enumerate((("stage", "Stage"), ("step", "Step"), ("speed", "Speed"),
-                                        ("left", "Time left"), ("best", "Best F1"))):
+                                        ("left", "Time left"), ("best", "Best F1 (score ≥ 0.5)"))):
             grid.addWidget(QLabel(f"<b>{title}</b>"), 0, i)
             grid.addWidget(self.labels[k], 1, i)
         self.log = QPlainTextEdit()
@@ -67,7 +70,13 @@ class RunPage(QWizardPage):
 
     # ---- starting
     def initializePage(self) -> None:
-        if self.job is None and self.result is None:
+        """Next from the model page starts the run it describes: a new one after a finished run
+        (in the new folder the model page asks for), or the resumed one."""
+        if self.job is not None:
+            return
+        if self.result is not None and self.plan.folder != self.result.folder:
+            self.reset()
+        if self.result is None:
             self.start(resume=self.model_page.resume_requested)
 
     def reset(self) -> None:
@@ -93,15 +102,11 @@ class RunPage(QWizardPage):
         if not resume:
             self.reset()
         title = f"Training {self.plan.name or request.folder}"
-        job = self.job = self.runner.job("train", title, workers.train_generator, request)
-        job.progress.connect(self._progress)
-        job.result.connect(self._result)
-        job.failed.connect(self._failed)
-        job.cancelled.connect(self._cancelled)
-        job.done.connect(self._done)
         self._t0 = time.monotonic()
         self._say(("Resuming" if resume else "Starting") + f" in {request.folder}")
-        self.runner.submit(job)
+        self.job = self.runner.start("train", title, workers.train_generator, request, on_progress=self._progress,
+                                     on_result=self._result, on_failed=self._failed, on_cancelled=self._cancelled,
+                                     on_done=self._done)
         self.started.emit(request.folder)
         self._set_buttons()
 
@@ -142,18 +147,21 @@ class RunPage(QWizardPage):
                 xs.append(step)
                 ys.append(v[key])
                 self.curves[name].setData(xs, ys)
-            self._say(f"step {step}: validation precision {v['precision']:.3f}, recall {v['recall']:.3f}, "
-                      f"F1 {v['f1']:.3f} (TP {v['tp']}, FP {v['fp']}, FN {v['fn']})")
+            self._say(f"step {step}: validation (score ≥ 0.5) precision {v['precision']:.3f}, recall "
+                      f"{v['recall']:.3f}, F1 {v['f1']:.3f} (TP {v['tp']}, FP {v['fp']}, FN {v['fn']})")
         if getattr(p, "best_f1", None) is not None:
             self.labels["best"].setText(f"{p.best_f1:.3f}")
 
     def _result(self, summary) -> None:
         self.result = summary
         self.loss_curve.setData(self.steps, self.losses)
-        rec = summary.get("recommended") or {}
-        self._say(f"Finished: {summary['steps']} steps in {clock_text(time.monotonic() - self._t0)}; model in "
-                  f"{summary['folder']}" + (f"; recommended score ≥ {rec['threshold']}, size ≥ {rec['min_size']} "
-                                            f"(F1 {rec['f1']:.3f} on the validation movies)" if rec else ""))
+        rec = summary.recommended or {}
+        self._say(f"Finished: {summary.steps} steps in {clock_text(time.monotonic() - self._t0)}; model in "
+                  f"{summary.folder}" + (f"; recommended filter score ≥ {rec['threshold']}, size ≥ {rec['min_size']} "
+                                         f"(F1 {rec['f1']:.3f} on the validation movies with that filter; the "
+                                         "curves above are at score ≥ 0.5, any size)" if rec else ""))
+        log.info("training finished: %d steps, model in %s", summary.steps, summary.folder)
+        self.completeChanged.emit()          # Next (to the comparison) is enabled at once
         self.finished.emit(summary)
 
     def _failed(self, message: str, details: str) -> None:

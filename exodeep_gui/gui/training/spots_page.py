@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import (QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox,
+from PySide6.QtWidgets import (QHeaderView, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWizardPage)
 
 from exodeep_gui.core.spots import SpotParams
@@ -63,8 +63,13 @@ class SpotsPage(QWizardPage):
         self.count_button = QPushButton("Count in every movie")
         self.count_button.clicked.connect(self.count)
         self.counts = QTableWidget(0, 3)
-        self.counts.setHorizontalHeaderLabels(("movie", "counter-examples", "left out (events)"))
+        self.counts.setHorizontalHeaderLabels(("movie", "spots", "left out"))
+        self.counts.horizontalHeaderItem(1).setToolTip("Counter-examples: bright spots that are not exocytoses")
+        self.counts.horizontalHeaderItem(2).setToolTip("Spots left out because they are annotated events")
         self.counts.verticalHeader().hide()
+        self.counts.horizontalHeader().setSectionResizeMode(0, QHeaderView.Stretch)
+        for c in (1, 2):                  # the headers readable whatever the width (it cut "counter-example")
+            self.counts.horizontalHeader().setSectionResizeMode(c, QHeaderView.ResizeToContents)
         side = QVBoxLayout()
         side.addLayout(form)
         side.addWidget(self.preview_label)
@@ -117,13 +122,10 @@ class SpotsPage(QWizardPage):
         movie, index, events = source
         frame = movie.frame(index)
         self.image.setImage(frame, autoLevels=True)
-        job = self.preview_job = self.runner.job("preview", "spot preview", _preview_job, frame, index, events,
-                                                 self.params())
         self._preview_index = index
-        job.result.connect(self._show_preview)              # (bound methods run in the GUI thread)
-        job.failed.connect(self._failed)
-        job.done.connect(self._preview_done)
-        self.runner.run_now(job)
+        self.preview_job = self.runner.start("preview", "spot preview", _preview_job, frame, index, events,
+                                             self.params(), on_result=self._show_preview, on_failed=self._failed,
+                                             on_done=self._preview_done, light=True)
 
     def _show_preview(self, result) -> None:
         kept, left = result
@@ -152,14 +154,11 @@ class SpotsPage(QWizardPage):
         rows = [r for r in self.plan.rows if r.role in (TRAIN, VALID)]
         if self.count_job is not None or not rows:
             return
-        job = self.count_job = self.runner.job("preview", "counting spots", count_counter_examples, rows,
-                                               self.params(), list(self.state.docs))
-        job.progress.connect(self._count_progress)
-        job.result.connect(self._show_counts)
-        job.failed.connect(self._failed)
-        job.done.connect(self._count_done)
         self.count_button.setEnabled(False)
-        self.runner.run_now(job)
+        self.count_job = self.runner.start("preview", "counting spots", count_counter_examples, rows, self.params(),
+                                           list(self.state.docs), on_progress=self._count_progress,
+                                           on_result=self._show_counts, on_failed=self._failed,
+                                           on_done=self._count_done, light=True)
 
     def _count_progress(self, p) -> None:
         self.preview_label.setText(p.message)

@@ -38,6 +38,7 @@ class TrainingWizard(QWizard):
         for page in (self.data_page, self.spots_page, self.model_page, self.run_page, self.result_page):
             self.addPage(page)
         self.setButtonText(QWizard.CancelButton, "Close")
+        self.currentIdChanged.connect(self._page_shown)
         fit_to_screen(self, 1000, 720)
         if resume_folder:
             self.offer_resume(resume_folder)
@@ -50,6 +51,20 @@ class TrainingWizard(QWizard):
         self.run_page.reset()                     # an earlier run's result would stop the new one starting
         self.setStartId(self.pageIds()[3])        # skip data, counter-examples and schedule: the run has them
         self.restart()
+
+    def _page_shown(self, _id: int) -> None:
+        if self.currentPage() is self.model_page:
+            self.model_page.revisit()      # Back after a run: a new run needs a new folder, say so
+
+    def fresh_if_finished(self) -> None:
+        """Opened again after a finished run (not a running one): start afresh at the data page
+        for the next run, with a new model folder."""
+        if self.run_page.job is None and self.run_page.result is not None:
+            self.run_page.reset()
+            self.model_page.folder.clear()
+            self.model_page.resume_requested = False
+            self.setStartId(self.pageIds()[0])
+            self.restart()
 
     def reject(self) -> None:
         """Close hides the wizard; a run goes on in the background (status bar) and is shown again

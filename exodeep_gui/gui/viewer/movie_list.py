@@ -8,9 +8,9 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
-from exodeep_gui.core.state import ViewerState
+from exodeep_gui.session.state import ViewerState
 
-HEADERS = ("movie", "cond.", "events", "✓")
+HEADERS = ("movie", "cond.", "n", "✓")
 NAME, CONDITION, EVENTS, REVIEWED = range(4)
 
 
@@ -23,11 +23,15 @@ class MovieList(QTableWidget):
         self.setSelectionMode(QAbstractItemView.SingleSelection)
         self.setEditTriggers(QAbstractItemView.DoubleClicked | QAbstractItemView.EditKeyPressed)
         self.verticalHeader().hide()
+        self.setTextElideMode(Qt.ElideMiddle)        # "cell_2026-11…_03.tif": both ends stay readable
+        self.setWordWrap(False)
         header = self.horizontalHeader()
+        header.setMinimumSectionSize(18)
         header.setSectionResizeMode(NAME, QHeaderView.Stretch)
         for c in (CONDITION, EVENTS, REVIEWED):
             header.setSectionResizeMode(c, QHeaderView.ResizeToContents)
         self.horizontalHeaderItem(REVIEWED).setToolTip("Every event in this movie is reviewed (needed to train on it)")
+        self.horizontalHeaderItem(EVENTS).setToolTip("Events shown (detected and kept, added, confirmed)")
         self.horizontalHeaderItem(CONDITION).setToolTip("The experimental condition (double-click to type it); "
                                                         "the analysis compares conditions")
         self._filling = False

@@ -1,6 +1,6 @@
 """The movie viewer: current frame with fixed contrast (histogram/LUT), zoom/pan, frame bar
 with play/pause, event overlay, kymograph polyline, and the value under the cursor.
-Bound to :class:`~exodeep_gui.core.state.ViewerState`."""
+Bound to :class:`~exodeep_gui.session.state.ViewerState`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QSlider, QSpinBox, QToolButton, QVBoxLayout,
                                QWidget)
 
-from exodeep_gui.core.state import ViewerState, auto_levels
+from exodeep_gui.session.state import ViewerState, auto_levels
 from exodeep_gui.gui.widgets.plots import skip_matplotlib_colormap_scan
 
 MARKER_FRAMES = 3          # an event is drawn from 3 frames before to 3 after its frame
@@ -20,6 +20,7 @@ MARKER_FRAMES = 3          # an event is drawn from 3 frames before to 3 after i
 
 class MovieView(QWidget):
     hover = Signal(str)
+    add_mode_changed = Signal(bool)       # adding by clicking turned on or off (off after each addition)
 
     def __init__(self, state: ViewerState, parent=None):
         super().__init__(parent)
@@ -119,8 +120,16 @@ class MovieView(QWidget):
         self.mask_item.setImage(rgba, autoLevels=False, levels=(0, 255))
 
     def set_add_mode(self, on: bool) -> None:
-        """While on, a click on the movie adds an event there at the current frame."""
+        """While on, a click on the movie adds an event there at the current frame (once: the mode
+        ends with the addition, or with Esc); the cursor is a cross meanwhile."""
+        if self.add_mode == bool(on):
+            return
         self.add_mode = bool(on)
+        if on:
+            self.canvas.viewport().setCursor(Qt.CrossCursor)
+        else:
+            self.canvas.viewport().unsetCursor()
+        self.add_mode_changed.emit(self.add_mode)
 
     def stop_playing(self) -> None:
         self.play_button.setChecked(False)
@@ -288,6 +297,7 @@ class MovieView(QWidget):
         if 0 <= x < w and 0 <= y < h:
             self.state.add_event(x, y, self.state.frame)
             event.accept()
+            self.set_add_mode(False)
 
 
 class _ShapeOnMovie:

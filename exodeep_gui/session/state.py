@@ -1,6 +1,7 @@
 """The evented viewer state: the one owner of what the window shows.
 
-It owns the open movies (each a :class:`MovieDoc` with its review), the current movie, frame
+It owns the open movies (each a :class:`~exodeep_gui.session.record.MovieDoc`: the one record of
+a movie), the current movie, frame
 and selected event, the detection filter (one for every movie, open now or later) and the
 model chosen for detection. Views subscribe to its signals and write back only through its
 methods; settings are read into it at start and out of it at the end. Qt-free (a tiny
@@ -9,15 +10,17 @@ callback signal), so it is tested without a display.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import replace
 from typing import Callable, List, Optional, Tuple
 
 import numpy as np
 
 from exodeep_gui.core import review
+from exodeep_gui.core.detection import Detection
 from exodeep_gui.core.events import EventTable
 from exodeep_gui.core.movie import Movie
 from exodeep_gui.core.review import EventFilter, MergeSummary
+from exodeep_gui.session.record import MovieDoc
 
 MAX_UNDO = 200
 KEEP_DETECTIONS = 2        # undo entries that keep their detection's per-voxel maps (memory)
@@ -40,40 +43,6 @@ class Signal:
     def emit(self, *args) -> None:
         for slot in list(self._slots):
             slot(*args)
-
-
-@dataclass(eq=False)        # identity, not field-by-field (fields hold whole movies)
-class MovieDoc:
-    """An open movie and its review: events with provenance, annotations, contrast, kymograph
-    line, "fully reviewed". The last detection's per-voxel output is kept (not saved) so that
-    events the user adds take their score and size from it."""
-
-    movie: Movie
-    rows: EventTable = field(default_factory=review.empty_rows)
-    next_id: int = 1
-    detection: object = None                        # core.detection.Detection of the last run
-    model_name: str = ""
-    annotations: Optional[EventTable] = None        # imported ground truth (shown as crosses)
-    annotations_source: str = ""
-    levels: Optional[Tuple[float, float]] = None
-    line: Optional[np.ndarray] = None               # (n, 2) kymograph polyline, (x, y) px
-    fully_reviewed: bool = False
-    condition: str = ""                             # the experimental condition (analysis groups by it)
-    cell: Optional[np.ndarray] = None               # (n, 2) cell outline drawn by the user, (x, y) px
-    undo: list = field(default_factory=list)        # (label, rows, next_id, detection, model_name)
-    _shown: tuple = (None, None, None)              # cache: (rows, filter, visible table)
-
-    @property
-    def name(self) -> str:
-        return self.movie.name
-
-    def events(self, flt: EventFilter) -> EventTable:
-        """The events shown and exported under ``flt`` (cached until the rows or filter change)."""
-        rows, f, table = self._shown
-        if rows is not self.rows or f != flt:
-            table = review.visible(self.rows, flt)
-            self._shown = (self.rows, flt, table)
-        return table
 
 
 def auto_levels(frame: np.ndarray, low: float = 0.5, high: float = 99.8) -> Tuple[float, float]:
@@ -181,9 +150,7 @@ class ViewerState:
         self.filter_changed.emit(flt)
         if self.selected is not None and self.selected_index() is None:
             self.select(None)
-        self.events_changed.emit()
-        for doc in self.docs:
-            self.review_changed.emit(doc)
+        self.events_changed.emit()          # shown events change; no review does (nothing to save)
 
     def set_model(self, spec: str) -> None:
         if spec and spec != self.model:
@@ -194,6 +161,11 @@ class ViewerState:
     def events(self, doc: Optional[MovieDoc] = None) -> EventTable:
         doc = doc or self.current
         return doc.events(self.filter) if doc is not None else review.empty_rows()
+
+    def training_events(self, doc: MovieDoc) -> EventTable:
+        """What training reads of ``doc``: a fully reviewed movie's reviewed set (what the user
+        confirmed or added; no filter applies), else the events shown."""
+        return review.reviewed(doc.rows) if doc.fully_reviewed else self.events(doc)
 
     def selected_index(self) -> Optional[int]:
         """Row of the selected event in :meth:`events`, or None."""
@@ -233,29 +205,44 @@ class ViewerState:
         return self.selected
 
     def _edit(self, doc: MovieDoc, label: str, rows: EventTable, next_id: Optional[int] = None,
-              detection=None) -> None:
-        doc.undo.append((label, doc.rows, doc.next_id, doc.detection, doc.model_name))
+              detection: Optional[Detection] = None, fully_reviewed: Optional[bool] = None) -> None:
+        """Replace ``doc``'s review (undoable): rows, next id, detection, "fully reviewed"; the
+        record remembers the filter of this edit (its review file says what was reviewed under)."""
+        doc.undo.append(doc.entry(label))
         del doc.undo[:-MAX_UNDO]
         for k, entry in enumerate(doc.undo[:-KEEP_DETECTIONS]):     # older per-voxel maps are let go
-            if entry[3] is not None:
-                doc.undo[k] = entry[:3] + (None,) + entry[4:]
+            if entry.detection is not None:
+                doc.undo[k] = replace(entry, detection=None)
+        doc.redo.clear()
         doc.rows = rows
         if next_id is not None:
             doc.next_id = next_id
         if detection is not None:
             doc.detection = detection
+        was = doc.fully_reviewed
+        if fully_reviewed is not None:
+            doc.fully_reviewed = bool(fully_reviewed)
+        doc.filter = self.filter
+        self._after_edit(doc, was)
+
+    def _after_edit(self, doc: MovieDoc, was_reviewed: bool) -> None:
         if self.selected is not None and doc is self.current and self.selected_index() is None:
             self.selected = None
             self.selection_changed.emit(None)
         self._changed(doc)
+        if doc.fully_reviewed != was_reviewed:
+            self.movies_changed.emit()
 
-    def set_detection(self, doc: MovieDoc, detection) -> MergeSummary:
-        """Merge a detection run into ``doc``'s review (see core.review.merge_detection); undoable."""
+    def set_detection(self, doc: MovieDoc, detection: Detection) -> MergeSummary:
+        """Merge a detection run into ``doc``'s review (see core.review.merge_detection); undoable.
+        A fully reviewed movie stays so unless the run brings events to review (then the mark is
+        cleared and the summary says so): what was reviewed stays exactly what was reviewed."""
         rows, next_id, summary = review.merge_detection(doc.rows, detection.candidates, doc.next_id,
                                                         self.filter)
-        self._edit(doc, "detection", rows, next_id, detection)
+        unmark = doc.fully_reviewed and summary.new > 0
+        self._edit(doc, "detection", rows, next_id, detection, fully_reviewed=False if unmark else None)
         doc.model_name = detection.model_name
-        return summary
+        return replace(summary, unmarked=unmark)
 
     def delete_event(self, event_id: int) -> None:
         doc = self.current
@@ -275,24 +262,34 @@ class ViewerState:
         if doc is None:
             return None
         det = doc.detection
-        seg = getattr(det, "segmentation", None)
-        score, size = review.probe(getattr(det, "candidates", None), getattr(seg, "score", None),
-                                   x, y, int(frame))
+        score, size = review.probe(det.candidates if det else None,
+                                   det.segmentation.score if det and det.segmentation else None, x, y, int(frame))
         event_id = doc.next_id
         self._edit(doc, "add", review.add(doc.rows, event_id, x, y, int(frame), score, size), event_id + 1)
         return event_id
 
     def undo(self) -> bool:
-        doc = self.current
-        if doc is None or not doc.undo:
+        """Put back what the last edit of the current movie replaced (the edit can be redone)."""
+        return self._step_back(self.current, "undo", "redo")
+
+    def redo(self) -> bool:
+        """Do again what the last undo took back."""
+        return self._step_back(self.current, "redo", "undo")
+
+    def _step_back(self, doc: Optional[MovieDoc], take: str, keep: str) -> bool:
+        if doc is None or not getattr(doc, take):
             return False
-        _, doc.rows, doc.next_id, detection, doc.model_name = doc.undo.pop()
-        doc.detection = detection if detection is not None else doc.detection
-        if self.selected is not None and self.selected_index() is None:
-            self.selected = None
-            self.selection_changed.emit(None)
-        self._changed(doc)
+        entry = getattr(doc, take).pop()
+        getattr(doc, keep).append(doc.entry(entry.label))
+        was = doc.fully_reviewed
+        doc.restore(entry)
+        self._after_edit(doc, was)
         return True
+
+    def next_undo(self) -> str:
+        """What Undo would take back in the current movie ("" when nothing)."""
+        doc = self.current
+        return doc.undo[-1].label if doc is not None and doc.undo else ""
 
     # ---- annotations and review status
     def set_annotations(self, doc: MovieDoc, table: Optional[EventTable], source: str = "") -> None:
@@ -309,8 +306,14 @@ class ViewerState:
             doc.condition = condition
             self._changed(doc, events=False)
 
-    def set_fully_reviewed(self, doc: MovieDoc, on: bool) -> None:
-        if doc.fully_reviewed != bool(on):
-            doc.fully_reviewed = bool(on)
-            self._changed(doc, events=False)
-            self.movies_changed.emit()
+    def set_fully_reviewed(self, doc: MovieDoc, on: bool) -> dict:
+        """Mark ``doc`` fully reviewed (every event in it is decided: training may use it) or not.
+        Marking freezes what the user saw: the events shown under the filter become confirmed and
+        the detections it hid are set aside, so that no later filter or model change alters the
+        reviewed set; clearing the mark gives the set-aside ones back to review. Undoable; returns
+        the counts (core.review.freeze)."""
+        if doc.fully_reviewed == bool(on):
+            return {}
+        rows, counts = review.freeze(doc.rows, self.filter) if on else review.unfreeze(doc.rows)
+        self._edit(doc, "fully reviewed" if on else "not fully reviewed", rows, fully_reviewed=bool(on))
+        return counts

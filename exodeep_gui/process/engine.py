@@ -6,11 +6,12 @@ window therefore runs network work in a child process: its event loop never wait
 engine, a killed engine is reported as an error, and cancel can always stop the work (the
 child gets the cancel flag; if it has not stopped ``grace_s`` later it is terminated).
 
-``run_in_subprocess("package.module:function", *args, cancel=token)`` is itself a generator:
+``run_in_subprocess(module.function, *args, cancel=token)`` is itself a generator:
 it yields the child's :class:`~exodeep_gui.core.progress.Progress` reports and returns the
-child's result. The target is named by its import path (the "spawn" start method imports it
-afresh in the child, which is what works with CUDA, on Windows and macOS, and in the frozen
-app) and must be a generator function taking ``cancel=`` like every long function here.
+child's result. The target is a module-level generator function taking ``cancel=`` like every
+long function here; it travels by its import path (pickle), and the "spawn" start method
+imports it afresh in the child, which is what works with CUDA, on Windows and macOS, and in the
+frozen app.
 Arguments, reports, results and exceptions travel by pickle, so keep them small: large
 arrays go through files (see ``exodeep_gui.ml.detect.detect_in_subprocess``).
 
@@ -20,14 +21,13 @@ framework, a model) is loaded once: the window's detection engine stays warm. St
 
 from __future__ import annotations
 
-import importlib
 import multiprocessing
 import pickle
 import time
 import traceback
-from typing import Generator, Optional
+from typing import Callable, Generator, Optional
 
-from exodeep_gui.core.progress import Cancelled, CancelToken
+from exodeep_gui.core.progress import Cancelled, CancelToken, run_to_end
 
 
 class JobFailed(RuntimeError):
@@ -39,24 +39,10 @@ class JobFailed(RuntimeError):
         self.details = details
 
 
-def _resolve(target: str):
-    module, _, name = target.partition(":")
-    fn = importlib.import_module(module)
-    for part in name.split("."):
-        fn = getattr(fn, part)
-    return fn
-
-
-def _run_one(conn, token: CancelToken, target: str, args: tuple, kwargs: dict) -> None:
+def _run_one(conn, token: CancelToken, target: Callable, args: tuple, kwargs: dict) -> None:
     try:
-        gen = _resolve(target)(*args, cancel=token, **kwargs)
-        while True:
-            try:
-                report = next(gen)
-            except StopIteration as stop:
-                conn.send(("result", stop.value))
-                break
-            conn.send(("progress", report))
+        result = run_to_end(target(*args, cancel=token, **kwargs), lambda report: conn.send(("progress", report)))
+        conn.send(("result", result))
     except Cancelled:
         conn.send(("cancelled", None))
     except BaseException as exc:            # everything goes back to the parent
@@ -148,9 +134,10 @@ class EngineProcess:
                 proc.join(2)
         conn.close()
 
-    def run(self, target: str, *args, cancel: Optional[CancelToken] = None, grace_s: float = 3.0,
+    def run(self, target: Callable, *args, cancel: Optional[CancelToken] = None, grace_s: float = 3.0,
             key=None, poll_s: float = 0.05, **kwargs) -> Generator:
-        """Run the generator function ``target`` ("module:function") in the child, yielding its
+        """Run the generator function ``target`` (a module-level function: it travels by its import
+        path, so a typo fails where it is named, at import) in the child, yielding its
         progress reports here and returning its result (see the module docstring). Raises the
         child's exception (its traceback as ``__notes__``), ``Cancelled`` when ``cancel`` was set,
         or :class:`JobFailed` when the child died."""
@@ -195,11 +182,11 @@ class EngineProcess:
                 self.stop(timeout_s=0.2)
 
 
-def run_in_subprocess(target: str, *args, cancel: Optional[CancelToken] = None,
+def run_in_subprocess(target: Callable, *args, cancel: Optional[CancelToken] = None,
                       grace_s: float = 3.0, poll_s: float = 0.05, **kwargs) -> Generator:
-    """Run the generator function ``target`` ("module:function") once in a fresh spawned child
-    process (see :class:`EngineProcess` for the semantics); the child exits afterwards."""
-    engine = EngineProcess(f"exodeep-{target.rpartition(':')[2]}")
+    """Run the generator function ``target`` (a module-level function) once in a fresh spawned
+    child process (see :class:`EngineProcess` for the semantics); the child exits afterwards."""
+    engine = EngineProcess(f"exodeep-{target.__name__}")
     try:
         return (yield from engine.run(target, *args, cancel=cancel, grace_s=grace_s, poll_s=poll_s, **kwargs))
     finally:

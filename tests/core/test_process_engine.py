@@ -1,4 +1,4 @@
-"""core.jobs: a progress generator run in a spawned child process behaves as if it ran here."""
+"""process.engine: a progress generator run in a spawned child process behaves as if it ran here."""
 
 import os
 import signal
@@ -6,11 +6,10 @@ import time
 
 import pytest
 
-from exodeep_gui.core.jobs import JobFailed, run_in_subprocess
+from exodeep_gui.process.engine import JobFailed, run_in_subprocess
 from exodeep_gui.core.movie import MovieError
 from exodeep_gui.core.progress import Cancelled, CancelToken, Progress, run_to_end
 
-HERE = "test_jobs"          # this module, as the child imports it (its folder is on sys.path)
 
 
 # ---- targets run in the child
@@ -48,7 +47,7 @@ def die(cancel=None):
 # ---- tests
 def test_progress_and_result_come_from_the_child():
     reports = []
-    result = run_to_end(run_in_subprocess(f"{HERE}:count", 5), reports.append)
+    result = run_to_end(run_in_subprocess(count, 5), reports.append)
     assert result["sum"] == 10
     assert result["pid"] != os.getpid()
     assert [r.done for r in reports] == [1, 2, 3, 4, 5]
@@ -57,13 +56,13 @@ def test_progress_and_result_come_from_the_child():
 
 def test_child_exception_is_raised_here_with_its_type_and_traceback():
     with pytest.raises(MovieError, match="broken at 7") as info:
-        run_to_end(run_in_subprocess(f"{HERE}:fail_on", 7))
+        run_to_end(run_in_subprocess(fail_on, 7))
     assert any("fail_on" in note for note in getattr(info.value, "__notes__", [""]))
 
 
 def test_cancel_stops_a_cooperative_child_quickly():
     token = CancelToken()
-    gen = run_in_subprocess(f"{HERE}:endless", cancel=token)
+    gen = run_in_subprocess(endless, cancel=token)
     with pytest.raises(Cancelled):
         for p in gen:
             if p.done >= 3:
@@ -74,7 +73,7 @@ def test_cancel_stops_a_cooperative_child_quickly():
 
 def test_cancel_terminates_a_child_that_ignores_it():
     token = CancelToken()
-    gen = run_in_subprocess(f"{HERE}:stubborn", cancel=token, grace_s=0.5)
+    gen = run_in_subprocess(stubborn, cancel=token, grace_s=0.5)
     with pytest.raises(Cancelled):
         for _ in gen:
             token.cancel()
@@ -85,40 +84,40 @@ def test_cancel_terminates_a_child_that_ignores_it():
 @pytest.mark.skipif(os.name == "nt", reason="SIGKILL is POSIX")
 def test_a_killed_child_is_reported_not_waited_for():
     with pytest.raises(JobFailed, match="out of memory"):
-        run_to_end(run_in_subprocess(f"{HERE}:die"))
+        run_to_end(run_in_subprocess(die))
 
 
 def test_the_engine_process_stays_warm_between_jobs_and_restarts_when_needed():
-    from exodeep_gui.core.jobs import EngineProcess
+    from exodeep_gui.process.engine import EngineProcess
 
     engine = EngineProcess()
     try:
-        first = run_to_end(engine.run(f"{HERE}:count", 3, key="model-a"))
-        second = run_to_end(engine.run(f"{HERE}:count", 4, key="model-a"))
+        first = run_to_end(engine.run(count, 3, key="model-a"))
+        second = run_to_end(engine.run(count, 4, key="model-a"))
         assert first["pid"] == second["pid"] != os.getpid() and engine.starts == 1
         # an error in a job leaves the engine warm
         with pytest.raises(MovieError):
-            run_to_end(engine.run(f"{HERE}:fail_on", 1, key="model-a"))
-        assert run_to_end(engine.run(f"{HERE}:count", 2, key="model-a"))["pid"] == first["pid"]
+            run_to_end(engine.run(fail_on, 1, key="model-a"))
+        assert run_to_end(engine.run(count, 2, key="model-a"))["pid"] == first["pid"]
         # a cooperative cancel too
         token = CancelToken()
         with pytest.raises(Cancelled):
-            for p in engine.run(f"{HERE}:endless", cancel=token, key="model-a"):
+            for p in engine.run(endless, cancel=token, key="model-a"):
                 token.cancel()
         assert engine.alive and engine.pid == first["pid"]
         # another key (another model): a fresh process
-        third = run_to_end(engine.run(f"{HERE}:count", 2, key="model-b"))
+        third = run_to_end(engine.run(count, 2, key="model-b"))
         assert third["pid"] != first["pid"] and engine.starts == 2
         # a job that ignores cancel is stopped, and the next job gets a new process
         token = CancelToken()
         with pytest.raises(Cancelled):
-            for _ in engine.run(f"{HERE}:stubborn", cancel=token, grace_s=0.3, key="model-b"):
+            for _ in engine.run(stubborn, cancel=token, grace_s=0.3, key="model-b"):
                 token.cancel()
         assert not engine.alive
         # a killed engine is reported, and the next job starts a new one
         with pytest.raises(JobFailed):
-            run_to_end(engine.run(f"{HERE}:die", key="model-b"))
-        assert run_to_end(engine.run(f"{HERE}:count", 1, key="model-b"))["pid"] not in (first["pid"], third["pid"])
+            run_to_end(engine.run(die, key="model-b"))
+        assert run_to_end(engine.run(count, 1, key="model-b"))["pid"] not in (first["pid"], third["pid"])
         assert engine.starts == 4
     finally:
         engine.stop()
