@@ -168,6 +168,10 @@ def test_a_models_recommended_filter_applies_when_the_user_picks_it_not_at_start
         assert w.state.model == str(folder.resolve())
         assert w.state.filter == expected
     assert (panel.threshold.value(), panel.min_size.value()) == (0.3, 5)
+    # the published model, picked in the list, brings the paper's filter (not the last model's size)
+    panel.model_box.setCurrentIndex(panel.model_box.findData("exodeepfinder"))
+    assert w.state.model == "exodeepfinder" and w.state.filter == EventFilter(0.5, 0)
+    assert (panel.threshold.value(), panel.min_size.value()) == (0.5, 0)
     w.close()
 
 

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayo
                                QPushButton, QSizePolicy, QSpinBox, QVBoxLayout, QWidget)
 
 from exodeep_gui.core.detection import DetectOptions
-from exodeep_gui.core.review import EventFilter
+from exodeep_gui.core.review import DEFAULT_FILTER, EventFilter
 from exodeep_gui.session.state import ViewerState
 from exodeep_gui.gui import workers
 from exodeep_gui.gui.jobs import JobRunner
@@ -151,9 +151,13 @@ class DetectionPanel(QWidget):
     def _model_chosen(self, spec: str) -> None:
         """A model the user picks (list, folder, the wizard's new model) sets the filter to the
         threshold and minimum size its folder recommends (chosen on its validation movies when it
-        was trained), if it recommends one; the filter restored at start-up stays as it was saved."""
+        was trained), if it recommends one; the published model, the paper's filter (score ≥ 0.5, any
+        size: it kept the previous model's minimum size); the filter restored at start-up stays as it
+        was saved."""
         self._show_model(spec)
-        if spec and spec != PUBLISHED.name:
+        if spec == PUBLISHED.name:
+            self.state.set_filter(DEFAULT_FILTER)
+        elif spec:
             try:
                 config = resolve_model(spec, download=False).config
             except ValueError:
