@@ -51,11 +51,11 @@ def main() -> int:
     args = ap.parse_args()
 
     from exodeep_gui.core.progress import run_to_end
-    from exodeep_gui.core.schedule import parse_schedule
+    from exodeep_gui.ml.training.schedule import parse_schedule
     from exodeep_gui.core.simulate import SimulationParams
     from exodeep_gui.io.simulated import write_simulated_set
-    from exodeep_gui.ml.dataset import find_training_items, split_items
-    from exodeep_gui.ml.train import TrainOptions, _hardware, train
+    from exodeep_gui.ml.training.dataset import find_training_items, split_items
+    from exodeep_gui.ml.training.train import TrainOptions, _hardware, train
 
     work = Path(args.work)
     params = SimulationParams(frames=120, height=128, width=128, events=20)
@@ -69,9 +69,9 @@ def main() -> int:
         print(f"held-out before fine-tuning ({args.start_from}): " + json.dumps(before))
         # the same filter calibration on the validation movies that training ends with, so that
         # "before" and "after" are compared alike
-        from exodeep_gui.ml.dataset import prepare_items
+        from exodeep_gui.ml.training.dataset import prepare_items
         from exodeep_gui.ml.models import load_keras_model, resolve_model
-        from exodeep_gui.ml.validation import calibrate
+        from exodeep_gui.ml.training.validation import calibrate
 
         info = resolve_model(args.start_from)
         rec = calibrate(load_keras_model(info), info.spec, run_to_end(prepare_items(va)))

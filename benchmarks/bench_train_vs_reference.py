@@ -169,11 +169,11 @@ def main() -> int:
     args = ap.parse_args()
 
     from exodeep_gui.core.progress import run_to_end
-    from exodeep_gui.core.schedule import parse_schedule
+    from exodeep_gui.ml.training.schedule import parse_schedule
     from exodeep_gui.core.simulate import SimulationParams
     from exodeep_gui.io.simulated import write_simulated_set
-    from exodeep_gui.ml.dataset import find_training_items, prepare_items, split_items
-    from exodeep_gui.ml.train import _hardware
+    from exodeep_gui.ml.training.dataset import find_training_items, prepare_items, split_items
+    from exodeep_gui.ml.training.train import _hardware
 
     work = Path(args.work)
     budget = args.budget_min * 60
@@ -202,7 +202,7 @@ def main() -> int:
 
     # every model scored the same way, ExoDeep's own validation's way; scores cached in WORK
     from exodeep_gui.ml.models import load_keras_model, resolve_model
-    from exodeep_gui.ml.validation import validate
+    from exodeep_gui.ml.training.validation import validate
 
     scored = work / "scores.json"
     cache = json.loads(scored.read_text()) if scored.is_file() else {}

@@ -27,12 +27,12 @@ def main() -> int:
     ap.add_argument("--schedule", default="8:64:4:40,16:16:8:40")
     ap.add_argument("--repeats", type=int, default=1)
     args = ap.parse_args()
-    from exodeep_gui.core.schedule import parse_schedule
+    from exodeep_gui.ml.training.schedule import parse_schedule
     from exodeep_gui.core.simulate import SimulationParams
     from exodeep_gui.io.simulated import write_simulated_set
-    from exodeep_gui.ml.dataset import split_items, find_training_items
-    from exodeep_gui.ml.train import TrainOptions
-    from exodeep_gui.ml.training_job import TrainRequest
+    from exodeep_gui.ml.training.dataset import split_items, find_training_items
+    from exodeep_gui.ml.training.train import TrainOptions
+    from exodeep_gui.ml.training.job import TrainRequest
 
     work = Path(tempfile.mkdtemp(prefix="bench-wizard-"))
     write_simulated_set(work / "data", args.movies, SimulationParams(frames=args.frames, height=args.size,

@@ -50,7 +50,7 @@ def simulate(folder: Path, small: bool):
 
 def scores(model, items):
     from exodeep_gui.core.progress import run_to_end
-    from exodeep_gui.ml.training_job import compare
+    from exodeep_gui.ml.training.job import compare
 
     rows = run_to_end(compare(None, model, items))
     out = []
@@ -77,10 +77,10 @@ def main() -> int:
     ap.add_argument("--work", default="/tmp/gpu-finetune")
     args = ap.parse_args()
     from exodeep_gui.core.progress import run_to_end
-    from exodeep_gui.core.schedule import PRESETS, Stage
+    from exodeep_gui.ml.training.schedule import PRESETS, Stage
     from exodeep_gui.ml.device import describe_device
-    from exodeep_gui.ml.train import TrainOptions
-    from exodeep_gui.ml.training_job import TrainRequest, run_training
+    from exodeep_gui.ml.training.train import TrainOptions
+    from exodeep_gui.ml.training.job import TrainRequest, run_training
 
     work, out = Path(args.work), Path(args.out)
     work.mkdir(parents=True, exist_ok=True)

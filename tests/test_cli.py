@@ -148,9 +148,9 @@ def test_detect_with_the_reference_tiling(tmp_path, tiny_model_dir, capsys):
 
 def test_train_resume_continues_a_run_and_takes_no_other_options(tmp_path, capsys):
     from exodeep_gui.core.progress import CancelToken, Cancelled, run_to_end
-    from exodeep_gui.core.schedule import Stage
-    from exodeep_gui.ml.dataset import find_training_items
-    from exodeep_gui.ml.train import TrainOptions, train
+    from exodeep_gui.ml.training.schedule import Stage
+    from exodeep_gui.ml.training.dataset import find_training_items
+    from exodeep_gui.ml.training.train import TrainOptions, train
 
     data = tmp_path / "data"
     assert main(["simulate", str(data), "--movies", "1", "--frames", "32", "--size", "32", "32",

@@ -32,7 +32,7 @@ def main() -> int:
     app = QApplication([])
     import pyqtgraph as pg
 
-    from exodeep_gui.core.schedule import parse_schedule
+    from exodeep_gui.ml.training.schedule import parse_schedule
     from exodeep_gui.core.simulate import SimulationParams, simulate_movie
     from exodeep_gui.gui.main_window import MainWindow
     from exodeep_gui.gui.settings import Settings

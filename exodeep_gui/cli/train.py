@@ -9,7 +9,7 @@ from exodeep_gui.cli.common import ProgressBar, UserError, quiet_tensorflow
 
 
 def register(sub) -> None:
-    from exodeep_gui.core.schedule import PRESET_HELP
+    from exodeep_gui.ml.training.schedule import PRESET_HELP
 
     t = sub.add_parser("train", help="train or fine-tune a model on annotated movies",
                        description="Movies with their annotations beside them (NAME.tif + NAME.csv with "
@@ -45,7 +45,7 @@ def cmd_train(args) -> int:
     """Train or fine-tune a model on annotated movies into a model folder, or continue a run."""
     quiet_tensorflow()
     from exodeep_gui.core.progress import run_to_end
-    from exodeep_gui.ml.train import resume, train
+    from exodeep_gui.ml.training.train import resume, train
 
     out = Path(args.out)
     if args.resume:
@@ -91,7 +91,7 @@ def _run_options_given(args) -> list:
 
 
 def _training_data(args) -> tuple:
-    from exodeep_gui.ml.dataset import training_split
+    from exodeep_gui.ml.training.dataset import training_split
 
     if not args.data:
         raise UserError("give the training data (movies with same-name .csv annotations, or folders of them)")
@@ -103,8 +103,8 @@ def _training_data(args) -> tuple:
 
 
 def _train_options(args):
-    from exodeep_gui.core.schedule import parse_schedule, preset, scaled
-    from exodeep_gui.ml.train import TrainOptions
+    from exodeep_gui.ml.training.schedule import parse_schedule, preset, scaled
+    from exodeep_gui.ml.training.train import TrainOptions
 
     schedule = parse_schedule(args.schedule) if args.schedule else preset(args.preset)
     if args.steps_scale != 1.0:

@@ -135,9 +135,9 @@ def in_child(target, *args, grace_s: float = GRACE_S["trial"], cancel: CancelTok
 
 
 def train_generator(request, cancel: CancelToken = None):
-    """Train or resume as ``request`` (ml.training_job.TrainRequest) says, in a child process; on
+    """Train or resume as ``request`` (ml.training.job.TrainRequest) says, in a child process; on
     Cancel the child gets two minutes to write its checkpoint before it is stopped."""
-    from exodeep_gui.ml import training_job
+    from exodeep_gui.ml.training import job as training_job
 
     return (yield from in_child(training_job.run_training, request, grace_s=GRACE_S["train"],
                                 cancel=cancel))

@@ -56,11 +56,11 @@ import json, sys
 import numpy as np
 from pathlib import Path
 from exodeep_gui.core.progress import run_to_end
-from exodeep_gui.core.schedule import Stage
+from exodeep_gui.ml.training.schedule import Stage
 from exodeep_gui.core.simulate import SimulationParams
 from exodeep_gui.io.simulated import write_simulated_set
-from exodeep_gui.ml.dataset import find_training_items
-from exodeep_gui.ml.train import TrainOptions, train
+from exodeep_gui.ml.training.dataset import find_training_items
+from exodeep_gui.ml.training.train import TrainOptions, train
 root = Path(sys.argv[1])
 write_simulated_set(root / "data", 2, SimulationParams(frames=32, height=32, width=32, events=3, docked=3, visiting=1))
 items = find_training_items([root / "data"])

@@ -6,13 +6,13 @@ import json
 import numpy as np
 import pytest
 
-from exodeep_gui.core.patches import Augment, PatchSampler, TrainingMovie
+from exodeep_gui.ml.training.patches import Augment, PatchSampler, TrainingMovie
 from exodeep_gui.core.progress import CancelToken, Cancelled, run_to_end
-from exodeep_gui.core.schedule import PRESETS, ScheduleError, Stage, parse_schedule
+from exodeep_gui.ml.training.schedule import PRESETS, ScheduleError, Stage, parse_schedule
 from exodeep_gui.core.simulate import SimulationParams
 from exodeep_gui.io.atomic import OutputError
 from exodeep_gui.io.simulated import write_simulated_set
-from exodeep_gui.ml.dataset import TrainingDataError, check_training_items, find_training_items, split_items
+from exodeep_gui.ml.training.dataset import TrainingDataError, check_training_items, find_training_items, split_items
 
 TINY_SCHEDULE = (Stage(8, 4, 2, 4), Stage(16, 2, 4, 3))
 PARAMS = SimulationParams(frames=40, height=48, width=48, events=5, docked=5, visiting=2)
@@ -26,7 +26,7 @@ def sim_folder(tmp_path_factory):
 
 
 def tiny_options(**kw):
-    from exodeep_gui.ml.train import TrainOptions
+    from exodeep_gui.ml.training.train import TrainOptions
 
     base = dict(schedule=TINY_SCHEDULE, filters=(4, 6, 8), checkpoint_every=2, seed=3)
     base.update(kw)
@@ -90,7 +90,7 @@ def test_sampler_balances_classes_and_keeps_time_order():
 def test_tversky_loss_values():
     from keras import ops
 
-    from exodeep_gui.ml.train import tversky_loss
+    from exodeep_gui.ml.training.train import tversky_loss
 
     y = np.eye(3, dtype=np.float32)[np.random.default_rng(0).integers(0, 3, (2, 4, 4, 4))]
     loss = tversky_loss()
@@ -106,7 +106,7 @@ def test_tversky_loss_values():
 def test_train_writes_a_model_folder_that_detects(sim_folder, tmp_path):
     from exodeep_gui.core.detection import DetectOptions
     from exodeep_gui.ml.detect import Detector
-    from exodeep_gui.ml.train import train
+    from exodeep_gui.ml.training.train import train
 
     items = find_training_items([sim_folder])
     tr, va = split_items(items, 0.3, seed=0)
@@ -146,7 +146,7 @@ def test_cancel_then_resume_continues_without_lost_steps(sim_folder, tmp_path):
 
     from exodeep_gui.ml.model_folder import ModelFolder
     from exodeep_gui.ml.models import load_keras_model, resolve_model
-    from exodeep_gui.ml.train import resume, train
+    from exodeep_gui.ml.training.train import resume, train
     from exodeep_gui.ml.unet import ModelError
 
     items = find_training_items([sim_folder])
@@ -198,7 +198,7 @@ def test_cancel_then_resume_continues_without_lost_steps(sim_folder, tmp_path):
 
 def test_fine_tune_starts_from_a_model_folder(sim_folder, tmp_path):
     from exodeep_gui.ml.models import load_keras_model, read_model_folder
-    from exodeep_gui.ml.train import train
+    from exodeep_gui.ml.training.train import train
 
     items = find_training_items([sim_folder])
     base = tmp_path / "base"
@@ -221,9 +221,10 @@ from pathlib import Path
 out, rows, kill = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
 from exodeep_gui.core.progress import run_to_end
-from exodeep_gui.core.schedule import Stage
-from exodeep_gui.ml import model_folder, train as train_mod
-from exodeep_gui.ml.dataset import TrainingItem
+from exodeep_gui.ml.training.schedule import Stage
+from exodeep_gui.ml import model_folder
+from exodeep_gui.ml.training import train as train_mod
+from exodeep_gui.ml.training.dataset import TrainingItem
 
 def die():
     sys.stdout.flush()
@@ -313,7 +314,7 @@ def test_a_run_killed_at_any_moment_resumes_without_lost_steps(sim_folder, tmp_p
     goes on from it to the end with every step once in the history and nothing half-written left."""
     from exodeep_gui.ml.model_folder import ModelFolder
     from exodeep_gui.ml.models import load_keras_model, resolve_model
-    from exodeep_gui.ml.train import resume
+    from exodeep_gui.ml.training.train import resume
 
     items = find_training_items([sim_folder])[:2]
     out = tmp_path / "model"
@@ -349,7 +350,7 @@ def test_a_full_disk_during_a_checkpoint_keeps_the_previous_one(sim_folder, tmp_
     """The disk fills up while a run goes on: the next checkpoint fails with one line naming it, the
     checkpoint before is whole, and once space is freed the run resumes from it."""
     from exodeep_gui.ml.model_folder import ModelFolder
-    from exodeep_gui.ml.train import resume, train
+    from exodeep_gui.ml.training.train import resume, train
     from tests.io.full_disk import fill, small_disk
 
     items = find_training_items([sim_folder])[:2]

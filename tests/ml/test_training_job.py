@@ -1,11 +1,11 @@
-"""ml.training_job: the wizard's trial (time per step, memory pre-flight) and its request."""
+"""ml.training.job: the wizard's trial (time per step, memory pre-flight) and its request."""
 
 import pytest
 
 from exodeep_gui.core.progress import run_to_end
-from exodeep_gui.core.schedule import Stage
-from exodeep_gui.ml.train import TrainOptions
-from exodeep_gui.ml.training_job import _is_out_of_memory, lowered, trial
+from exodeep_gui.ml.training.schedule import Stage
+from exodeep_gui.ml.training.train import TrainOptions
+from exodeep_gui.ml.training.job import _is_out_of_memory, lowered, trial
 
 
 def test_trial_measures_every_stage_and_estimates_the_run(tiny_model_dir):

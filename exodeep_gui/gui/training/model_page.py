@@ -12,10 +12,10 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout,
                                QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWizardPage)
 
 from exodeep_gui.core.progress import clock_text
-from exodeep_gui.core.schedule import PRESET_HELP, PRESETS, ScheduleError, Stage
+from exodeep_gui.ml.training.schedule import PRESET_HELP, PRESETS, ScheduleError, Stage
 from exodeep_gui.gui import workers
 from exodeep_gui.gui.training.plan import VALID, TrainingPlan
-from exodeep_gui.ml import training_job
+from exodeep_gui.ml.training import job as training_job
 from exodeep_gui.ml.model_folder import ModelFolder
 from exodeep_gui.ml.models import PUBLISHED, find_local, resolve_model
 from exodeep_gui.paths import bundled_models, portable_model_spec
@@ -212,7 +212,7 @@ class ModelPage(QWizardPage):
         unfinished = folder is not None and folder.is_unfinished()
         self.resume_button.setVisible(unfinished)
         if unfinished:
-            from exodeep_gui.ml.training_job import describe_folder
+            from exodeep_gui.ml.training.job import describe_folder
 
             info = describe_folder(folder.path)
             where = f" (step {info['step']} of {info['total']})" if "step" in info else ""
@@ -267,7 +267,7 @@ class ModelPage(QWizardPage):
         self.trial_label.setText("Measuring: " + p.message)
 
     def _trial_result(self, result: dict) -> None:
-        from exodeep_gui.ml.training_job import lowered
+        from exodeep_gui.ml.training.job import lowered
 
         self.trial_result = result
         lines = [f"Runs on: {result['device']}."]

@@ -12,11 +12,11 @@ from typing import List, Optional
 import numpy as np
 
 from exodeep_gui.core.events import EventTable
-from exodeep_gui.core.targets import check_annotations
+from exodeep_gui.ml.training.targets import check_annotations
 from exodeep_gui.io.movie_io import movie_stem
 from exodeep_gui.ml.model_folder import DATA, ModelFolder
-from exodeep_gui.ml.train import TrainOptions
-from exodeep_gui.ml.training_job import TrainRequest
+from exodeep_gui.ml.training.train import TrainOptions
+from exodeep_gui.ml.training.job import TrainRequest
 
 TRAIN, VALID, UNUSED = "train", "validation", "not used"
 MIN_EVENTS = 50          # fewer annotated training events than this: warn (the model will learn little)
@@ -81,7 +81,7 @@ class TrainingPlan:
 
     def add_file(self, movie_path) -> DataRow:
         """A movie file with its annotations beside it (``NAME.csv``/``.xml``); problems are kept on the row."""
-        from exodeep_gui.ml.dataset import TrainingDataError, TrainingItem, _annotation_for, check_training_items
+        from exodeep_gui.ml.training.dataset import TrainingDataError, TrainingItem, _annotation_for, check_training_items
         from exodeep_gui.io.masks import mask_for
         from exodeep_gui.io.movie_io import open_movie
         from exodeep_gui.io.results import read_events
@@ -196,7 +196,7 @@ def count_counter_examples(rows: List[DataRow], params, docs=(), cancel=None):
     {name: (kept, left out)}. Runs the spot detector over whole movies: a worker's job."""
     from exodeep_gui.core.progress import Progress
     from exodeep_gui.core.spots import detect_spots
-    from exodeep_gui.core.targets import build_target
+    from exodeep_gui.ml.training.targets import build_target
 
     out = {}
     for i, row in enumerate(rows):

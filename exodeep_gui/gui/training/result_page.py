@@ -8,7 +8,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QPushButton, QT
                                QVBoxLayout, QWizardPage)
 
 from exodeep_gui.gui import workers
-from exodeep_gui.ml import training_job
+from exodeep_gui.ml.training import job as training_job
 from exodeep_gui.gui.training.plan import TrainingPlan
 
 HEADERS = ("validation movie", "precision: before → after", "recall: before → after", "F1: before → after")

@@ -28,7 +28,7 @@ def _outline(mask: np.ndarray) -> np.ndarray:
 def _preview_job(frame, index, events, params, cancel=None):
     """A generator for a worker: (kept, left out) masks of one frame."""
     from exodeep_gui.core.progress import Progress
-    from exodeep_gui.core.targets import counter_examples_in_frame
+    from exodeep_gui.ml.training.targets import counter_examples_in_frame
 
     yield Progress("preview", 0, 1, "finding spots")
     return counter_examples_in_frame(frame, index, events, params)

@@ -4,7 +4,7 @@ The wizard collects a frozen :class:`TrainRequest` and runs, in a child process 
 window never imports the framework and a crash of it is a message):
 
 - :func:`run_training`: writes the reviewed events of the open movies (and, if asked, simulated
-  movies) into the model folder's ``data/``, then trains (or resumes) with ``ml.train``; yields
+  movies) into the model folder's ``data/``, then trains (or resumes) with ``ml.training.train``; yields
   its progress; returns a small summary;
 - :func:`trial`: a short measured trial on this hardware: seconds per step of every stage (on
   random batches of the stage's shape, which cost what real ones do), with a memory pre-flight
@@ -23,9 +23,9 @@ from typing import Optional, Sequence, Tuple
 import numpy as np
 
 from exodeep_gui.core.progress import CancelToken, Progress, run_to_end
-from exodeep_gui.core.schedule import Stage
+from exodeep_gui.ml.training.schedule import Stage
 from exodeep_gui.ml.model_folder import DATA, ModelFolder
-from exodeep_gui.ml.train import TrainOptions, items_from_rows
+from exodeep_gui.ml.training.train import TrainOptions, items_from_rows
 
 Item = Tuple[str, str, str]         # movie, annotations, mask ("" when none)
 
@@ -77,8 +77,8 @@ class TrainingSummary:
 
 def run_training(request: TrainRequest, cancel: Optional[CancelToken] = None):
     """Train (or resume) as the request says; yields progress, returns a :class:`TrainingSummary`."""
-    from exodeep_gui.ml.dataset import check_training_items
-    from exodeep_gui.ml.train import resume, train
+    from exodeep_gui.ml.training.dataset import check_training_items
+    from exodeep_gui.ml.training.train import resume, train
 
     folder = ModelFolder(request.folder)
     if request.resume:
@@ -120,7 +120,7 @@ def trial(options: TrainOptions, steps: int = 2, validation_frames: int = 32,
     not fit in memory (halving it until one step runs). Returns {"stages": [...], "messages": [...],
     "validation_s": estimated seconds of all validations, "total_s": the estimated wall time}."""
     from exodeep_gui.ml.device import describe_device
-    from exodeep_gui.ml.train import _compile, _initial_model
+    from exodeep_gui.ml.training.train import _compile, _initial_model
     from exodeep_gui.ml.unet import import_keras
 
     keras = import_keras()

@@ -11,7 +11,7 @@ import numpy as np
 
 from exodeep_gui.core.evaluate import Scores, evaluate_events
 from exodeep_gui.core.movie import Movie
-from exodeep_gui.core.patches import TrainingMovie
+from exodeep_gui.ml.training.patches import TrainingMovie
 from exodeep_gui.core.postprocess import events_from_segmentation
 from exodeep_gui.core.progress import CancelToken
 from exodeep_gui.ml.unet import UNetSpec

@@ -18,10 +18,10 @@ import numpy as np
 
 from exodeep_gui.core.movie import MovieError
 from exodeep_gui.core.normalize import normalize_frames
-from exodeep_gui.core.patches import TrainingMovie
+from exodeep_gui.ml.training.patches import TrainingMovie
 from exodeep_gui.core.progress import CancelToken, Progress, ProgressClock
 from exodeep_gui.core.spots import SpotParams, detect_spots
-from exodeep_gui.core.targets import DEFAULT_CONE, build_target, check_annotations
+from exodeep_gui.ml.training.targets import DEFAULT_CONE, build_target, check_annotations
 from exodeep_gui.io.masks import MaskError, mask_for, read_mask
 from exodeep_gui.io.movie_io import find_movies, open_movie
 from exodeep_gui.io.results import AnnotationError, read_events

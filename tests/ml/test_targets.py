@@ -1,7 +1,7 @@
 import numpy as np
 
 from exodeep_gui.core.events import EventTable
-from exodeep_gui.core.targets import build_target, check_annotations
+from exodeep_gui.ml.training.targets import build_target, check_annotations
 
 
 def _ev(rows):
