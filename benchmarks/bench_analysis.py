@@ -4,6 +4,9 @@ with 300 events (goal: under 10 s on the 2-core development machine), then the r
 
   python benchmarks/bench_analysis.py [--frames 1000 --size 300 --events 300 --repeats 3]
   python benchmarks/bench_analysis.py --truth     # only the truth check of the README (3 movies, 300 events)
+  python benchmarks/bench_analysis.py --events-only [--cells 200 --total-events 35000]
+      # events tables without movies: `exodeep analyze --events DIR --conditions FILE --out OUT`
+      # on generated cells (masks, events, a paired conditions table), timed as a whole
 
 The movie is simulated first (not timed; a minute or so and ~4 GB of memory at the default size).
 Prints the simulation time, each analysis run, the best and median, events/s and the report time;
@@ -66,6 +69,56 @@ def truth_check() -> None:
     print(f"FWHM: median {np.nanmedian(np.concatenate(est['fwhm'])):.2f} px (truth {2.3548 * 1.3:.2f} px)")
 
 
+def make_event_tables(folder: Path, cells: int, total_events: int, seed: int = 0) -> Path:
+    """``cells`` cells (before/after pairs): a 256 × 256 elliptic mask each, events (X, Y, Slice)
+    uniform in it, half of them in a few clusters, ``total_events`` in all; returns the conditions table."""
+    import tifffile
+
+    from exodeep_gui.core.analysis.spatial import random_points
+
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    per = rng.multinomial(total_events, np.full(cells, 1.0 / cells))
+    yy, xx = np.mgrid[0:256, 0:256]
+    lines = ["movie,condition,pair,frames,frame_interval_s,pixel_size_um"]
+    for c in range(cells):
+        mask = ((xx - 128) / rng.uniform(70, 120)) ** 2 + ((yy - 128) / rng.uniform(70, 120)) ** 2 < 1
+        n = int(per[c])
+        pts = random_points(mask, n, rng)
+        k = n // 2
+        centres = random_points(mask, 4, rng)
+        pts[:k] = centres[rng.integers(0, 4, k)] + rng.normal(0, 4, (k, 2))
+        pts = np.clip(pts, 0, 255)
+        inside = mask[np.rint(pts[:, 1]).astype(int), np.rint(pts[:, 0]).astype(int)]
+        pts[~inside] = random_points(mask, int((~inside).sum()), rng)     # cluster points outside: anywhere
+        frames = rng.integers(1, 1001, len(pts))
+        name = f"cell{c:03d}"
+        rows = ["X,Y,Slice,id,score,size"] + [f"{x:.2f},{y:.2f},{f},{i + 1},,"
+                                              for i, ((x, y), f) in enumerate(zip(pts, frames))]
+        (folder / f"{name}_events.csv").write_text("\n".join(rows) + "\n")
+        tifffile.imwrite(folder / f"{name}_mask.tif", mask.astype(np.uint8))
+        lines.append(f"{name},{'before' if c % 2 == 0 else 'after'},p{c // 2},1001,0.3,0.16")
+    table = folder / "conditions.csv"
+    table.write_text("\n".join(lines) + "\n")
+    return table
+
+
+def events_only(cells: int, total_events: int) -> None:
+    from exodeep_gui.cli import main as cli
+
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        table = make_event_tables(Path(tmp) / "tables", cells, total_events)
+        n = sum(len(p.read_text().splitlines()) - 1 for p in (Path(tmp) / "tables").glob("*_events.csv"))
+        print(f"generated {cells} cells, {n} events in {time.perf_counter() - t0:.1f} s (not timed below)")
+        for run, extra in (("default: figures of 10 cells", []), ("--movie-figures 0", ["--movie-figures", "0"])):
+            out = Path(tmp) / f"out{len(extra)}"
+            t0 = time.perf_counter()
+            rc = cli(["analyze", "--events", str(Path(tmp) / "tables"), "--conditions", str(table), "--out", str(out)]
+                     + extra)
+            print(f"exodeep analyze --events ({run}): {time.perf_counter() - t0:.1f} s, exit status {rc}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", type=int, default=1000)
@@ -74,9 +127,15 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--no-report", action="store_true")
     ap.add_argument("--truth", action="store_true", help="run only the truth check")
+    ap.add_argument("--events-only", action="store_true", help="time an events-only analysis of --cells cells")
+    ap.add_argument("--cells", type=int, default=200)
+    ap.add_argument("--total-events", type=int, default=35000)
     args = ap.parse_args()
     if args.truth:
         truth_check()
+        return 0
+    if args.events_only:
+        events_only(args.cells, args.total_events)
         return 0
     t0 = time.perf_counter()
     p = SimulationParams(frames=args.frames, height=args.size, width=args.size, events=args.events,
