@@ -85,8 +85,10 @@ def _conditions(folder: Path, rows) -> None:
         w.writerows(rows)
 
 
-def convert_set(dataset: Path, prefix: str, out: Path, name: str, conditions=None, frames=None) -> list:
-    """One set of the study: ``<prefix> - Exocytosis coordinates.RData`` etc. → ``out/name``."""
+def convert_set(dataset: Path, prefix: str, out: Path, name: str, conditions=None, frames=None,
+                first_s=None) -> list:
+    """One set of the study: ``<prefix> - Exocytosis coordinates.RData`` etc. → ``out/name``; with
+    ``first_s``, only the first ``first_s`` seconds of each movie (its events and its frames)."""
     ex = _first(dataset / f"{prefix} - Exocytosis coordinates.RData")
     masks = _first(dataset / f"{prefix} - Cell masks.RData")
     timer = np.asarray(_first(dataset / f"{prefix} - Acquisition time.RData"), float)
@@ -104,13 +106,18 @@ def convert_set(dataset: Path, prefix: str, out: Path, name: str, conditions=Non
     seen, rows = {}, []
     for i, (e, m, t_s, cond, nf) in enumerate(zip(ex, masks, timer, conditions, frames)):
         cell = f"{name}_{i + 1:03d}"
-        note = _write_cell(folder, cell, _events(e), np.asarray(m))
+        e = _events(e)
+        dt = t_s / (int(nf) - 1)
+        if first_s is not None:
+            nf = int(first_s // dt) + 1
+            e = e[e[:, 2] <= nf]
+        note = _write_cell(folder, cell, e, np.asarray(m))
         if note:
             notes.append(note)
         seen[cond] = seen.get(cond, 0) + 1
         pair = f"p{seen[cond]:02d}" if len(set(conditions)) == 2 else ""
         label = "before" if cond == "Ctrl" and pair else ("after" if pair else cond)
-        rows.append([cell, label, pair, int(nf), f"{t_s / (int(nf) - 1):.6g}", PIXEL_SIZE_UM])
+        rows.append([cell, label, pair, int(nf), f"{dt:.6g}", PIXEL_SIZE_UM])
     if len(set(conditions)) == 2:                         # before first: d > 0 means the drug raised it
         rows.sort(key=lambda r: r[1] != "before")
     _conditions(folder, rows)
@@ -128,10 +135,13 @@ def convert(dataset: Path, out: Path) -> int:
         w.writerows([f"Ctrl_{i + 1:03d}", f"{r:.8g}"] for i, r in enumerate(rate))
     for prefix, name in PAIRED.items():
         notes += convert_set(dataset, prefix, out, name)
+    # histamine acts at once and briefly: the study's later analysis (Lachuer et al. 2025, PLoS Comput
+    # Biol, Methods) kept only the first 60 s after its addition; the same window before it
+    notes += convert_set(dataset, "Histamine", out, "Histamine60s", first_s=60.0)
     notes += convert_set(dataset, "PLL", out, "PLL")
     for n in notes:
         print(f"note: {n}")
-    print(f"converted {len(PAIRED) + 2} sets into {out}")
+    print(f"converted {len(PAIRED) + 3} sets into {out}")
     return 0
 
 
@@ -156,7 +166,7 @@ def compare(converted: Path, analyses: Path) -> int:
     print(f"  per cell: median |relative difference| {np.median(rel):.3f} (IQR {np.percentile(rel, 25):.3f}–"
           f"{np.percentile(rel, 75):.3f}), within 10 %: {np.mean(rel <= 0.10):.0%}; Pearson r "
           f"{pearsonr(a, b)[0]:.3f}, Spearman {spearmanr(a, b)[0]:.3f}; median ratio {np.median(a / b):.3f}")
-    for name in list(PAIRED.values()) + ["PLL"]:
+    for name in list(PAIRED.values()) + ["Histamine60s", "PLL"]:
         path = analyses / name / "comparisons.csv"
         if not path.exists():
             continue

@@ -234,6 +234,7 @@ def cmd_analyze_events(args, options) -> int:
     from exodeep_gui.core.progress import run_to_end
     from exodeep_gui.io.analysis_output import check_outputs, write_analysis
     from exodeep_gui.io.atomic import write_text_atomic
+    from exodeep_gui.io.event_tables import condition_order
 
     out = Path(args.out)
     check_outputs(out, args.overwrite)                 # before any work
@@ -265,7 +266,7 @@ def cmd_analyze_events(args, options) -> int:
           f"{f', {len(failed)} failed (reasons above)' if failed else ''}; run report: {report}", file=sys.stderr)
     if not analyses:
         raise UserError(f"no movie analysed: no tables, figures or report written to {out}")
-    order = list(dict.fromkeys(it.condition for it in items))
+    order = condition_order(args.conditions, items)
     analyses.sort(key=lambda a: order.index(a.condition))
     with ProgressBar("report") as bar:
         written = run_to_end(write_analysis(out, analyses, options, overwrite=args.overwrite,

@@ -93,6 +93,12 @@ def analyze_event_table(item: EventTableItem, options: AnalysisOptions = Analysi
     return result
 
 
+def condition_order(conditions, items) -> List[str]:
+    """The conditions in the order of the conditions table (the paired d is later − earlier)."""
+    table = read_conditions(conditions) if isinstance(conditions, (str, Path)) else (conditions or {})
+    return list(dict.fromkeys([r.condition for r in table.values()] + [it.condition for it in items]))
+
+
 @dataclass
 class EventTablesResult:
     analyses: List[MovieAnalysis]           # the movies analysed, conditions in the table's order
@@ -120,7 +126,7 @@ def event_tables_job(folder, conditions, out=None, options: AnalysisOptions = An
             problems.append(str(exc))
             continue
         analyses.append(a)
-    order = list(dict.fromkeys(it.condition for it in items))
+    order = condition_order(conditions, items)
     analyses.sort(key=lambda a: order.index(a.condition))
     written = None
     if out is not None and analyses:
