@@ -73,7 +73,7 @@ def movie_map(a):
     ax.legend(loc="lower right", fontsize=7, framealpha=0.7)
     on = "the mean image" if img is not None else "the cell mask (no movie)"
     src = a.mask_source if "mask" in a.mask_source else f"{a.mask_source} mask"
-    ax.set_title(f"{a.name}: events on {on} ({src})", fontsize=9)
+    ax.set_title(f"{a.name}: events on {on}\n({src})", fontsize=9)
     ax.set_xlabel("x (px)")
     ax.set_ylabel("y (px)")
     return fig

@@ -29,7 +29,7 @@ from typing import List, Optional
 import numpy as np
 
 from exodeep_gui.core.analysis.options import FWHM_PER_SIGMA, AnalysisOptions
-from exodeep_gui.core.analysis.spread import fit_total_decay, measure_spread
+from exodeep_gui.core.analysis.spread import fit_gaussians, fit_total_decay, measure_spread
 from exodeep_gui.core.analysis.traces import Traces
 
 TAU_GRID = np.geomspace(0.1, 300.0, 80)          # frames
@@ -268,47 +268,39 @@ def fit_mean_decay(y: np.ndarray, min_points: int = 5):
 
 
 # ---------------------------------------------------------------- size
-def _gauss2d(xy, amp, x0, y0, sigma, c):
-    x, y = xy
-    return amp * np.exp(-((x - x0) ** 2 + (y - y0) ** 2) / (2 * sigma ** 2)) + c
-
-
 def fit_sizes(traces: Traces, peak, bidx, options: AnalysisOptions, ok, notes) -> np.ndarray:
-    """σ (px) of a 2D Gaussian fitted to each event's peak frame minus its baseline image."""
-    from scipy.optimize import curve_fit
-
+    """σ (px) of a 2D Gaussian fitted to each event's peak frame minus its baseline image, on
+    (2·size_half_px + 1)² px (all events at once: core.analysis.spread.fit_gaussians)."""
     boxes, n = traces.boxes, len(peak)
-    fx, fy = traces.x - np.rint(traces.x), traces.y - np.rint(traces.y)
     h, s = options.box_half, options.size_half_px
     sigma = np.full(n, np.nan)
-    yy, xx = np.mgrid[-s:s + 1, -s:s + 1].astype(float)
+    if n == 0:
+        return sigma
+    rows = np.arange(n)
+    L = boxes.shape[1]
+    crop = boxes[:, :, h - s:h + s + 1, h - s:h + s + 1].astype(np.float64)
+    valid_b = (bidx >= 0) & (bidx < L)
+    base_frames = np.where(valid_b[:, :, None, None], crop[rows[:, None], np.clip(bidx, 0, L - 1)], np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        base = np.nanmean(base_frames, axis=1)
+    img = (crop[rows, np.clip(peak, 0, L - 1)] - base).reshape(n, -1)
+    w = np.isfinite(img).astype(np.float64)
+    img = np.where(w > 0, img, 0.0)
+    yy, xx = (g.ravel().astype(float) for g in np.mgrid[-s:s + 1, -s:s + 1])
+    fx, fy = traces.x - np.rint(traces.x), traces.y - np.rint(traces.y)
+    p = fit_gaussians(img, w, xx, yy, fx, fy, iterations=20, s_max=float(s) ** 2)
+    sig = np.sqrt(p[:, 3])
     for i in range(n):
-        if not ok[i]:
+        if not ok[i] or not valid_b[i].any():
             continue
-        frames = bidx[i][(bidx[i] >= 0) & (bidx[i] < boxes.shape[1])]
-        if not len(frames):
-            continue
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            img = boxes[i, peak[i]] - np.nanmean(boxes[i, frames], axis=0)
-        img = img[h - s:h + s + 1, h - s:h + s + 1].astype(float)
-        good = np.isfinite(img)
-        if good.sum() < 12:
+        if w[i].sum() < 12:
             notes[i].append("no size fit (event at the border)")
-            continue
-        v = img[good]
-        p0 = (max(float(np.nanmax(img)), 1e-6), fx[i], fy[i], 1.5, float(np.nanmedian(img)))
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                p, _ = curve_fit(_gauss2d, (xx[good], yy[good]), v, p0=p0,
-                                 bounds=([0, -2.5, -2.5, 0.3, -np.inf], [np.inf, 2.5, 2.5, float(s), np.inf]),
-                                 maxfev=2000)
-        except (RuntimeError, ValueError):
+        elif not (np.isfinite(sig[i]) and p[i, 0] > 0 and abs(p[i, 1] - fx[i]) <= 2.5 and abs(p[i, 2] - fy[i]) <= 2.5
+                  and sig[i] >= 0.3):
             notes[i].append("size fit did not converge")
-            continue
-        if p[3] >= 0.98 * s:
+        elif sig[i] >= 0.98 * s:
             notes[i].append("size larger than the fit window")
-            continue
-        sigma[i] = p[3]
+        else:
+            sigma[i] = sig[i]
     return sigma

@@ -36,7 +36,7 @@ from typing import List
 
 import numpy as np
 
-SIGMA2_GRID = np.geomspace(0.25, 40.0, 64)        # px², the per-frame width search
+SIGMA2_GRID = np.geomspace(0.25, 40.0, 40)        # px², the per-frame width search
 S0_GRID = np.geomspace(0.6, 9.0, 28)              # px², σ² at the peak
 D_GRID = np.linspace(0.0, 3.0, 61)                # px² per frame
 MIN_SNR = 4.0                                     # matched-filter SNR of a frame used for the width
@@ -79,9 +79,10 @@ def _linear_fit(I, w, G):
     return a, c, sii - a * sig - c * si
 
 
-def _fit_centre(img, w, xx, yy, x_start, y_start, iterations: int = 12):
-    """Batched damped Gauss–Newton fit of A·exp(−r²/2s) + c (A, x0, y0, s = σ², c) to ``img`` (n, P);
-    returns x0, y0 (px), falling back to the start where the fit fails or wanders."""
+def fit_gaussians(img, w, xx, yy, x_start, y_start, iterations: int = 12, s_max: float = 40.0):
+    """Batched damped Gauss–Newton (Levenberg–Marquardt) fit of A·exp(−r²/2s) + c (A, x0, y0,
+    s = σ², c) to each row of ``img`` (n, P) with weights ``w`` (0: no pixel), pixel coordinates
+    ``xx``, ``yy`` (P,); returns the (n, 5) parameters (NaN rows where the fit is not finite)."""
     n = len(img)
     s = np.full(n, 2.0)
     x0, y0 = x_start.copy(), y_start.copy()
@@ -109,13 +110,20 @@ def _fit_centre(img, w, xx, yy, x_start, y_start, iterations: int = 12):
                 except np.linalg.LinAlgError:
                     break
             new = p + step
-            new[:, 3] = np.clip(new[:, 3], 0.2, 40.0)
+            new[:, 3] = np.clip(new[:, 3], 0.2, s_max)
             sse_old = (w * r ** 2).sum(1)
             g2 = np.exp(-((xx[None] - new[:, 1:2]) ** 2 + (yy[None] - new[:, 2:3]) ** 2) / (2 * new[:, 3:4]))
             sse_new = (w * (img - (new[:, :1] * g2 + new[:, 4:5])) ** 2).sum(1)
             better = np.isfinite(sse_new) & (sse_new <= sse_old)
             p = np.where(better[:, None], new, p)
             lam = np.where(better, lam * 0.3, lam * 10.0)
+    return np.where(np.isfinite(p).all(1)[:, None], p, np.nan)
+
+
+def _fit_centre(img, w, xx, yy, x_start, y_start):
+    """The centre (x0, y0 px) of the Gaussian fitted to ``img``, else the start where the fit fails
+    or wanders more than 2 px."""
+    p = fit_gaussians(img, w, xx, yy, x_start, y_start)
     x0, y0 = p[:, 1], p[:, 2]
     bad = ~np.isfinite(x0) | ~np.isfinite(y0) | (np.hypot(x0 - x_start, y0 - y_start) > 2.0) | ~(p[:, 0] > 0)
     return np.where(bad, x_start, x0), np.where(bad, y_start, y0)
