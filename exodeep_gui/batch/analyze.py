@@ -29,7 +29,7 @@ from exodeep_gui.io.movie_io import movie_stem
 
 PER_MOVIE = "per_movie"
 SUFFIX = ".analysis.pkl"
-FILE_VERSION = 1                    # of the per-movie file (in the fingerprint: a new layout redoes the movies)
+FILE_VERSION = 2                    # of the per-movie file (in the fingerprint: a new layout redoes the movies)
 
 
 @dataclass(frozen=True)

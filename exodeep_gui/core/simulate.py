@@ -27,8 +27,8 @@ The model, per pixel and frame (all intensities in photons, then camera counts):
 Ground truth is the (x, y) position (column, row, pixels) and the frame t0 of the rise, with
 per-event extra columns: ``sbr`` (F/F0 at the centre pixel), ``tau_frames`` (decay time constant
 of the total signal), ``spread_px2_per_frame`` (growth of σ² per frame), ``diffusion_px2_per_frame``
-(D of σ² = σ0² + 2Dt, so half of it), ``fusion_mode`` (``full`` or ``kiss-and-run``), and what an ideal, noise-free measurement in a
-disc of radius :data:`TRUTH_DISC_RADIUS_PX` centred on the event gives (see
+(D of σ² = σ0² + 2Dt, so half of it), ``fusion_mode`` (``full`` or ``kiss-and-run``), and what an
+ideal, noise-free measurement in a disc of radius :data:`TRUTH_DISC_RADIUS_PX` centred on the event gives (see
 :func:`ideal_disc_kinetics`): ``dF_F0`` (ΔF/F0 at the peak, F0 being the cell's fluorescence
 above the extracellular background), ``t_half_frames`` (time for that disc's excess signal to
 fall to half its peak: decay and spreading together) and ``fwhm_px`` (of the spot at the peak).

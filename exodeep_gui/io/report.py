@@ -120,8 +120,9 @@ def _movie_table(analyses) -> tuple:
     keys: Dict[str, None] = dict.fromkeys(MOVIE_TABLE_KEYS)
     for a in analyses:
         u = a.units
-        keys.update(dict.fromkeys([u.area_col(), u.rate_col(), "dF_F0_median", u.t("t_half_median"),
-                                   u.l("fwhm_median"), "decay_r2_median", "ripley_verdict", "mask"]))
+        measured = ["dF_F0_median", u.t("t_half_median"), u.l("fwhm_median"), "decay_r2_median"] if a.has_pixels \
+            else [u.l("nn_median"), "clark_evans_R", "interval_cv"]
+        keys.update(dict.fromkeys([u.area_col(), u.rate_col(), *measured, "ripley_verdict", "mask"]))
     header = list(keys)
     return header, [[fmt(_round(a.summary.get(k))) for k in header] for a in analyses]
 

@@ -2,31 +2,36 @@
 pHusion and ExoJ fit each event's spot), for all events at once.
 
 Model. After fusion the released fluorescence spreads in the membrane while it fades. Each frame
-t = 0, 1, … from the peak, minus the event's baseline image (the mean of its baseline frames), is
-fitted with a 2D Gaussian of amplitude A_t, variance σ_t² (width), centre (x0, y0) and offset c_t:
+t = 0, 1, … from the peak, minus the event's baseline image (the mean of its baseline frames,
+followed for the cell's bleaching when the pipeline gives it), is a 2D Gaussian of amplitude A_t,
+variance σ_t² (width) and centre (x0, y0) on the (2·half + 1)² px around the event:
 
-    I_t(x, y) = A_t · exp(−((x − x0)² + (y − y0)²) / (2σ_t²)) + c_t
+    I_t(x, y) = A_t · exp(−((x − x0)² + (y − y0)²) / (2σ_t²))
 
 * The centre is fitted once, on the sum of the first three frames from the peak (a batched
-  Gauss–Newton fit of all five parameters), and kept for the later frames (the centre of a
-  spreading puff does not move; fitting it on fading frames only adds noise).
-* Per frame, A_t and c_t are linear given σ_t²: σ_t² is found by a grid search (A_t and c_t solved
-  exactly for every grid value), refined by a parabola through the best three.
-* **Spreading**: 2D diffusion from a point-like source widens a Gaussian as σ²(t) = σ0² + 2Dt
-  (per axis), so D is the slope/2 of a weighted straight-line fit of σ_t² on t (weights ∝ SNR_t² /
-  σ_t⁴: the variance of a fitted σ² grows as σ⁴/SNR²), over the frames whose matched-filter SNR is
-  at least :data:`MIN_SNR`. D < 0 (noise around no spreading) is reported as 0.
-* **Decay**: with σ_t² taken from that line (less noisy than each frame's own), A_t and c_t are
-  solved again and the event's total fluorescence S_t = 2π·A_t·σ_t² (the Gaussian's integral, which
-  spreading leaves unchanged) is fitted with S_t/S_0 = a·e^(−t/τ) + b (core.analysis.kinetics.fit_decays):
-  τ is the decay of the fluorescence itself, not of a fixed disc that the puff spreads out of.
-  Frames where the spot is wider than the fit window can hold (σ > half-window / 2.5) are left out.
+  Levenberg–Marquardt fit of amplitude, centre, width and offset: :func:`fit_gaussians`), and kept
+  for the later frames (the centre of a spreading puff does not move; fitting it on fading frames
+  only adds noise). No offset is fitted on the frames: after the baseline image is taken away the
+  event is all that is left, and a free offset takes up the wings of a wide, faint spot.
+* Per frame, A_t is linear given σ_t²: for every σ² of a grid, A_t is solved exactly, which gives
+  each frame's width (refined by a parabola) and its matched-filter SNR.
+* **Spreading**: 2D diffusion from a point-like source widens a Gaussian as σ²(t) = σ0² + 2Dt (per
+  axis). σ0² and D are fitted together over the frames where the spot stands out (from the peak
+  while the SNR stays ≥ :data:`MIN_SNR`, one frame below it allowed): for each (σ0², D) of a grid
+  every frame's amplitude is exact, and the summed residual is the profile to minimise (weak
+  frames count little by themselves). D is refined by a parabola; its standard error comes from the
+  profile's curvature. D < 0 (noise around no spreading) is reported as 0.
+* **Decay**: with σ_t² from that line, A_t is solved again and the event's total fluorescence
+  S_t = 2π·A_t·σ_t² (the Gaussian's integral, which spreading leaves unchanged) is fitted with
+  S0·e^(−t/τ), weighted by its noise (:func:`fit_total_decay`): τ is the decay of the fluorescence
+  itself, not of a fixed disc that the puff spreads out of. Frames where the spot is wider than the
+  window can hold (σ > half / 2.5) are left out.
 * **Fusion mode** (where the data allow; blank otherwise): ``full`` when the spot widens
-  significantly (D − 2·SE(D) > 0 and σ² grows by at least :data:`MIN_GROWTH` over the frames fitted):
+  significantly (D − 2·SE(D) > 0 and σ² grows by at least :data:`MIN_GROWTH` over the frames used):
   the content spreads into the membrane (full fusion); ``kiss-and-run`` when its width stays that
-  of the spot (σ² grows by less than :data:`MIN_GROWTH` and D − 2·SE(D) ≤ 0) while its total
-  fluorescence falls to half within the frames fitted: a pore that closes and re-quenches the
-  vesicle without spreading. Blank with fewer than :data:`MIN_FRAMES` usable frames."""
+  of the spot (no significant growth, less than :data:`MIN_GROWTH`) while its total fluorescence
+  falls to half within the frames fitted: a pore that closes and re-quenches the vesicle without
+  spreading. Blank with fewer than :data:`MIN_FRAMES` frames where the spot stands out."""
 
 from __future__ import annotations
 
@@ -41,7 +46,6 @@ S0_GRID = np.geomspace(0.6, 9.0, 28)              # px², σ² at the peak
 D_GRID = np.linspace(0.0, 3.0, 61)                # px² per frame
 MIN_SNR = 4.0                                     # matched-filter SNR of a frame used for the width
 MIN_FRAMES = 3                                    # usable frames for a spreading estimate
-OFFSET = False
 MIN_GROWTH = 0.3                                  # relative growth of σ² that counts as spreading
 FULL, KISS = "full", "kiss-and-run"
 
@@ -101,7 +105,8 @@ def fit_gaussians(img, w, xx, yy, x_start, y_start, iterations: int = 12, s_max:
             Jw = J * w[..., None]
             H = np.einsum("npi,npj->nij", Jw, J)
             grad = np.einsum("npi,np->ni", Jw, r)
-            H = H + lam[:, None, None] * np.eye(5)[None] * np.maximum(np.diagonal(H, axis1=1, axis2=2), 1e-12)[:, :, None]
+            diag = np.maximum(np.diagonal(H, axis1=1, axis2=2), 1e-12)
+            H = H + lam[:, None, None] * np.eye(5)[None] * diag[:, :, None]
             ok = np.isfinite(H).all((1, 2)) & np.isfinite(grad).all(1)
             step = np.zeros_like(p)
             if ok.any():
@@ -167,13 +172,6 @@ def measure_spread(boxes: np.ndarray, peak: np.ndarray, bidx: np.ndarray, ok: np
     w3 = w[:, :3].min(1)
     x0, y0 = _fit_centre(first, w3, xx, yy, np.asarray(x_frac, float), np.asarray(y_frac, float))
     d2 = (xx[None] - x0[:, None]) ** 2 + (yy[None] - y0[:, None]) ** 2              # (n, P)
-    # each frame's offset: the mean of the window's corners (beyond its inscribed circle), where a
-    # spot as wide as the window allows adds under 5 % of its peak: a free offset would take up
-    # the wings of a wide, faint spot and shrink its width
-    corner = (xx ** 2 + yy ** 2) > s ** 2
-    with np.errstate(invalid="ignore", divide="ignore"):
-        off = (w[..., corner] * I[..., corner]).sum(-1) / w[..., corner].sum(-1)
-    I = np.where(w > 0, I - (np.nan_to_num(off)[..., None] if OFFSET else 0.0), 0.0)
     # per-frame width: grid search with A exact, then a parabola through the best three
     G = np.exp(-d2[:, None, :] / (2 * SIGMA2_GRID[None, :, None]))                  # (n, g, P)
     sgg = np.einsum("nmp,ngp->nmg", w, G * G)
@@ -188,7 +186,8 @@ def measure_spread(boxes: np.ndarray, peak: np.ndarray, bidx: np.ndarray, ok: np
     k1 = np.clip(k, 1, len(SIGMA2_GRID) - 2)
     e0, e1, e2 = (np.take_along_axis(sse, (k1 + d)[..., None], -1)[..., 0] for d in (-1, 0, 1))
     with np.errstate(invalid="ignore", divide="ignore"):
-        shift = np.where(np.isfinite(e0 + e1 + e2) & ((e0 - 2 * e1 + e2) > 0), 0.5 * (e0 - e2) / (e0 - 2 * e1 + e2), 0.0)
+        curv = e0 - 2 * e1 + e2
+        shift = np.where(np.isfinite(e0 + e1 + e2) & (curv > 0), 0.5 * (e0 - e2) / curv, 0.0)
     shift = np.where(k == k1, np.clip(shift, -1, 1), 0.0)
     sigma2 = np.exp(logg[k] + shift * step)
     Gt = np.exp(-d2[:, None, :] / (2 * sigma2[..., None]))
