@@ -52,16 +52,16 @@ def test_recovered_t_half_is_the_decay_not_the_spreading(measured):
     est = [a.columns["t_half_s"] / p.frame_interval_s for _, a, p in measured]
     truth = [s.truth.extra["tau_frames"] * np.log(2) for s, _, _ in measured]
     share, rel, _ = _agreement(est, truth)
-    assert share > 0.8 and rel < 0.3                             # measured: 0.87 and 0.21
+    assert share > 0.75 and rel < 0.3                            # measured: 0.83 and 0.22
     e, t = np.concatenate(est), np.concatenate(truth)
     ok = np.isfinite(e)
-    assert spearmanr(e[ok], t[ok])[0] > 0.65                     # measured: 0.74
+    assert spearmanr(e[ok], t[ok])[0] > 0.65                     # measured: 0.77
     medians = [np.nanmedian(e) for e in est]
     assert medians == sorted(medians)
-    np.testing.assert_allclose(medians, [np.median(x) for x in truth], rtol=0.2)     # measured: within 9 %
+    np.testing.assert_allclose(medians, [np.median(x) for x in truth], rtol=0.2)     # measured: within 15 %
     # a fixed disc's half-life (the spreading puff leaves the disc) is shorter: not what is reported
     disc = np.concatenate([s.truth.extra["t_half_frames"] for s, _, _ in measured])
-    assert np.nanmedian(e / disc) > 1.1                          # measured: 1.25
+    assert np.nanmedian(e / disc) > 1.1                          # measured: 1.22
 
 
 def test_diffusion_and_fusion_mode_follow_the_spreading():
@@ -82,13 +82,13 @@ def test_diffusion_and_fusion_mode_follow_the_spreading():
     est, truth, mode, mode_true = map(np.concatenate, (est, truth, mode, mode_true))
     full = mode_true == "full"
     ok = full & np.isfinite(est)
-    assert ok.sum() > 0.7 * full.sum()                                # measured: 0.86
-    assert spearmanr(est[ok], truth[ok])[0] > 0.35                    # measured: 0.44
-    assert np.median(np.abs(est[ok] - truth[ok]) / truth[ok]) < 0.65    # measured: 0.53
+    assert ok.sum() > 0.65 * full.sum()                               # measured: 0.76
+    assert spearmanr(est[ok], truth[ok])[0] > 0.4                     # measured: 0.54
+    assert np.median(np.abs(est[ok] - truth[ok]) / truth[ok]) < 0.45    # measured: 0.31
     assert np.nanmedian(est[~full]) < 0.25 * np.nanmedian(est[full])    # kiss-and-run: no spreading (measured 0)
     called = mode != ""
-    assert called.mean() > 0.7                                        # measured: 0.80
-    assert (mode[called] == mode_true[called]).mean() > 0.65            # measured: 0.74
+    assert called.mean() > 0.6                                        # measured: 0.72
+    assert (mode[called] == mode_true[called]).mean() > 0.7             # measured: 0.78
 
 
 def test_recovered_size_is_the_spot_size(measured):

@@ -44,7 +44,7 @@ import numpy as np
 SIGMA2_GRID = np.geomspace(0.25, 40.0, 40)        # px², the per-frame width search
 S0_GRID = np.geomspace(0.6, 9.0, 28)              # px², σ² at the peak
 D_GRID = np.linspace(0.0, 3.0, 61)                # px² per frame
-MIN_SNR = 4.0                                     # matched-filter SNR of a frame used for the width
+MIN_SNR = 5.0                                     # matched-filter SNR of a frame used for the width
 MIN_FRAMES = 3                                    # usable frames for a spreading estimate
 MIN_GROWTH = 0.3                                  # relative growth of σ² that counts as spreading
 FULL, KISS = "full", "kiss-and-run"
