@@ -11,6 +11,10 @@ else ``<movie>_mask.tif``, else automatic); the
 marker's fingerprint holds the options, the identity of the events and mask files it used and
 ExoDeep's version, so a movie is analysed again when any of them changed.
 
+Without movies (``exodeep analyze --events DIR``), :class:`AnalyzeEventsCommand` does the same per
+events table (``task.movie`` is the table, so its marker follows the table; the mask, the timing
+and the calibration are in the fingerprint), analysing it with io.event_tables.analyze_event_table.
+
 The per-movie files are this command's own intermediate files (a pickle: read back only from an
 output folder this command wrote, never from elsewhere); they are replaced whenever their marker
 does not match, with or without ``--overwrite`` (which is about the run's final outputs).
