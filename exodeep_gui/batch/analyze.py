@@ -11,6 +11,10 @@ else ``<movie>_mask.tif``, else automatic); the
 marker's fingerprint holds the options, the identity of the events and mask files it used and
 ExoDeep's version, so a movie is analysed again when any of them changed.
 
+Without movies (``exodeep analyze --events DIR``), :class:`AnalyzeEventsCommand` does the same per
+events table (``task.movie`` is the table, so its marker follows the table; the mask, the timing
+and the calibration are in the fingerprint), analysing it with io.event_tables.analyze_event_table.
+
 The per-movie files are this command's own intermediate files (a pickle: read back only from an
 output folder this command wrote, never from elsewhere); they are replaced whenever their marker
 does not match, with or without ``--overwrite`` (which is about the run's final outputs).
@@ -29,7 +33,7 @@ from exodeep_gui.io.movie_io import movie_stem
 
 PER_MOVIE = "per_movie"
 SUFFIX = ".analysis.pkl"
-FILE_VERSION = 1                    # of the per-movie file (in the fingerprint: a new layout redoes the movies)
+FILE_VERSION = 2                    # of the per-movie file (in the fingerprint: a new layout redoes the movies)
 
 
 @dataclass(frozen=True)
@@ -172,7 +176,6 @@ class AnalyzeCommand(MovieCommand):
         from exodeep_gui.core.analysis import analyze_movie, validate_events
         from exodeep_gui.core.progress import run_to_end
         from exodeep_gui.io.analysis_inputs import load_movie_events
-        from exodeep_gui.io.atomic import atomic_path
         from exodeep_gui.io.movie_io import open_movie
 
         job: AnalyzeJob = task.params
@@ -188,10 +191,7 @@ class AnalyzeCommand(MovieCommand):
         mask, mask_source = movie_mask(path, movie.shape[1:], s)
         analysis = run_to_end(analyze_movie(movie, events, s.options, mask, mask_source, job.label), progress)
         out = self.outputs(task)[0]
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(out, overwrite=True) as tmp:
-            with open(tmp, "wb") as fh:
-                pickle.dump(analysis, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        _save(analysis, out)
         notices = (getattr(movie, "metadata", None) or {}).get("notices", [])
         return {"events": len(events), "frames": movie.n_frames, "outputs": [str(out.absolute())],
                 "notes": [f"{path.name}: {n}" for n in notices],
@@ -253,3 +253,84 @@ def collect(tasks: Sequence[MovieTask], results: Sequence[MovieResult]) -> Tuple
                 analyses.append(a)
         out.append(r)
     return analyses, out
+
+
+# ---------------------------------------------------------------- events tables without their movies
+class AnalyzeEventsCommand(MovieCommand):
+    """``exodeep analyze --events DIR`` without movies: one task per events table (``task.movie`` is
+    the table, so the marker follows the table's identity); ``task.params`` is an
+    :class:`AnalyzeEventsJob`. The per-movie file is the same pickled MovieAnalysis."""
+
+    name = "analyze-events"
+
+    def outputs(self, task: MovieTask) -> List[Path]:
+        return [Path(task.out_dir) / PER_MOVIE / f"{task.name}{SUFFIX}"]
+
+    def fingerprint(self, options: AnalysisOptions) -> Dict[str, Any]:
+        from exodeep_gui import __version__
+
+        return {"exodeep": __version__, "file": FILE_VERSION, "options": asdict(options), "events_only": True}
+
+    def task_fingerprint(self, task: MovieTask, fingerprint: Dict[str, Any]) -> Dict[str, Any]:
+        """Plus the movie's name, its timing and calibration and the identity of its mask."""
+        item = task.params.item
+        return dict(fingerprint, label=item.name, frames=item.frames, frame_interval_s=item.frame_interval_s,
+                    pixel_size_um=item.pixel_size_um, mask=_identity(item.mask))
+
+    def check(self, task: MovieTask) -> None:
+        super().check(task)
+        if task.params.item.problem:
+            raise ValueError(task.params.item.problem)
+
+    def run(self, task: MovieTask, progress: Optional[Callable] = None) -> Dict[str, Any]:
+        from exodeep_gui.core.progress import run_to_end
+        from exodeep_gui.io.event_tables import analyze_event_table
+
+        job: AnalyzeEventsJob = task.params
+        analysis = run_to_end(analyze_event_table(job.item, job.options), progress)
+        out = self.outputs(task)[0]
+        _save(analysis, out)
+        kept = int(analysis.kept.sum())
+        return {"events": len(analysis), "frames": analysis.shape[0], "outputs": [str(out.absolute())],
+                "summary": f"{job.item.name}: {len(analysis)} events from {Path(job.item.table).name}, "
+                           f"{kept} in the cell"}
+
+
+@dataclass(frozen=True)
+class AnalyzeEventsJob:
+    options: AnalysisOptions
+    item: Any                       # io.event_tables.EventTableItem (paths and numbers)
+
+
+ANALYZE_EVENTS = AnalyzeEventsCommand()
+
+
+def _save(analysis, out: Path) -> None:
+    from exodeep_gui.io.atomic import atomic_path
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out, overwrite=True) as tmp:
+        with open(tmp, "wb") as fh:
+            pickle.dump(analysis, fh, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def event_table_tasks(items: Sequence, out, options: AnalysisOptions, absolute: bool = False) -> List[MovieTask]:
+    """One task per events table (io.event_tables.EventTableItem), its files named after the movie."""
+    from exodeep_gui.io.analysis_output import slug, unique_stems
+
+    names = unique_stems([slug(it.name) for it in items])
+    out_dir = Path(out).absolute() if absolute else Path(out)
+    tasks = []
+    for item, name in zip(items, names):
+        if absolute:
+            item = replace(item, table=str(Path(item.table).absolute()),
+                           mask=str(Path(item.mask).absolute()) if item.mask else None)
+        tasks.append(MovieTask(item.table, name, str(out_dir), AnalyzeEventsJob(options, item), overwrite=True))
+    return tasks
+
+
+def collect_events(tasks: Sequence[MovieTask], results: Sequence[MovieResult]) -> Tuple[list, List[MovieResult]]:
+    """:func:`collect` for events-only tasks (condition and pair from each task's item)."""
+    wrapped = [replace(t, params=AnalyzeJob(AnalyzeSettings(), t.params.item.name, t.params.item.condition,
+                                            t.params.item.pair)) for t in tasks]
+    return collect(wrapped, results)

@@ -16,14 +16,19 @@ The model, per pixel and frame (all intensities in photons, then camera counts):
   ``sbr_range``, as the paper's spread of F/F0), then an exponential decay of the total
   signal (time constant ``decay_frames``) while the spot spreads in 2D by diffusion
   (σ² grows by ``spread_px2_per_frame`` each frame, which conserves the integral).
+* **Kiss-and-run events** (a share ``kiss_and_run_fraction`` of the events, none by default): the
+  same rise and exponential decay (a pore that closes and re-quenches the vesicle), but no
+  spreading: the spot keeps the PSF's width. Drawn from a second random stream, so that a movie
+  without them is the same, seed for seed, as before they existed.
 * **Camera (EMCCD)**: Poisson photon noise, gamma-distributed electron multiplication
   (gain ``em_gain``), conversion to counts (``electrons_per_count``), Gaussian read
   noise (``read_noise_counts``) and an ``offset_counts`` offset; stored as uint16.
 
 Ground truth is the (x, y) position (column, row, pixels) and the frame t0 of the rise, with
 per-event extra columns: ``sbr`` (F/F0 at the centre pixel), ``tau_frames`` (decay time constant
-of the total signal), ``spread_px2_per_frame``, and what an ideal, noise-free measurement in a
-disc of radius :data:`TRUTH_DISC_RADIUS_PX` centred on the event gives (see
+of the total signal), ``spread_px2_per_frame`` (growth of σ² per frame), ``diffusion_px2_per_frame``
+(D of σ² = σ0² + 2Dt, so half of it), ``fusion_mode`` (``full`` or ``kiss-and-run``), and what an
+ideal, noise-free measurement in a disc of radius :data:`TRUTH_DISC_RADIUS_PX` centred on the event gives (see
 :func:`ideal_disc_kinetics`): ``dF_F0`` (ΔF/F0 at the peak, F0 being the cell's fluorescence
 above the extracellular background), ``t_half_frames`` (time for that disc's excess signal to
 fall to half its peak: decay and spreading together) and ``fwhm_px`` (of the spot at the peak).
@@ -62,6 +67,7 @@ class SimulationParams:
     sbr_range: Tuple[float, float] = (1.3, 8.0)
     decay_frames: float = 3.0
     spread_px2_per_frame: float = 0.5
+    kiss_and_run_fraction: float = 0.0    # events that do not spread (re-quenched through a closing pore)
     em_gain: float = 100.0
     electrons_per_count: float = 10.0
     read_noise_counts: float = 4.0
@@ -168,10 +174,13 @@ def simulate_movie(params: Optional[SimulationParams] = None, seed: int = 0) -> 
     n_decay = int(np.ceil(6 * p.decay_frames)) + 1
     dt = np.arange(n_decay, dtype=np.float32)
     taus, spreads, cell_f0 = np.zeros(p.events), np.zeros(p.events), np.zeros(p.events)
+    kiss = np.zeros(p.events, bool)
+    if p.kiss_and_run_fraction > 0:              # a second stream: the first one draws as it always did
+        kiss = np.random.default_rng([seed, 1]).random(p.events) < p.kiss_and_run_fraction
     for k, ((y, x), t0, s) in enumerate(zip(pos, frames, sbr)):
         f0 = float(base[int(y), int(x)] * bleach[t0]) + p.background_photons
         tau = p.decay_frames * rng.lognormal(0, 0.25)
-        spread = p.spread_px2_per_frame * rng.lognormal(0, 0.25)
+        spread = p.spread_px2_per_frame * rng.lognormal(0, 0.25) * (0.0 if kiss[k] else 1.0)
         taus[k], spreads[k], cell_f0[k] = tau, spread, f0 - p.background_photons
         sig2 = p.psf_sigma_px ** 2 + spread * dt
         peak = (s - 1.0) * f0 * 2 * np.pi * p.psf_sigma_px ** 2     # integral at t0
@@ -185,7 +194,9 @@ def simulate_movie(params: Optional[SimulationParams] = None, seed: int = 0) -> 
     movie = np.clip(np.rint(adu), 0, 65535).astype(np.uint16)
     truth = EventTable.from_arrays(x=pos[:, 1], y=pos[:, 0], frame=frames,
                                    score=np.ones(len(frames)), size=np.zeros(len(frames)),
-                                   extra={"sbr": sbr, **ideal_disc_kinetics(sbr, cell_f0, taus, spreads, p)})
+                                   extra={"sbr": sbr, **ideal_disc_kinetics(sbr, cell_f0, taus, spreads, p),
+                                          "diffusion_px2_per_frame": spreads / 2.0,
+                                          "fusion_mode": np.where(kiss, "kiss-and-run", "full")})
     return SimulatedMovie(movie, truth, mask, p, {"docked": docked, "visiting": visiting})
 
 

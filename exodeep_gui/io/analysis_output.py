@@ -47,11 +47,16 @@ def conditions_tables(analyses) -> tuple:
     """(per-condition rows, comparison rows, quantities compared, notes)."""
     rows = [dict(a.summary, condition=a.summary.get("condition") or "all movies") for a in analyses]
     unit_sets = {(a.units.scaled, a.units.timed) for a in analyses}
+    kinetics = all(a.has_pixels for a in analyses)
     notes = []
+    if not kinetics:
+        notes.append("some or all cells were analysed from their events tables alone (no movie): kinetics (ΔF/F0, "
+                     "t½, size, spreading) are not measured; conditions are compared on the rate and the spatial "
+                     "statistics")
     if len(unit_sets) <= 1:
-        quantities = condition_quantities(analyses[0].units) if analyses else []
+        quantities = condition_quantities(analyses[0].units, kinetics) if analyses else []
     else:
-        all_q = [q for a in analyses for q in condition_quantities(a.units)]
+        all_q = [q for a in analyses for q in condition_quantities(a.units, kinetics)]
         quantities = [q for q in dict.fromkeys(all_q) if all(q in r for r in rows)]
         skipped = [q for q in dict.fromkeys(all_q) if q not in quantities]
         notes.append("the movies differ in calibration (pixel size or frame interval): "
@@ -67,7 +72,10 @@ def quantity_label(q: str) -> str:
     if q.startswith("rate_per_"):
         area, per = q[len("rate_per_"):].split("_per_")
         return f"rate (events per {unit(area)} per {per})"
-    for base, label in (("dF_F0_median", "ΔF/F0"), ("t_half_median", "t½"), ("fwhm_median", "FWHM")):
+    if q == "clark_evans_R":
+        return "Clark–Evans ratio (< 1 clustered, 1 random)"
+    for base, label in (("dF_F0_median", "ΔF/F0"), ("t_half_median", "t½"), ("fwhm_median", "FWHM"),
+                        ("nn_median", "nearest-neighbour distance")):
         if q == base:
             return f"{label} (median per cell)"
         if q.startswith(base + "_"):
@@ -76,12 +84,19 @@ def quantity_label(q: str) -> str:
 
 
 def write_analysis(out_dir, analyses: Sequence, options, notes: Sequence[str] = (), overwrite: bool = False,
-                   cancel: Optional[CancelToken] = None, title: str = "ExoDeep analysis"
-                   ) -> Generator[Progress, None, dict]:
-    """Write every output; returns {"tables": [...], "figures": [...], "report": path}."""
+                   cancel: Optional[CancelToken] = None, title: str = "ExoDeep analysis",
+                   max_movie_figures: Optional[int] = None) -> Generator[Progress, None, dict]:
+    """Write every output; returns {"tables": [...], "figures": [...], "report": path}. Each
+    movie's figures are drawn for the first ``max_movie_figures`` movies (all when None; the
+    tables hold every movie's numbers either way); condition plots only with two conditions or
+    more."""
     out_dir = Path(out_dir)
     check_outputs(out_dir, overwrite)
     cond_rows, comparisons, quantities, cond_notes = conditions_tables(analyses)
+    drawn = len(analyses) if max_movie_figures is None else max(0, min(max_movie_figures, len(analyses)))
+    if drawn < len(analyses):
+        cond_notes.append(f"figures of each movie drawn for the first {drawn} of {len(analyses)} movies (every movie's "
+                          "numbers are in the tables)")
     all_notes = list(dict.fromkeys(list(notes) + cond_notes + [n for a in analyses for n in a.units.notes()]))
     written = {"tables": [], "figures": []}
     texts = {"events.csv": tables.events_csv_text(analyses), "movies.csv": tables.movies_csv_text(analyses),
@@ -91,14 +106,16 @@ def write_analysis(out_dir, analyses: Sequence, options, notes: Sequence[str] = 
         written["tables"].append(write_text_atomic(out_dir / name, text, overwrite))
     fig_dir = out_dir / FIGURES
     fig_dir.mkdir(exist_ok=True)
-    total = len(analyses) * len(figures.MOVIE_FIGURES) + len(quantities) + 1
+    n_conditions = len({r["condition"] for r in cond_rows})
+    compared = quantities if n_conditions > 1 else []          # one condition: nothing to compare
+    total = sum(len(figures.movie_figures(a)) for a in analyses[:drawn]) + len(compared) + 1
     clock = ProgressClock("report", total)
     done = 0
     movie_figs: List[list] = []
     stems = unique_stems([slug(a.name) for a in analyses])     # two movies may share a name
-    for a, stem in zip(analyses, stems):
+    for k, (a, stem) in enumerate(zip(analyses, stems)):
         mine = []
-        for fname, make in figures.MOVIE_FIGURES:
+        for fname, make in (figures.movie_figures(a) if k < drawn else ()):
             if cancel is not None:
                 cancel.raise_if_cancelled()
             paths, png = figures.save(make(a), fig_dir, f"{stem}_{fname}", overwrite)
@@ -109,7 +126,7 @@ def write_analysis(out_dir, analyses: Sequence, options, notes: Sequence[str] = 
         movie_figs.append(mine)
     cond_figs = []
     summaries = [dict(a.summary, condition=a.summary.get("condition") or "all movies") for a in analyses]
-    for q in quantities:
+    for q in compared:
         fig = figures.condition_plot(summaries, q, quantity_label(q), comparisons)
         paths, png = figures.save(fig, fig_dir, f"conditions_{slug(q)}", overwrite)
         written["figures"] += paths

@@ -54,7 +54,10 @@ def event_rows(analyses: Iterable) -> List[Dict]:
             r["condition"] = a.condition
             if ids is not None:
                 r["id"] = int(ids[i])
-            r["score"], r["size"] = float(ev.score[i]), float(ev.size[i])
+            r["score"], r["size"] = float(ev.score[i]), float(ev.size[i])        # NaN (blank): unknown
+            for k, v in ev.extra.items():        # carried from the events table (origin, status…)
+                if k != "id":
+                    r.setdefault(k, v[i])
             if units.timed:
                 r["time_s"] = float(ev.frame[i]) * units.frame_interval_s
             if units.scaled:

@@ -52,8 +52,11 @@ def movie_map(a):
     fig = new_figure(6.4, 5.2)
     ax = fig.add_subplot()
     img = a.mean_image
-    lo, hi = np.percentile(img, [0.5, 99.8])
-    ax.imshow(img, cmap="gray", vmin=lo, vmax=max(hi, lo + 1e-6), interpolation="nearest")
+    if img is None:                       # no movie: the cell mask as the background
+        ax.imshow(a.mask.astype(float), cmap="gray", vmin=-0.6, vmax=1.6, interpolation="nearest")
+    else:
+        lo, hi = np.percentile(img, [0.5, 99.8])
+        ax.imshow(img, cmap="gray", vmin=lo, vmax=max(hi, lo + 1e-6), interpolation="nearest")
     if np.isfinite(a.density).any():
         im = ax.imshow(np.ma.masked_invalid(a.density), cmap="magma", alpha=0.45, interpolation="bilinear")
         u = a.units
@@ -68,7 +71,9 @@ def movie_map(a):
         ax.scatter(ev.x[~kept], ev.y[~kept], s=22, marker="x", color="#ff7043", linewidths=1.0,
                    label=f"not counted ({int((~kept).sum())}: outside the cell or filtered)")
     ax.legend(loc="lower right", fontsize=7, framealpha=0.7)
-    ax.set_title(f"{a.name}: events on the mean image ({a.mask_source} mask)", fontsize=9)
+    on = "the mean image" if img is not None else "the cell mask (no movie)"
+    src = a.mask_source if "mask" in a.mask_source else f"{a.mask_source} mask"
+    ax.set_title(f"{a.name}: events on {on}\n({src})", fontsize=9)
     ax.set_xlabel("x (px)")
     ax.set_ylabel("y (px)")
     return fig
@@ -177,6 +182,12 @@ def gallery(a, max_events: int = 16):
 
 MOVIE_FIGURES = (("map", movie_map), ("kinetics", kinetics_histograms), ("mean_trace", mean_trace),
                  ("time", time_course), ("spatial", spatial_stats), ("gallery", gallery))
+EVENTS_ONLY_FIGURES = (("map", movie_map), ("time", time_course), ("spatial", spatial_stats))
+
+
+def movie_figures(a):
+    """The figures of one movie: all of them, or without its pixels those that need none."""
+    return MOVIE_FIGURES if a.has_pixels else EVENTS_ONLY_FIGURES
 
 
 def condition_plot(rows, quantity: str, label: str, comparisons) -> object:

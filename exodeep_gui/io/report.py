@@ -77,11 +77,17 @@ def methods_text(options) -> List[str]:
         f"within {o.peak_window[0]:+d}…{o.peak_window[1]:+d} frames of the event's frame).",
         f"Onset: first frame of the run above F0 + {o.onset_k:g}·σ (σ: baseline SD) ending at the peak. Rise time: "
         "10 → 90 % of the peak ΔF, linearly interpolated between frames.",
-        f"Decay: ΔF/ΔF(peak) = A·e^(−t/τ) + B fitted from the peak over at most {o.decay_fit_frames} frames (grid "
-        "search of τ, "
-        "then scipy.optimize.curve_fit); t½ = τ·ln 2; R² of the fit. A fit that cannot be made leaves the "
-        "values empty and says why in fit_note. Mean trace: the normalised traces averaged at their peaks, "
-        "fitted over 16 frames (as the paper's lifetime).",
+        f"Decay and spreading: each of the {o.spread_frames} frames from the peak, minus the event's baseline image "
+        "(followed for the cell's bleaching), fitted with a 2D Gaussian A·exp(−r²/2σ²) on "
+        f"{2 * o.spread_half_px + 1}×{2 * o.spread_half_px + 1} px (centre fitted on the first three frames). Spreading: "
+        "σ² = σ0² + 2Dt fitted over the frames where the spot stands out (D, diffusion coefficient; 2D diffusion from a "
+        "point source). Decay: the event's total fluorescence 2π·A·σ² (which spreading leaves unchanged) fitted with "
+        "S0·e^(−t/τ), weighted by its noise; t½ = τ·ln 2, R² of that fit. A disc trace would mix the two: the puff "
+        "spreads out of the disc. A fit that cannot be made leaves the values empty and says why in fit_note.",
+        "Fusion mode: full when σ² grows significantly (D − 2·SE > 0 and by at least 30 % over the frames fitted); "
+        "kiss-and-run when the spot keeps its width (no significant growth, under 30 %) while its fluorescence falls "
+        "to half; blank when the frames do not allow either. Mean trace: the normalised disc traces averaged at their "
+        "peaks, fitted over 16 frames (as the paper's lifetime).",
         f"Apparent size: a 2D Gaussian fitted to the peak frame minus the baseline image on "
         f"{2 * o.size_half_px + 1}×{2 * o.size_half_px + 1} px; FWHM = 2.355 σ.",
         "Cell mask: the movie's mask image or polygon when given, else automatic (temporal mean, Gaussian "
@@ -92,6 +98,10 @@ def methods_text(options) -> List[str]:
         f"{o.ripley_simulations} patterns of complete spatial randomness with the same number of events in the "
         "same mask; p: Diggle's maximum-absolute-deviation test. Density map: Gaussian kernel "
         f"({o.kde_bandwidth_um:g} µm, or {o.kde_bandwidth_px:g} px uncalibrated), corrected at the cell edge.",
+        "Without the movie (events tables alone) only what needs no pixels is measured: counted events, area, rate, "
+        "nearest neighbours, Ripley's L, events over time and the interval CV (SD/mean of the intervals between "
+        "successive events: 1 for events at random times); conditions are then compared on the rate, the median "
+        "nearest-neighbour distance and the Clark–Evans ratio.",
         "Conditions: one value per cell (movie): the rate and the medians of its counted events. Unpaired: "
         "Mann–Whitney U (two-sided), Cohen's d with the pooled SD; paired (cells matched by the pair column): "
         "Wilcoxon signed-rank and the paper's paired Cohen's d = mean(Δx)/SD(Δx), Δx = after − before. With more "
@@ -110,8 +120,9 @@ def _movie_table(analyses) -> tuple:
     keys: Dict[str, None] = dict.fromkeys(MOVIE_TABLE_KEYS)
     for a in analyses:
         u = a.units
-        keys.update(dict.fromkeys([u.area_col(), u.rate_col(), "dF_F0_median", u.t("t_half_median"),
-                                   u.l("fwhm_median"), "decay_r2_median", "ripley_verdict", "mask"]))
+        measured = ["dF_F0_median", u.t("t_half_median"), u.l("fwhm_median"), "decay_r2_median"] if a.has_pixels \
+            else [u.l("nn_median"), "clark_evans_R", "interval_cv"]
+        keys.update(dict.fromkeys([u.area_col(), u.rate_col(), *measured, "ripley_verdict", "mask"]))
     header = list(keys)
     return header, [[fmt(_round(a.summary.get(k))) for k in header] for a in analyses]
 

@@ -28,8 +28,8 @@ FAST = AnalysisOptions(ripley_simulations=19)
 def test_calibrated_movie_gives_seconds_and_micrometres(movie_and_events):
     movie, mask, ev = movie_and_events
     a = run_to_end(analyze_movie(Movie(movie, pixel_size_um=0.1, frame_interval_s=0.5), ev, FAST))
-    assert list(a.columns)[:10] == ["dF_F0", "F0", "onset_frame", "peak_frame", "rise_s", "tau_s", "t_half_s",
-                                    "decay_r2", "fwhm_um", "nn_dist_um"]
+    assert list(a.columns)[:12] == ["dF_F0", "F0", "onset_frame", "peak_frame", "rise_s", "tau_s", "t_half_s",
+                                    "decay_r2", "fwhm_um", "diffusion_um2_s", "fusion_mode", "nn_dist_um"]
     np.testing.assert_allclose(a.columns["tau_s"], [1.5, 2.5, 1.0, 2.0], rtol=0.15)
     np.testing.assert_array_equal(a.columns["peak_frame"], [21, 41, 61, 31])         # 1-based, as Slice
     assert a.summary["area_um2"] == pytest.approx(mask.sum() * 0.01, rel=0.03)

@@ -1,6 +1,8 @@
-"""Checked against truth: on simulated movies (core.simulate) whose events have known brightness
-and decay, the recovered ΔF/F0, t½ and size follow the truth. The truth is what an ideal,
-noise-free measurement in the same disc gives (core.simulate.ideal_disc_kinetics)."""
+"""Checked against truth: on simulated movies (core.simulate) whose events have known brightness,
+decay and spreading, the recovered ΔF/F0, t½, diffusion coefficient, fusion mode and size follow
+the truth. ΔF/F0's truth is what an ideal, noise-free measurement in the same disc gives
+(core.simulate.ideal_disc_kinetics); t½'s is the decay of the event's fluorescence (τ·ln 2), which
+a fixed disc mixes with spreading; D's is half the growth of σ² per frame."""
 
 import numpy as np
 import pytest
@@ -44,14 +46,49 @@ def test_recovered_dF_F0_follows_the_truth(measured):
     assert share == 1.0 and rel < 0.15 and r > 0.95              # measured: 0.10 and 0.97
 
 
-def test_recovered_t_half_follows_the_truth(measured):
+def test_recovered_t_half_is_the_decay_not_the_spreading(measured):
+    from scipy.stats import spearmanr
+
     est = [a.columns["t_half_s"] / p.frame_interval_s for _, a, p in measured]
-    share, rel, r = _agreement(est, [s.truth.extra["t_half_frames"] for s, _, _ in measured])
-    assert share > 0.9 and rel < 0.25 and r > 0.6                # measured: 0.18 and 0.70
+    truth = [s.truth.extra["tau_frames"] * np.log(2) for s, _, _ in measured]
+    share, rel, _ = _agreement(est, truth)
+    assert share > 0.75 and rel < 0.3                            # measured: 0.83 and 0.22
+    e, t = np.concatenate(est), np.concatenate(truth)
+    ok = np.isfinite(e)
+    assert spearmanr(e[ok], t[ok])[0] > 0.65                     # measured: 0.77
     medians = [np.nanmedian(e) for e in est]
-    truth = [np.median(s.truth.extra["t_half_frames"]) for s, _, _ in measured]
     assert medians == sorted(medians)
-    np.testing.assert_allclose(medians, truth, rtol=0.15)
+    np.testing.assert_allclose(medians, [np.median(x) for x in truth], rtol=0.2)     # measured: within 15 %
+    # a fixed disc's half-life (the spreading puff leaves the disc) is shorter: not what is reported
+    disc = np.concatenate([s.truth.extra["t_half_frames"] for s, _, _ in measured])
+    assert np.nanmedian(e / disc) > 1.1                          # measured: 1.22
+
+
+def test_diffusion_and_fusion_mode_follow_the_spreading():
+    from scipy.stats import spearmanr
+
+    est, truth, mode, mode_true = [], [], [], []
+    for k, spread in enumerate((0.3, 0.8, 1.5)):
+        p = SimulationParams(frames=150, height=128, width=128, events=30, decay_frames=4.0,
+                             spread_px2_per_frame=spread, kiss_and_run_fraction=0.3)
+        sim = simulate_movie(p, seed=20 + k)
+        a = run_to_end(analyze_movie(Movie(sim.movie, pixel_size_um=p.pixel_size_um,
+                                           frame_interval_s=p.frame_interval_s),
+                                     sim.truth, AnalysisOptions(ripley_simulations=9), mask=sim.cell_mask))
+        est.append(a.columns["diffusion_um2_s"] / (p.pixel_size_um ** 2 / p.frame_interval_s))
+        truth.append(sim.truth.extra["diffusion_px2_per_frame"])
+        mode.append(a.columns["fusion_mode"])
+        mode_true.append(sim.truth.extra["fusion_mode"])
+    est, truth, mode, mode_true = map(np.concatenate, (est, truth, mode, mode_true))
+    full = mode_true == "full"
+    ok = full & np.isfinite(est)
+    assert ok.sum() > 0.65 * full.sum()                               # measured: 0.76
+    assert spearmanr(est[ok], truth[ok])[0] > 0.4                     # measured: 0.54
+    assert np.median(np.abs(est[ok] - truth[ok]) / truth[ok]) < 0.45    # measured: 0.31
+    assert np.nanmedian(est[~full]) < 0.25 * np.nanmedian(est[full])    # kiss-and-run: no spreading (measured 0)
+    called = mode != ""
+    assert called.mean() > 0.6                                        # measured: 0.72
+    assert (mode[called] == mode_true[called]).mean() > 0.7             # measured: 0.78
 
 
 def test_recovered_size_is_the_spot_size(measured):

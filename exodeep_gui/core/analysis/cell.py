@@ -87,3 +87,15 @@ def density_map(mask: np.ndarray, x, y, units: Units, n_frames: int, bandwidth_p
         per_px = np.where(mask & (support > 1e-6), smooth / support, np.nan)
     duration = n_frames * units.frame_interval_s / 60.0 if units.timed else float(n_frames)
     return per_px / float(units.area(1.0)) / max(duration, 1e-12)
+
+
+def interval_cv(frames) -> float:
+    """Coefficient of variation of the intervals between successive events (frames; events of the
+    same frame give an interval of 0): about 1 for events at random times (Poisson), above 1 for
+    bursts, below 1 for regular release. NaN with fewer than 3 events."""
+    f = np.sort(np.asarray(frames, float))
+    if len(f) < 3:
+        return float("nan")
+    d = np.diff(f)
+    m = d.mean()
+    return float(d.std(ddof=1) / m) if m > 0 else float("nan")

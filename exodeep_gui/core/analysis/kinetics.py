@@ -1,6 +1,7 @@
 """Per-event kinetics from the traces, for all events at once: F0, ΔF/F0 at the peak, onset,
-rise time (10 → 90 %), the exponential decay I(t) = A·e^(−t/τ) + B fitted from the peak (τ, t½,
-R²) and the apparent size (a 2D Gaussian fitted at the peak, FWHM = 2.355 σ).
+rise time (10 → 90 %), the decay of the event's fluorescence (τ, t½, R²) separated from its
+lateral spreading (diffusion coefficient D, fusion mode) by 2D Gaussian fits of its frames
+(:mod:`.spread`), and the apparent size (a 2D Gaussian fitted at the peak, FWHM = 2.355 σ).
 
 Definitions (frames and px here; the pipeline converts to s and µm):
 
@@ -11,9 +12,13 @@ Definitions (frames and px here; the pipeline converts to s and µm):
   light outside the cell), so ΔF/F0 is relative to the cell's own fluorescence.
 * peak: the largest ΔF within ``peak_window`` frames of the event's frame; onset: the first frame
   of the run of frames above F0 + k·σ(baseline) that ends at the peak.
-* The decay fit starts from a vectorised grid search of τ (A and B solved in closed form for each
-  τ), refined by ``scipy.optimize.curve_fit``. A fit that cannot be made gives NaN and a reason in
-  ``fit_note``, never an exception."""
+* decay: the event's total fluorescence S(t) (the integral of its fitted Gaussian, which spreading
+  does not change) from the peak, S/S(0) = A·e^(−t/τ) + B; t½ = τ·ln 2. A disc trace mixes decay
+  and spreading (the puff leaves the disc as it spreads); this does not. Spreading: σ²(t) = σ0² +
+  2Dt (see :mod:`.spread`).
+* Every exponential fit starts from a vectorised grid search of τ (A and B solved in closed form
+  for each τ), refined by ``scipy.optimize.curve_fit``. A fit that cannot be made gives NaN and a
+  reason in ``fit_note``, never an exception."""
 
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ from typing import List, Optional
 import numpy as np
 
 from exodeep_gui.core.analysis.options import FWHM_PER_SIGMA, AnalysisOptions
+from exodeep_gui.core.analysis.spread import fit_gaussians, fit_total_decay, measure_spread
 from exodeep_gui.core.analysis.traces import Traces
 
 TAU_GRID = np.geomspace(0.1, 300.0, 80)          # frames
@@ -37,14 +43,39 @@ class Kinetics:
     onset: np.ndarray         # (n,) index into the trace of the onset (−1: none)
     dF_F0: np.ndarray
     rise: np.ndarray          # frames
-    decay: np.ndarray         # (n, 3): A, τ (frames), B of ΔF/ΔF(peak) = A·e^(−t/τ) + B
+    decay: np.ndarray         # (n, 3): A, τ (frames), B of S/S(peak) = A·e^(−t/τ) + B (total fluorescence)
     r2: np.ndarray
     fwhm: np.ndarray          # px
     notes: List[List[str]]
+    sigma0_sq: np.ndarray = None    # (n,) σ² of the spot at the peak (px²)
+    diffusion: np.ndarray = None    # (n,) D (px² per frame) of σ² = σ0² + 2Dt
+    fusion_mode: np.ndarray = None  # (n,) "full", "kiss-and-run" or "" (undetermined)
+
+    def __post_init__(self):
+        n = len(self.F0)
+        if self.sigma0_sq is None:
+            self.sigma0_sq = np.full(n, np.nan)
+        if self.diffusion is None:
+            self.diffusion = np.full(n, np.nan)
+        if self.fusion_mode is None:
+            self.fusion_mode = np.full(n, "", dtype=object).astype(str) if n else np.zeros(0, "U1")
 
     @property
     def tau(self) -> np.ndarray:
         return self.decay[:, 1]
+
+    def disc_model(self, i: int, t, radius: float) -> np.ndarray:
+        """What the fitted decay and spreading of event ``i`` predict for its excess in a disc of
+        ``radius`` px, relative to the peak, ``t`` frames after it: (A·e^(−t/τ) + B) × the share of a
+        Gaussian of variance σ0² + 2Dt inside the disc, over that share at the peak."""
+        a, tau, b = self.decay[i]
+        t = np.asarray(t, float)
+        s0 = self.sigma0_sq[i] if np.isfinite(self.sigma0_sq[i]) else (self.fwhm[i] / FWHM_PER_SIGMA) ** 2
+        d = self.diffusion[i] if np.isfinite(self.diffusion[i]) else 0.0
+        if not np.isfinite(s0) or s0 <= 0:
+            return a * np.exp(-t / tau) + b
+        share = 1.0 - np.exp(-radius ** 2 / (2 * (s0 + 2 * d * t)))
+        return (a * np.exp(-t / tau) + b) * share / (1.0 - np.exp(-radius ** 2 / (2 * s0)))
 
     def fit_note(self) -> np.ndarray:
         return np.array(["; ".join(n) for n in self.notes], dtype=object).astype(str) if self.notes \
@@ -86,8 +117,11 @@ def _first_crossing(dF, level, start, stop):
     return np.where(found, out, np.nan)
 
 
-def measure_kinetics(traces: Traces, background: float, options: AnalysisOptions = AnalysisOptions()
-                     ) -> Kinetics:
+def measure_kinetics(traces: Traces, background: float, options: AnalysisOptions = AnalysisOptions(),
+                     bleach: Optional[np.ndarray] = None) -> Kinetics:
+    """The kinetics of every event; ``bleach``: each frame's cell fluorescence relative to the
+    movie's mean (core.analysis.pipeline.bleaching), to follow the background's bleaching in the
+    Gaussian fits."""
     n, L = traces.disc.shape
     notes: List[List[str]] = [[] for _ in range(n)]
     if n == 0:
@@ -132,11 +166,20 @@ def measure_kinetics(traces: Traces, background: float, options: AnalysisOptions
         if weak[i]:
             notes[i].append(f"peak below F0 + {options.onset_k:g}σ")
     ok = (peak >= 0) & (amp > 0)
-    norm = dF / np.where(ok, amp, np.nan)[:, None]
-    beyond = np.arange(L)[None, :] >= (np.maximum(peak, 0) + options.decay_fit_frames)[:, None]
-    decay, r2 = fit_decays(np.where(beyond, np.nan, norm), np.maximum(peak, 0), ok, options.min_decay_points, notes)
+    M = min(options.decay_fit_frames, options.spread_frames)
+    drift = None
+    if bleach is not None:             # the background of each fitted frame relative to the baseline's
+        T = len(bleach)
+        at = lambda idx: np.where((idx >= 0) & (idx < T), bleach[np.clip(idx, 0, T - 1)], np.nan)   # noqa: E731
+        first = traces.frame - options.before                      # movie frame of trace index 0
+        base_level = _nanmean(at(first[:, None] + np.where(bidx >= 0, bidx, -10 ** 9)))
+        drift = at(first[:, None] + np.maximum(peak, 0)[:, None] + np.arange(M)[None, :]) / base_level[:, None]
+    sp = measure_spread(traces.boxes, peak, bidx, ok, options.box_half, M, traces.x - np.rint(traces.x),
+                        traces.y - np.rint(traces.y), notes, options.spread_half_px, drift, background)
+    decay, r2 = fit_total_decay(sp.total, sp.total_sd, ok, options.min_decay_points, notes)
     sigma = fit_sizes(traces, np.maximum(peak, 0), bidx, options, ok, notes)
-    return Kinetics(dF, F0, peak, onset, dF_F0, rise, decay, r2, FWHM_PER_SIGMA * sigma, notes)
+    return Kinetics(dF, F0, peak, onset, dF_F0, rise, decay, r2, FWHM_PER_SIGMA * sigma, notes, sp.sigma0_sq,
+                    sp.diffusion, sp.mode)
 
 
 # ---------------------------------------------------------------- decay
@@ -225,47 +268,39 @@ def fit_mean_decay(y: np.ndarray, min_points: int = 5):
 
 
 # ---------------------------------------------------------------- size
-def _gauss2d(xy, amp, x0, y0, sigma, c):
-    x, y = xy
-    return amp * np.exp(-((x - x0) ** 2 + (y - y0) ** 2) / (2 * sigma ** 2)) + c
-
-
 def fit_sizes(traces: Traces, peak, bidx, options: AnalysisOptions, ok, notes) -> np.ndarray:
-    """σ (px) of a 2D Gaussian fitted to each event's peak frame minus its baseline image."""
-    from scipy.optimize import curve_fit
-
+    """σ (px) of a 2D Gaussian fitted to each event's peak frame minus its baseline image, on
+    (2·size_half_px + 1)² px (all events at once: core.analysis.spread.fit_gaussians)."""
     boxes, n = traces.boxes, len(peak)
-    fx, fy = traces.x - np.rint(traces.x), traces.y - np.rint(traces.y)
     h, s = options.box_half, options.size_half_px
     sigma = np.full(n, np.nan)
-    yy, xx = np.mgrid[-s:s + 1, -s:s + 1].astype(float)
+    if n == 0:
+        return sigma
+    rows = np.arange(n)
+    L = boxes.shape[1]
+    crop = boxes[:, :, h - s:h + s + 1, h - s:h + s + 1].astype(np.float64)
+    valid_b = (bidx >= 0) & (bidx < L)
+    base_frames = np.where(valid_b[:, :, None, None], crop[rows[:, None], np.clip(bidx, 0, L - 1)], np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        base = np.nanmean(base_frames, axis=1)
+    img = (crop[rows, np.clip(peak, 0, L - 1)] - base).reshape(n, -1)
+    w = np.isfinite(img).astype(np.float64)
+    img = np.where(w > 0, img, 0.0)
+    yy, xx = (g.ravel().astype(float) for g in np.mgrid[-s:s + 1, -s:s + 1])
+    fx, fy = traces.x - np.rint(traces.x), traces.y - np.rint(traces.y)
+    p = fit_gaussians(img, w, xx, yy, fx, fy, iterations=20, s_max=float(s) ** 2)
+    sig = np.sqrt(p[:, 3])
     for i in range(n):
-        if not ok[i]:
+        if not ok[i] or not valid_b[i].any():
             continue
-        frames = bidx[i][(bidx[i] >= 0) & (bidx[i] < boxes.shape[1])]
-        if not len(frames):
-            continue
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            img = boxes[i, peak[i]] - np.nanmean(boxes[i, frames], axis=0)
-        img = img[h - s:h + s + 1, h - s:h + s + 1].astype(float)
-        good = np.isfinite(img)
-        if good.sum() < 12:
+        if w[i].sum() < 12:
             notes[i].append("no size fit (event at the border)")
-            continue
-        v = img[good]
-        p0 = (max(float(np.nanmax(img)), 1e-6), fx[i], fy[i], 1.5, float(np.nanmedian(img)))
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                p, _ = curve_fit(_gauss2d, (xx[good], yy[good]), v, p0=p0,
-                                 bounds=([0, -2.5, -2.5, 0.3, -np.inf], [np.inf, 2.5, 2.5, float(s), np.inf]),
-                                 maxfev=2000)
-        except (RuntimeError, ValueError):
+        elif not (np.isfinite(sig[i]) and p[i, 0] > 0 and abs(p[i, 1] - fx[i]) <= 2.5 and abs(p[i, 2] - fy[i]) <= 2.5
+                  and sig[i] >= 0.3):
             notes[i].append("size fit did not converge")
-            continue
-        if p[3] >= 0.98 * s:
+        elif sig[i] >= 0.98 * s:
             notes[i].append("size larger than the fit window")
-            continue
-        sigma[i] = p[3]
+        else:
+            sigma[i] = sig[i]
     return sigma

@@ -24,6 +24,8 @@ class AnalysisOptions:
     peak_window: Tuple[int, int] = (-3, 5)       # the peak is sought this many frames around the event
     decay_fit_frames: int = 30                   # the decay is fitted on at most this many frames from the peak
     min_decay_points: int = 5                    # fewer points after the peak: no decay fit
+    spread_frames: int = 20                      # frames from the peak fitted with 2D Gaussians (decay, spreading)
+    spread_half_px: int = 8                      # … on (2·half+1)² px around the event
     size_half_px: int = 5                        # the Gaussian is fitted on (2·half+1)² px
     # the cell
     mask_smooth_px: float = 2.0                  # smoothing before Otsu's threshold
@@ -44,7 +46,8 @@ class AnalysisOptions:
     @property
     def box_half(self) -> int:
         """Half-size of the box read around each event (trace, size fit and gallery)."""
-        return int(max(np.ceil(self.annulus_px[1]), self.size_half_px, self.gallery_half_px)) + 1
+        return int(max(np.ceil(self.annulus_px[1]), self.size_half_px, self.gallery_half_px,
+                       self.spread_half_px - 1)) + 1
 
 
 LN2 = float(np.log(2.0))
@@ -89,6 +92,15 @@ class Units:
 
     def l(self, name: str) -> str:                # noqa: E743 (length column)
         return f"{name}_{self.length_unit}"
+
+    def diffusion_col(self) -> str:
+        """``diffusion_um2_s`` (calibrated), else ``diffusion_px2_frame`` (or the mixed units)."""
+        return f"diffusion_{self.length_unit}2_{'s' if self.timed else 'frame'}"
+
+    def diffusion(self, px2_per_frame):
+        a = np.asarray(px2_per_frame, float)
+        a = a * self.pixel_size_um ** 2 if self.scaled else a
+        return a / self.frame_interval_s if self.timed else a
 
     def area_col(self) -> str:
         return f"area_{self.length_unit}2"

@@ -76,9 +76,10 @@ def _k_function(points: np.ndarray, radii: np.ndarray, area: float, overlap: np.
     return 2.0 * area * counts / (n * (n - 1))
 
 
-def random_points(mask: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    """``n`` points (x, y px) uniformly in the mask (a random pixel, then uniform within it)."""
-    ys, xs = np.nonzero(mask)
+def random_points(mask: np.ndarray, n: int, rng: np.random.Generator, where=None) -> np.ndarray:
+    """``n`` points (x, y px) uniformly in the mask (a random pixel, then uniform within it);
+    ``where``: the mask's ``np.nonzero``, when already known."""
+    ys, xs = where if where is not None else np.nonzero(mask)
     pick = rng.integers(0, len(ys), n)
     return np.column_stack([xs[pick] + rng.uniform(-0.5, 0.5, n), ys[pick] + rng.uniform(-0.5, 0.5, n)])
 
@@ -102,12 +103,14 @@ def ripley_l(x, y, mask: np.ndarray, simulations: int = 99, steps: int = 40,
         return np.sqrt(np.maximum(_k_function(p, radii, area, overlap), 0) / np.pi) - radii
 
     obs = lmr(pts)
+    if simulations < 1:                    # no envelope asked for
+        return Ripley(radii, obs, nan, nan, nan, np.nan, n, 0)
     rng = np.random.default_rng(seed)
     sims = np.empty((simulations, steps))
     for s in range(simulations):
         if cancel is not None and s % 10 == 0:
             cancel.raise_if_cancelled()
-        sims[s] = lmr(random_points(mask, n, rng))
+        sims[s] = lmr(random_points(mask, n, rng, (ys, xs)))
     mean = sims.mean(axis=0)
     dev_obs = np.max(np.abs(obs - mean))
     dev_sim = np.max(np.abs(sims - mean), axis=1)

@@ -61,8 +61,9 @@ def masked_mean(boxes: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 
 def sweep(data, x, y, frame, options: AnalysisOptions = AnalysisOptions(),
-          cancel: Optional[CancelToken] = None) -> Generator[Progress, None, tuple]:
-    """One pass over the movie: returns (temporal mean image float32, boxes (n, L, B, B))."""
+          cancel: Optional[CancelToken] = None, frame_means: Optional[list] = None) -> Generator[Progress, None, tuple]:
+    """One pass over the movie: returns (temporal mean image float32, boxes (n, L, B, B)); the mean
+    of each frame (for the bleaching) is appended to ``frame_means`` when a list is given."""
     T, H, W = (int(s) for s in data.shape)
     x, y, frame = np.asarray(x, float), np.asarray(y, float), np.asarray(frame, int)
     n, h = len(x), options.box_half
@@ -82,6 +83,8 @@ def sweep(data, x, y, frame, options: AnalysisOptions = AnalysisOptions(),
         b = min(T, a + BLOCK_FRAMES)
         block = np.asarray(data[a:b])
         total += block.sum(axis=0, dtype=np.float64)
+        if frame_means is not None:
+            frame_means.extend(block.reshape(len(block), -1).mean(axis=1, dtype=np.float64).tolist())
         lo = np.searchsorted(first[order], b, side="left")
         for k in order[:lo]:
             if last[k] < a:
