@@ -29,6 +29,7 @@ DETECTED, ADDED = "detected", "added"
 CONFIRMED, DELETED = "confirmed", "deleted"
 FILTERED = "filtered"       # hidden by the filter when the movie was marked fully reviewed: decided, not shown
 HIDDEN = (DELETED, FILTERED)
+_DETECTION_COLUMNS = ("confidence", "candidate", "views")     # per-event numbers a detection gives
 REVIEW_COLUMNS = ("id", "origin", "status")
 
 
@@ -85,11 +86,17 @@ def make_rows(events: EventTable, ids, origin: str, status: str = "") -> EventTa
 
 
 def _concat(a: EventTable, b: EventTable) -> EventTable:
+    """``a``'s rows then ``b``'s; a per-event column only one of them has (a detection's confidence,
+    not known for an event the user adds) is kept, unknown (NaN) for the other's rows."""
     if len(a) == 0:
         return b
     if len(b) == 0:
         return a
-    return a.concat(b)
+    def completed(t: EventTable, other: EventTable) -> EventTable:
+        missing = {k: np.full(len(t), np.nan) for k in _DETECTION_COLUMNS if k in other.extra and k not in t.extra}
+        return EventTable(t.x, t.y, t.frame, t.score, t.size, {**t.extra, **missing}) if missing else t
+
+    return completed(a, b).concat(completed(b, a))
 
 
 def visible_mask(rows: EventTable, flt: EventFilter) -> np.ndarray:
@@ -139,6 +146,39 @@ def reviewed(rows: EventTable) -> EventTable:
         return rows
     st, og = rows.extra["status"], rows.extra["origin"]
     return rows.select(~np.isin(st, HIDDEN) & ((st == CONFIRMED) | (og == ADDED))).sorted()
+
+
+def candidate_mask(rows: EventTable, flt: EventFilter) -> np.ndarray:
+    """Candidates: detections the model is unsure of (marked ``candidate`` by the detection: seen
+    in some test-time views only, or found below the threshold), not yet decided and hidden by the
+    filter. Shown faintly for the reviewer to accept (confirm) or reject (delete); never exported
+    unless accepted."""
+    if len(rows) == 0 or "candidate" not in rows.extra:
+        return np.zeros(len(rows), bool)
+    flagged = np.nan_to_num(np.asarray(rows.extra["candidate"], float)) > 0
+    return flagged & (rows.extra["status"] == "") & (rows.extra["origin"] == DETECTED) & ~visible_mask(rows, flt)
+
+
+FRAME_ORDER, DOUBT_ORDER = "frame", "doubt"
+
+
+def doubt(rows: EventTable) -> np.ndarray:
+    """How doubtful each event is to a reviewer: its confidence when the detection gave one, else its
+    score (lower is more doubtful); unknown (an added event) last."""
+    value = np.asarray(rows.extra["confidence"], float) if "confidence" in rows.extra else rows.score.astype(float)
+    return np.where(np.isfinite(value), value, np.inf)
+
+
+def reviewable(rows: EventTable, flt: EventFilter, order: str = FRAME_ORDER) -> EventTable:
+    """What the reviewer goes through: the events shown and the candidates, with a boolean column
+    ``shown`` (False: a candidate), in frame order or doubtful first (``order``)."""
+    shown = visible_mask(rows, flt)
+    keep = shown | candidate_mask(rows, flt)
+    rows = EventTable(rows.x, rows.y, rows.frame, rows.score, rows.size, dict(rows.extra, shown=shown))
+    out = rows.select(keep).sorted()
+    if order == DOUBT_ORDER and len(out):
+        out = out.select(np.argsort(doubt(out), kind="stable"))
+    return out
 
 
 def index_of(rows: EventTable, event_id: int) -> Optional[int]:
@@ -217,6 +257,9 @@ def merge_detection(rows: EventTable, candidates: EventTable, next_id: int, flt:
             cm = c[out.extra["status"][r] != CONFIRMED] if len(r) else c
             out.x[moved], out.y[moved], out.frame[moved] = candidates.x[cm], candidates.y[cm], candidates.frame[cm]
         out.score[r], out.size[r] = candidates.score[c], candidates.size[c]
+        for k in _DETECTION_COLUMNS:                 # what the new run says of the event
+            if k in candidates.extra and k in out.extra and len(r):
+                out.extra[k][r] = candidates.extra[k][c]
         free[c] = False
         matched_rows[r] = True
     status = out.extra["status"] if len(out) else np.zeros(0, "U9")

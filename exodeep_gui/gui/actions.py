@@ -52,6 +52,8 @@ ACTIONS = [
     A("quit", "&Quit", QMainWindow.close, QKeySequence.Quit),
     A("undo", "&Undo", W.undo, QKeySequence.Undo, tip="Undo the last edit or detection of this movie"),
     A("redo", "&Redo", W.redo, QKeySequence.Redo, tip="Do again what Undo took back"),
+    A("gallery", "Event &gallery", W.show_gallery, "G",
+      tip="Every event and candidate as a strip of frames around it, doubtful first: Y real, Del false (G)"),
     A("next", "&Next event to review", W.review_next, "N", tip="Select the next event not yet confirmed (N)"),
     A("previous", "&Previous event", W.review_previous, "Shift+N"),
     A("confirm", "&Confirm selected event", EventPanel.confirm_selected, "Y", tip="A real exocytosis (Y); then the next"),
@@ -76,6 +78,9 @@ ACTIONS = [
     A("analyze", "&Analyze this movie", W.analyze, "Ctrl+Shift+A",
       tip="Measure every event (ΔF/F0, t½, size), the cell (area, rate, spatial statistics)"),
     A("analyze_all", "Analyze &all movies", W.analyze_all, tip="And compare the conditions"),
+    A("analyze_tables", "Analyze event &tables (no movies)…", W.analyze_event_tables,
+      tip="Rates, spatial statistics and condition comparisons from earlier event tables and cell masks, "
+          "without the movies"),
     A("cell", "Draw the &cell outline", W.draw_cell,
       tip="Outline the cell on the movie; the analysis measures inside it (else a mask file, else automatic)"),
     A("export_analysis", "&Export the analysis report…", AnalysisPanel.choose_export_folder,
@@ -89,20 +94,20 @@ ACTIONS = [
 
 MENUS = [
     ("&File", ["open", "open_folder", "recent", "demo", "-", "import_annotations", "save_annotations", "-",
-               "export", "export_all", "export_kymograph", "snapshot", "-", "close", "quit"]),
+               "export", "export_all", "export_kymograph", "snapshot", "-", "analyze_tables", "-", "close", "quit"]),
     ("&Edit", ["undo", "redo"]),
-    ("&Review", ["next", "previous", "confirm", "delete", "add", "stop_adding", "-", "reviewed", "save_annotations"]),
+    ("&Review", ["gallery", "-", "next", "previous", "confirm", "delete", "add", "stop_adding", "-", "reviewed", "save_annotations"]),
     ("&View", ["line", "clear_line", "contrast", "play", "next_frame", "previous_frame", "first_frame",
                "last_frame"]),
     ("&Detect", ["detect", "detect_all", "cancel", "-", "model_folder"]),
-    ("&Analyze", ["analyze", "analyze_all", "-", "cell", "-", "export_analysis"]),
+    ("&Analyze", ["analyze", "analyze_all", "-", "cell", "-", "export_analysis", "-", "analyze_tables"]),
     ("&Train", ["train", "resume_training"]),
     ("&Help", ["about"]),
 ]
 
-TOOLBAR_TEXT = {"open": "Open", "detect": "Detect", "next": "Review ▶", "confirm": "✓ Confirm",
+TOOLBAR_TEXT = {"open": "Open", "detect": "Detect", "gallery": "Gallery", "next": "Review ▶", "confirm": "✓ Confirm",
                 "delete": "✗ Delete", "add": "+ Add events", "reviewed": "Fully reviewed",
                 "save_annotations": "Save as annotations", "export": "Export", "train": "Train",
                 "analyze": "Analyze"}
-TOOLBAR = ["open", "-", "detect", "-", "next", "confirm", "delete", "add", "reviewed", "-", "train", "analyze", "-",
+TOOLBAR = ["open", "-", "detect", "-", "gallery", "next", "confirm", "delete", "add", "reviewed", "-", "train", "analyze", "-",
            "save_annotations", "export"]

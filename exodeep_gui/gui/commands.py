@@ -99,6 +99,14 @@ class WindowCommands:
                      "review.", 12000)
         log.info("%s %s fully reviewed", doc.name, "marked" if on else "unmarked")
 
+    def show_gallery(self) -> None:
+        """Review > Event gallery: every event and candidate as a strip of frames, doubtful first."""
+        self.gallery_dock.raise_()
+        self.gallery_dock.show()
+        if self.state.selected is None:
+            self.state.select_next(1, unconfirmed=True)
+        self.gallery.list.setFocus()
+
     def review_next(self) -> None:
         self.events.step(1)
 
@@ -136,6 +144,15 @@ class WindowCommands:
         self.analysis_dock.raise_()
         self.analysis.analyze(all_movies=True)
 
+    def analyze_event_tables(self) -> None:
+        """File > Analyze event tables…: earlier work's tables and masks, without the movies."""
+        from exodeep_gui.gui.analysis.event_tables import EventTablesDialog
+
+        if getattr(self, "tables_dialog", None) is None:
+            self.tables_dialog = EventTablesDialog(self.runner, self.files.start_folder(), parent=self)
+        self.tables_dialog.show()
+        self.tables_dialog.raise_()
+
     # ---- training
     def open_training(self, resume_folder: Optional[str] = None):
         """The training wizard (one per window: closing hides it and a run goes on; opened again
@@ -144,7 +161,8 @@ class WindowCommands:
 
         if getattr(self, "wizard", None) is None:
             self.wizard = TrainingWizard(self.state, self.runner, show_in_viewer=self._show_training_movie,
-                                         detect_all=self.detect_all, parent=self)
+                                         detect_all=self.detect_all, earlier=lambda: list(self.settings.recent),
+                                         parent=self)
             self.wizard.run_page.started.connect(self._training_started)
         elif not resume_folder:
             self.wizard.fresh_if_finished()

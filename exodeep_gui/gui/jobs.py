@@ -79,12 +79,15 @@ class JobRunner(QObject):
         return workers.GeneratorWorker(make_generator, *args, _kind=kind, _title=title, **kwargs)
 
     def start(self, kind: str, title: str, make_generator, *args, on_result=None, on_failed=None,
-              on_progress=None, on_cancelled=None, on_done=None, light: bool = False,
+              on_progress=None, on_cancelled=None, on_done=None, light: bool = False, background: bool = False,
               **kwargs) -> workers.GeneratorWorker:
         """The one way a panel runs a job: make it, route its signals to the given callbacks (they
         run in the GUI thread, whatever they are), and queue it (a heavy job) or start it beside
-        the heavy one (``light``: a preview, a count, a download). Returns the job."""
+        the heavy one (``light``: a preview, a count, a download). A ``background`` job (detecting
+        the next movie while the user reviews) has the lowest priority: anything the user starts
+        cancels it. Returns the job."""
         job = self.job(kind, title, make_generator, *args, **kwargs)
+        job.background = background
         relay = _Relay(job, on_result, on_failed, on_progress, on_cancelled, on_done)
         self._relays[job.key] = relay
         job.ended.connect(self._forget_relay)
@@ -110,6 +113,11 @@ class JobRunner(QObject):
     def submit(self, job: workers.GeneratorWorker) -> workers.GeneratorWorker:
         if self._closing:
             raise RuntimeError("the window is closing")
+        if not job.background:            # the user's work first: background work gives way
+            for waiting in [j for j in self.queue if j.background]:
+                self.cancel(waiting)
+            if self.current is not None and self.current.background:
+                self.cancel(self.current)
         self.queue.append(job)
         self.changed.emit()
         self._next()

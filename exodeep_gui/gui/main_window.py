@@ -21,6 +21,7 @@ from exodeep_gui.gui.dialogs import ask_yes_no, show_error
 from exodeep_gui.gui.file_actions import FileActions
 from exodeep_gui.gui.jobs import JobRunner, JobStatus
 from exodeep_gui.gui.review.event_panel import EventPanel
+from exodeep_gui.gui.review.gallery import EventGallery
 from exodeep_gui.gui.review.keeper import ReviewKeeper
 from exodeep_gui.gui.settings import Settings
 from exodeep_gui.gui.viewer.kymograph_view import KymographView
@@ -54,6 +55,7 @@ class MainWindow(QMainWindow, WindowCommands):
         self.detection = DetectionPanel(self.state, self.runner)
         self.detection.set_precision(s.precision)
         self.events = EventPanel(self.state)
+        self.gallery = EventGallery(self.state)
         self.analysis = AnalysisPanel(self.state, self.runner)
         self.files = FileActions(self, self.state, self.settings, self.keeper, self.kymo_view)
 
@@ -118,9 +120,11 @@ class MainWindow(QMainWindow, WindowCommands):
         self.movies_dock = self._dock("Movies", self.movie_list, Qt.LeftDockWidgetArea, scroll=False)
         self.detection_dock = self._dock("Detection", self.detection, Qt.RightDockWidgetArea, scroll=False)
         self.events_dock = self._dock("Events", self.events, Qt.RightDockWidgetArea)
+        self.gallery_dock = self._dock("Gallery", self.gallery, Qt.RightDockWidgetArea, scroll=False)
         self.kymo_dock = self._dock("Kymograph", self.kymo_view, Qt.RightDockWidgetArea)
         self.analysis_dock = self._dock("Analysis", self.analysis, Qt.RightDockWidgetArea)
-        self.tabifyDockWidget(self.events_dock, self.kymo_dock)
+        self.tabifyDockWidget(self.events_dock, self.gallery_dock)
+        self.tabifyDockWidget(self.gallery_dock, self.kymo_dock)
         self.tabifyDockWidget(self.kymo_dock, self.analysis_dock)
         self.events_dock.raise_()
         self.state.line_changed.connect(lambda line: line is not None and self.kymo_dock.raise_())

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import List
 
+from exodeep_gui.core.review import DEFAULT_FILTER
 from exodeep_gui.io.atomic import write_text_atomic
 from exodeep_gui.paths import settings_file
 
@@ -25,8 +26,8 @@ class Settings:
     last_open_dir: str = ""
     last_export_dir: str = ""
     model: str = ""
-    threshold: float = 0.5
-    min_size: int = 0
+    threshold: float = DEFAULT_FILTER.threshold
+    min_size: int = DEFAULT_FILTER.min_size
     fps: int = 20
     precision: str = "auto"     # the network's arithmetic for detection (Detection panel)
     last_training: str = ""     # the model folder of the last training run started from the window

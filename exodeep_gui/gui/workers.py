@@ -40,6 +40,7 @@ class GeneratorWorker(QObject):
         self._make = make_generator
         self._args, self._kwargs = args, kwargs
         self.kind, self.title = _kind, _title
+        self.background = False                    # lowest priority: what the user starts cancels it
         self.grace_s = GRACE_S.get(_kind, 3.0) if _grace_s is None else float(_grace_s)
         self.started_at: Optional[float] = None
         self.thread: Optional[QThread] = None

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
+from exodeep_gui.core.review import DEFAULT_FILTER
 from exodeep_gui.io.atomic import follow_umask
 from exodeep_gui.ml.model_folder import BEST, CONFIG_NAME, WEIGHTS_SUFFIX, ModelFolder, model_config, save_weights
 from exodeep_gui.ml.unet import ModelError, UNetSpec
@@ -242,9 +243,11 @@ def read_folder_weights(path: Path) -> ModelInfo:
 
 
 def recommended_filter(config: dict) -> tuple:
-    """(threshold, min_size) a model folder recommends (chosen on its validation movies), else (0.5, 0)."""
+    """(threshold, min_size) a model folder recommends (chosen on its validation movies), else the
+    default filter's."""
     rec = (config or {}).get("recommended") or {}
-    return float(rec.get("threshold", 0.5)), int(rec.get("min_size", 0))
+    return (float(rec.get("threshold", DEFAULT_FILTER.threshold)),
+            int(rec.get("min_size", DEFAULT_FILTER.min_size)))
 
 
 def save_model_folder(model, spec: UNetSpec, folder, overwrite: bool = False, **extra) -> Path:

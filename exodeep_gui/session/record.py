@@ -78,6 +78,7 @@ class MovieDoc:
     undo: List[UndoEntry] = field(default_factory=list)
     redo: List[UndoEntry] = field(default_factory=list)
     _shown: tuple = (None, None, None)              # cache: (rows, filter, visible table)
+    _reviewable: tuple = ((None, None, None), None)  # cache: ((rows, filter, order), reviewable table)
 
     @property
     def name(self) -> str:

@@ -60,6 +60,7 @@ class ViewerState:
         self.selected: Optional[int] = None           # event id in the current movie
         self.filter = flt
         self.model = model
+        self.review_order = review.FRAME_ORDER
         self.movies_changed = Signal()                # ()
         self.movie_changed = Signal()                 # (doc or None)
         self.frame_changed = Signal()                 # (frame)
@@ -167,11 +168,29 @@ class ViewerState:
         confirmed or added; no filter applies), else the events shown."""
         return review.reviewed(doc.rows) if doc.fully_reviewed else self.events(doc)
 
+    def reviewable(self, doc: Optional[MovieDoc] = None) -> EventTable:
+        """The events shown and the candidates (column ``shown`` False) of ``doc`` (default: the
+        current movie), in the review order (frame, or doubtful first)."""
+        doc = doc or self.current
+        if doc is None:
+            return review.empty_rows()
+        (rows, flt, order), table = doc._reviewable
+        if rows is not doc.rows or flt != self.filter or order != self.review_order:
+            table = review.reviewable(doc.rows, self.filter, self.review_order)
+            doc._reviewable = ((doc.rows, self.filter, self.review_order), table)
+        return table
+
+    def set_review_order(self, order: str) -> None:
+        """Go through the events in frame order or doubtful first (review.FRAME_ORDER, DOUBT_ORDER)."""
+        if order != self.review_order:
+            self.review_order = order
+            self.events_changed.emit()
+
     def selected_index(self) -> Optional[int]:
-        """Row of the selected event in :meth:`events`, or None."""
+        """Row of the selected event in :meth:`reviewable`, or None."""
         if self.selected is None:
             return None
-        ev = self.events()
+        ev = self.reviewable()
         hit = np.nonzero(ev.extra["id"] == self.selected)[0] if len(ev) else []
         return int(hit[0]) if len(hit) else None
 
@@ -182,12 +201,12 @@ class ViewerState:
             self.selected = None
         self.selection_changed.emit(self.selected)
         if i is not None:
-            self.set_frame(int(self.events().frame[i]))
+            self.set_frame(int(self.reviewable().frame[i]))
 
     def select_next(self, step: int = 1, unconfirmed: bool = False) -> Optional[int]:
-        """Select the next (``step`` > 0) or previous event in frame order (only events not yet
-        confirmed when ``unconfirmed``); returns its id."""
-        ev = self.events()
+        """Select the next (``step`` > 0) or previous event in the review order, candidates included
+        (only events not yet confirmed when ``unconfirmed``); returns its id."""
+        ev = self.reviewable()
         if not len(ev):
             return None
         order = np.arange(len(ev))

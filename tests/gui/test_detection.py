@@ -210,3 +210,39 @@ def test_the_command_line_finds_a_bundled_model_by_an_old_app_path(tmp_path):
         pytest.skip("no bundled model in resources/models")
     old = tmp_path / "gone" / "resources" / "models" / "exodeep-sim-small"
     assert resolve_model(str(old)).weights.is_file()
+
+
+def test_the_next_movie_is_detected_in_the_background_and_gives_way(window, qtbot, sim_movie_file, tiny_model_dir,
+                                                                    tmp_path):
+    """While the user reviews one movie, the warm engine detects the next open movie (lowest
+    priority); a job the user starts cancels it, and it is tried again afterwards."""
+    from exodeep_gui.core.simulate import SimulationParams, simulate_movie
+    from exodeep_gui.io.simulated import write_simulated
+
+    path, _ = sim_movie_file
+    params = SimulationParams(frames=32, height=48, width=48, events=2, docked=3, visiting=1)
+    others = [write_simulated(tmp_path, f"next{i}", simulate_movie(params, seed=40 + i)) for i in range(2)]
+    window.open_paths([path, *others])
+    first, second, third = window.state.docs
+    window.state.set_current(first)
+    window.state.set_model(str(tiny_model_dir))
+    with qtbot.waitSignal(window.detection.finished, timeout=120_000):
+        window.detection.run_button.click()
+    assert first.detection is not None
+    # the next movie is being detected without anyone asking
+    qtbot.waitUntil(lambda: window.detection.bg_job is not None, timeout=5000)
+    assert window.runner.current is window.detection.bg_job and window.runner.current.background
+    qtbot.waitUntil(lambda: second.detection is not None, timeout=120_000)
+    assert "in the background" in second.detection_message and third.detection is None
+    window.state.set_current(second)
+    assert "in the background" in window.detection.status.text()
+    # the third starts in the background; the user's own detection cancels it and runs at once
+    qtbot.waitUntil(lambda: window.detection.bg_job is not None, timeout=5000)
+    background = window.detection.bg_job
+    with qtbot.waitSignal(window.detection.finished, timeout=120_000):
+        window.detection.run_button.click()
+    assert background.token.cancelled
+    qtbot.waitUntil(lambda: window.detection.bg_job is None or window.detection.bg_job is not background,
+                    timeout=30_000)
+    qtbot.waitUntil(lambda: third.detection is not None, timeout=120_000)      # tried again afterwards
+    window.detection.background.setChecked(False)

@@ -197,3 +197,20 @@ def dialogs_answer(monkeypatch):
     monkeypatch.setattr(QFileDialog, "getExistingDirectory",
                         staticmethod(lambda *a, **k: answers.pop("getExistingDirectory", "")))
     return answers
+
+
+def test_the_wizard_learns_from_every_movie_reviewed_so_far(window, qtbot, sim_movie_file):
+    """A movie marked fully reviewed in an earlier session (closed now, in the recent files) is
+    listed for training with the set that was reviewed, as the open ones are."""
+    path, sim = sim_movie_file
+    window.open_paths([path])
+    state = window.state
+    state.set_detection(state.current, fake_detection(sim.truth, np.full(len(sim.truth), 0.9)))
+    state.delete_event(int(state.events().extra["id"][0]))
+    menu_action(window, "Review", "Movie fully reviewed").trigger()
+    menu_action(window, "File", "Close movie").trigger()
+    assert not state.docs and str(path) in window.settings.recent
+    wizard = window.open_training()
+    row = next(r for r in wizard.plan.rows if r.name == "cells")
+    assert row.reviewed and row.n_events == len(sim.truth) - 1 and row.role != "not used"
+    wizard.hide()

@@ -8,8 +8,8 @@ import logging
 from pathlib import Path
 from typing import Optional
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
                                QPushButton, QSizePolicy, QSpinBox, QVBoxLayout, QWidget)
 
 from exodeep_gui.core.detection import DetectOptions
@@ -87,6 +87,11 @@ class DetectionPanel(QWidget):
         self.run_button.clicked.connect(lambda: self.run(all_movies=False))
         self.run_all_button.clicked.connect(lambda: self.run(all_movies=True))
         self.cancel_button.clicked.connect(self.cancel)
+        self.background = QCheckBox("Detect the next movie meanwhile")
+        self.background.setChecked(True)
+        self.background.setToolTip("After a detection, the next open movie not yet detected is detected in the "
+                                   "background while you review (anything you start goes first)")
+        self.bg_job = None
         self.status = QLabel("")
         self.status.setWordWrap(True)
 
@@ -111,6 +116,7 @@ class DetectionPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addLayout(buttons)
+        layout.addWidget(self.background)
         # the message has a room of its own, four lines high, that scrolls when it says more: the
         # panel's height never changes, so the rows above are never squeezed and nothing moves
         layout.addWidget(message_area(self.status, lines=4))
@@ -175,10 +181,10 @@ class DetectionPanel(QWidget):
             self.state.set_model(portable_model_spec(str(Path(folder).resolve())))
 
     def options(self) -> DetectOptions:
-        """The frozen options the job gets (it never reads these widgets)."""
-        f = self.state.filter
-        return DetectOptions(model=self.state.model, threshold=f.threshold, min_size=f.min_size,
-                             precision=self.precision())
+        """The frozen options the job gets (it never reads these widgets). No filter: the window keeps
+        every event the network finds and filters them itself (the viewer state's filter), so that a
+        changed filter shows at once without running the network again."""
+        return DetectOptions(model=self.state.model, precision=self.precision())
 
     def precision(self) -> str:
         return self.precision_box.currentData()
@@ -308,3 +314,46 @@ class DetectionPanel(QWidget):
         self.job = None
         self._set_running(False)
         self.finished.emit()
+        QTimer.singleShot(0, self.detect_next_in_background)
+
+    # ---- the next movie, ready when the user gets to it
+    def next_undetected(self):
+        """The next open movie (after the current one, in the Movies list) never detected."""
+        docs = self.state.docs
+        if not docs:
+            return None
+        start = docs.index(self.state.current) + 1 if self.state.current in docs else 0
+        return next((d for d in docs[start:] + docs[:start] if d.detection is None and not d.model_name), None)
+
+    def detect_next_in_background(self) -> None:
+        """While the user reviews this movie, the warm engine detects the next one, then the one after
+        (lowest priority: anything the user starts cancels it; it is tried again after the user's
+        next detection)."""
+        if not self.background.isChecked() or self.runner.busy or self.bg_job is not None or self.job is not None:
+            return
+        doc = self.next_undetected()
+        if doc is None:
+            return
+        self._bg_doc = doc
+        self.bg_job = self.runner.start("detect", f"Detecting {doc.name} in the background", workers.detect_generator,
+                                        self.state.model, [(doc.uid, doc.movie)], self.options(), self.runner.engine,
+                                        fallback=True, on_result=self._background_result,
+                                        on_done=self._background_done, background=True)
+
+    def _background_result(self, results) -> None:
+        for _, detection in results:
+            doc = self._bg_doc
+            if doc in self.state.docs and doc.detection is None:
+                self.state.set_detection(doc, detection)
+                doc.detection_message = (f"Detected in the background with {detection.model_name}: "
+                                         f"{len(self.state.events(doc))} events. Edit > Undo takes it back.")
+                log.info("detected %s in the background with %s: %d events shown", doc.movie.source or doc.name,
+                         detection.model_name, len(self.state.events(doc)))
+                if doc is self.state.current:
+                    self.show_message(doc)
+
+    def _background_done(self) -> None:
+        cancelled = self.bg_job is not None and self.bg_job.token.cancelled
+        self.bg_job = None
+        if not cancelled:                      # and the one after (a user's job will try again when done)
+            QTimer.singleShot(0, self.detect_next_in_background)

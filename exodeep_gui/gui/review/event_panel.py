@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QHBoxLayout, QHeaderView, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from exodeep_gui.core import review
@@ -17,7 +18,8 @@ from exodeep_gui.session.state import ViewerState
 from exodeep_gui.gui.widgets.plots import dashed_line, plot_widget
 from exodeep_gui.gui.widgets.tables import sort_key, sortable_table
 
-COLUMNS = ("id", "frame", "x", "y", "time (s)", "score", "size", "review")
+COLUMNS = ("id", "frame", "x", "y", "time (s)", "score", "size", "review", "confidence")
+CANDIDATE_TEXT = "candidate (Y accepts, Del rejects)"
 # the analysis's columns the table shows once the movie is analysed (those the analysis has)
 MEASURED = ("dF_F0", "t_half_s", "t_half_frames", "decay_r2", "fwhm_um", "fwhm_px")
 
@@ -37,7 +39,7 @@ class EventTableModel(QAbstractTableModel):
     def __init__(self, state: ViewerState):
         super().__init__()
         self.state = state
-        self.table = state.events()
+        self.table = state.reviewable()       # the events shown and the candidates, in the review order
         self.measure: dict = {}               # event id → {column: value} of the analysis
         self.measured: tuple = ()             # the analysis columns shown (names with their units)
 
@@ -51,8 +53,11 @@ class EventTableModel(QAbstractTableModel):
 
     def refresh(self) -> None:
         self.beginResetModel()
-        self.table = self.state.events()
+        self.table = self.state.reviewable()
         self.endResetModel()
+
+    def is_candidate(self, row: int) -> bool:
+        return "shown" in self.table.extra and not bool(self.table.extra["shown"][row])
 
     def rowCount(self, parent=QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self.table)
@@ -86,7 +91,11 @@ class EventTableModel(QAbstractTableModel):
         if name == "time (s)":
             return float(t.frame[row] * dt) if dt else math.nan
         if name == "review":
+            if self.is_candidate(row):
+                return CANDIDATE_TEXT
             return _review_text(str(t.extra["origin"][row]), str(t.extra["status"][row]))
+        if name == "confidence":
+            return float(t.extra["confidence"][row]) if "confidence" in t.extra else math.nan
         return float({"x": t.x, "y": t.y, "score": t.score, "size": t.size}[name][row])
 
     def data(self, index, role=Qt.DisplayRole):
@@ -98,14 +107,20 @@ class EventTableModel(QAbstractTableModel):
             if isinstance(v, float):
                 if math.isnan(v):
                     return ""                                  # unknown: blank, never a made-up value
-                return format(v, {"x": ".1f", "y": ".1f", "size": ".0f", "score": ".2f", "time (s)": ".2f"}.get(name, ".3g"))
+                return format(v, {"x": ".1f", "y": ".1f", "size": ".0f", "score": ".2f", "time (s)": ".2f",
+                                  "confidence": ".2f"}.get(name, ".3g"))
             return str(v)
         if role == Qt.UserRole:
             return sort_key(v)
         if role == Qt.TextAlignmentRole:
             return int((Qt.AlignLeft if name == "review" else Qt.AlignRight) | Qt.AlignVCenter)
         if role == Qt.ToolTipRole and name == "review":
+            if v == CANDIDATE_TEXT:
+                return ("The model is unsure of this one (seen in some views, or below the filter): not shown "
+                        "or exported unless you accept it")
             return KEPT_TIP if v else "as detected: shown while it passes the score and size filter"
+        if role == Qt.ForegroundRole and self.is_candidate(index.row()):
+            return QColor("#888888")                      # candidates faintly
         return None
 
 
@@ -187,14 +202,18 @@ class EventPanel(QWidget):
         else:
             c = review.counts(doc.rows, self.state.filter)
             text = f"{c['shown']} events, {c['confirmed']} confirmed"
+            n_cand = int(review.candidate_mask(doc.rows, self.state.filter).sum())
+            if n_cand:
+                text += f"; {n_cand} candidates to accept or reject (grey)"
             if c["added"] or c["deleted"]:
                 text += f"; you added {c['added']} and deleted {c['deleted']}"
             if doc.fully_reviewed:
                 text += " — fully reviewed"
-            if doc.annotations is not None and not len(self.model.table):
+            shown = self.state.events()
+            if doc.annotations is not None and not len(shown):
                 text += f"\n{len(doc.annotations)} annotations (green crosses): detect to compare"
             elif doc.annotations is not None:
-                s = evaluate_events(doc.annotations, self.model.table)
+                s = evaluate_events(doc.annotations, shown)
                 text += (f"\nAgainst {len(doc.annotations)} annotations: precision {s.precision:.2f}, "
                          f"recall {s.recall:.2f}, F1 {s.f1:.2f}")
             self.summary.setText(text)

@@ -11,15 +11,18 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxL
 from exodeep_gui.gui.training.plan import TRAIN, UNUSED, VALID, TrainingPlan
 
 HEADERS = ("movie", "frames", "events", "fully reviewed", "mask", "use")
-INTRO = ("Train on movies whose every event is reviewed. In a movie only partly reviewed, the events you "
-         "have not looked at would teach the model that they are background, so only <b>fully reviewed</b> "
-         "movies are used (Review ▸ Movie fully reviewed). Movies are split into training and validation.")
+INTRO = ("Train on movies whose every event is reviewed: the open ones and those you marked fully reviewed in "
+         "earlier sessions (recent files), so that each new model learns from all of them. In a movie only partly "
+         "reviewed, the events you have not looked at would teach the model that they are background, so only "
+         "<b>fully reviewed</b> movies are used (Review ▸ Movie fully reviewed). Movies are split into training "
+         "and validation.")
 
 
 class DataPage(QWizardPage):
-    def __init__(self, plan: TrainingPlan, state, show_in_viewer=None, parent=None):
+    def __init__(self, plan: TrainingPlan, state, show_in_viewer=None, earlier=None, parent=None):
         super().__init__(parent)
         self.plan, self.state, self.show_in_viewer = plan, state, show_in_viewer
+        self.earlier = earlier or (lambda: [])     # movies reviewed in earlier sessions (recent files)
         self.setTitle("1. Data: the movies to learn from")
         self.setAcceptDrops(True)
         intro = QLabel(INTRO)
@@ -66,7 +69,7 @@ class DataPage(QWizardPage):
     def refresh(self) -> None:
         """The window's movies as they are now: each fully reviewed movie with the set that was
         reviewed (never re-filtered), roles kept where they still apply."""
-        self.plan.refresh_docs(self.state.docs, self.state.training_events)
+        self.plan.refresh_docs(self.state.docs, self.state.training_events, self.earlier())
         self.fill()
 
     # ---- rows
@@ -97,7 +100,7 @@ class DataPage(QWizardPage):
 
     def new_split(self) -> None:
         self.plan.seed += 1
-        self.plan.refresh_docs(self.state.docs, self.state.training_events)
+        self.plan.refresh_docs(self.state.docs, self.state.training_events, self.earlier())
         self.plan.split()
         self.fill()
 

@@ -52,14 +52,20 @@ class TrainingPlan:
     start_label: str = ""
 
     # ---- movies
-    def refresh_docs(self, docs, events_of) -> None:
+    def refresh_docs(self, docs, events_of, earlier=()) -> None:
         """The rows of the window's movies as they are now (reviewed events, fully reviewed, movies
-        opened since); rows added from files stay; roles chosen for movies still there are kept."""
+        opened since), then the movies reviewed in earlier sessions (``earlier``: recent files whose
+        saved review says fully reviewed, not open now); rows added from files stay; roles chosen for
+        movies still there are kept."""
         roles = {(str(r.movie_path), r.name): r.role for r in self.rows}
         files = [r for r in self.rows if r.events is None]
         self.rows = []
         for doc in docs:
             self.add_doc(doc, events_of(doc))
+        open_paths = {str(r.movie_path) for r in self.rows} | {str(r.movie_path) for r in files}
+        for path in earlier:
+            if str(path) not in open_paths:
+                self.add_reviewed_file(path)
         self.rows += files
         self.split()
         for r in self.rows:
@@ -76,6 +82,32 @@ class TrainingPlan:
             problem = "; ".join(check_annotations(events, doc.movie.shape, doc.name))
         row = DataRow(doc.name, Path(src) if src else None, doc.movie.shape, len(events), doc.fully_reviewed,
                       mask_for(Path(src)) if src else None, events=events, problem=problem)
+        self.rows.append(row)
+        return row
+
+    def add_reviewed_file(self, movie_path) -> Optional[DataRow]:
+        """A movie not open now whose saved review (beside it or in the user folder) says it is fully
+        reviewed: its reviewed set (what the user confirmed or added) is the training truth."""
+        from exodeep_gui.core.review import reviewed
+        from exodeep_gui.io.movie_io import open_movie
+        from exodeep_gui.io.review_file import find_review, load_review
+
+        path = Path(movie_path)
+        if find_review(path) is None:
+            return None
+        try:
+            shape = open_movie(path).shape
+            saved = load_review(path, shape)
+        except Exception:                    # unreadable now: it is simply not offered
+            return None
+        if saved is None or not saved.fully_reviewed:
+            return None
+        events = reviewed(saved.rows)
+        problem = "; ".join(check_annotations(events, shape, movie_stem(path)))
+        from exodeep_gui.io.masks import mask_for
+
+        row = DataRow(movie_stem(path), path, shape, len(events), True, mask_for(path), events=events,
+                      problem=problem)
         self.rows.append(row)
         return row
 

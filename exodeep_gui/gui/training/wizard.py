@@ -21,7 +21,7 @@ from exodeep_gui.gui.widgets.layout import fit_to_screen
 
 class TrainingWizard(QWizard):
     def __init__(self, state, runner, show_in_viewer=None, detect_all=None, resume_folder: Optional[str] = None,
-                 parent=None):
+                 earlier=None, parent=None):
         super().__init__(parent)
         self.setWindowTitle("Train or fine-tune a model")
         self.setWindowFlag(Qt.Window, True)
@@ -30,7 +30,7 @@ class TrainingWizard(QWizard):
         self.setOption(QWizard.NoBackButtonOnLastPage, True)
         self.setOption(QWizard.NoCancelButtonOnLastPage, True)
         self.plan = TrainingPlan()
-        self.data_page = DataPage(self.plan, state, show_in_viewer)
+        self.data_page = DataPage(self.plan, state, show_in_viewer, earlier)
         self.spots_page = SpotsPage(self.plan, state, runner)
         self.model_page = ModelPage(self.plan, state, runner)
         self.run_page = RunPage(self.plan, runner, self.model_page)

@@ -35,8 +35,11 @@ class MovieView(QWidget):
         self.events_item = pg.ScatterPlotItem(symbol="o", size=16, brush=None, pen=pg.mkPen("#ffd000", width=2))
         self.selected_item = pg.ScatterPlotItem(symbol="o", size=24, brush=None, pen=pg.mkPen("#ff3030", width=3))
         self.truth_item = pg.ScatterPlotItem(symbol="+", size=14, pen=pg.mkPen("#30ff60", width=2))
+        # candidates (the model is unsure): faint dashed circles until the reviewer accepts or rejects them
+        self.candidates_item = pg.ScatterPlotItem(symbol="o", size=16, brush=None,
+                                                  pen=pg.mkPen((200, 200, 200, 150), width=1, style=Qt.DashLine))
         self.mask_item = pg.ImageItem(axisOrder="row-major")       # the cell mask's outline (analysis)
-        for item in (self.mask_item, self.events_item, self.truth_item, self.selected_item):
+        for item in (self.mask_item, self.candidates_item, self.events_item, self.truth_item, self.selected_item):
             self.view.addItem(item)
         skip_matplotlib_colormap_scan()
         self.histogram = pg.HistogramLUTItem(image=self.image)
@@ -201,10 +204,12 @@ class MovieView(QWidget):
             self.state.set_levels(auto_levels(doc.movie.frame(self.state.frame)))
 
     def _overlay(self) -> None:
-        ev = self.state.events()
+        ev = self.state.reviewable()
         f = self.state.frame
         near = np.abs(ev.frame - f) <= MARKER_FRAMES if len(ev) else np.zeros(0, bool)
-        self.events_item.setData(ev.x[near], ev.y[near])
+        shown = ev.extra["shown"] if len(ev) else np.zeros(0, bool)
+        self.events_item.setData(ev.x[near & shown], ev.y[near & shown])
+        self.candidates_item.setData(ev.x[near & ~shown], ev.y[near & ~shown])
         doc = self.state.current
         truth = doc.annotations if doc is not None else None
         if truth is not None and len(truth):
