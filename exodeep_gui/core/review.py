@@ -35,15 +35,18 @@ REVIEW_COLUMNS = ("id", "origin", "status")
 
 @dataclass(frozen=True)
 class EventFilter:
-    """Which detected events are shown: score ≥ threshold and size ≥ min_size. Events the user
-    added or confirmed are always shown (and exported), whatever the filter; deleted ones never.
-    The one definition of the filter and its defaults, for the window and the command line."""
+    """Which detected events are shown: score ≥ threshold, size ≥ min_size and confidence ≥
+    min_confidence (an event whose confidence is unknown passes that test). Events the user added or
+    confirmed are always shown (and exported), whatever the filter; deleted ones never. The one
+    definition of the filter and its defaults, for the window and the command line."""
 
     threshold: float = 0.5
     min_size: int = 0
+    min_confidence: float = 0.0
 
     def describe(self) -> str:
-        return f"score ≥ {self.threshold:.2f}, size ≥ {self.min_size}"
+        text = f"score ≥ {self.threshold:.2f}, size ≥ {self.min_size}"
+        return text + (f", confidence ≥ {self.min_confidence:.2f}" if self.min_confidence > 0 else "")
 
 
 DEFAULT_FILTER = EventFilter()
@@ -105,6 +108,9 @@ def visible_mask(rows: EventTable, flt: EventFilter) -> np.ndarray:
     status, origin = rows.extra["status"], rows.extra["origin"]
     with np.errstate(invalid="ignore"):
         passes = (rows.score >= flt.threshold) & (rows.size >= flt.min_size)
+        if flt.min_confidence > 0 and "confidence" in rows.extra:
+            conf = np.asarray(rows.extra["confidence"], float)
+            passes &= ~(conf < flt.min_confidence)          # unknown (NaN) passes
     return (status != DELETED) & (status != FILTERED) & ((origin == ADDED) | (status == CONFIRMED) | passes)
 
 

@@ -124,6 +124,11 @@ class JobRunner(QObject):
         return job
 
     @property
+    def closing(self) -> bool:
+        """The window is closing: no job starts any more."""
+        return self._closing
+
+    @property
     def busy(self) -> bool:
         return self.current is not None or bool(self.queue)
 

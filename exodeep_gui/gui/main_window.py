@@ -41,7 +41,8 @@ class MainWindow(QMainWindow, WindowCommands):
         self.settings = settings or Settings()
         s = self.settings
         # a model shipped with the app is remembered by name: the app may have been moved or upgraded
-        self.state = ViewerState(EventFilter(s.threshold, s.min_size), portable_model_spec(s.model) or "exodeepfinder")
+        self.state = ViewerState(EventFilter(s.threshold, s.min_size, s.min_confidence),
+                                 portable_model_spec(s.model) or "exodeepfinder")
         self.setWindowTitle(f"ExoDeep {__version__}")
         self.setAcceptDrops(True)
         fit_to_screen(self, 1400, 860)
@@ -261,7 +262,8 @@ class MainWindow(QMainWindow, WindowCommands):
 
     def _capture_settings(self) -> None:
         s, f = self.settings, self.state.filter
-        s.threshold, s.min_size, s.fps = f.threshold, f.min_size, self.movie_view.fps()
+        s.threshold, s.min_size, s.min_confidence, s.fps = f.threshold, f.min_size, f.min_confidence, \
+            self.movie_view.fps()
         s.model = portable_model_spec(self.state.model)
         s.precision = self.detection.precision()
         s.geometry = bytes(self.saveGeometry().toHex()).decode()

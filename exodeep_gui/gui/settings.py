@@ -28,6 +28,7 @@ class Settings:
     model: str = ""
     threshold: float = DEFAULT_FILTER.threshold
     min_size: int = DEFAULT_FILTER.min_size
+    min_confidence: float = DEFAULT_FILTER.min_confidence
     fps: int = 20
     precision: str = "auto"     # the network's arithmetic for detection (Detection panel)
     last_training: str = ""     # the model folder of the last training run started from the window

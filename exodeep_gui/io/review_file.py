@@ -111,8 +111,10 @@ CODECS = {
     "pair": (lambda v: None if v is None else [float(x) for x in v],
              lambda v: None if v is None else tuple(float(x) for x in v)),
     "points": (lambda v: None if v is None else np.asarray(v, float).round(3).tolist(), _points),
-    "filter": (lambda f: None if f is None else {"threshold": f.threshold, "min_size": f.min_size},
-               lambda d: None if d is None else EventFilter(float(d["threshold"]), int(d["min_size"]))),
+    "filter": (lambda f: None if f is None else {"threshold": f.threshold, "min_size": f.min_size,
+                                                 "min_confidence": f.min_confidence},
+               lambda d: None if d is None else EventFilter(float(d["threshold"]), int(d["min_size"]),
+                                                            float(d.get("min_confidence", 0.0)))),
 }
 
 

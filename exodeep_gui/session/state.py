@@ -144,7 +144,7 @@ class ViewerState:
 
     # ---- filter and model (one for all movies)
     def set_filter(self, flt: EventFilter) -> None:
-        flt = EventFilter(float(flt.threshold), int(flt.min_size))
+        flt = EventFilter(float(flt.threshold), int(flt.min_size), float(flt.min_confidence))
         if flt == self.filter:
             return
         self.filter = flt

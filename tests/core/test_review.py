@@ -63,3 +63,35 @@ def test_probe_takes_the_nearest_candidate_else_the_score_map_else_nothing():
     assert s == 0.8 and np.isnan(size)
     s, size = review.probe(None, None, 1, 1, 1)
     assert np.isnan(s) and np.isnan(size)
+
+
+def test_marking_fully_reviewed_freezes_what_was_seen_and_clearing_it_gives_back_the_rest():
+    rows, _, _ = merge_detection(review.empty_rows(), table([[10, 10, 5], [30, 30, 8], [50, 50, 9]],
+                                                             score=[0.9, 0.4, 0.8], size=[50, 50, 5]), 1,
+                                 EventFilter(0.5, 10))
+    frozen, counts = review.freeze(rows, EventFilter(0.5, 10))
+    assert counts == {"confirmed": 1, "set_aside": 2}
+    for flt in (EventFilter(0.0, 0), EventFilter(0.95, 100)):      # any later filter: the same set
+        assert review.visible(frozen, flt).extra["id"].tolist() == [1]
+    assert review.reviewed(frozen).extra["id"].tolist() == [1]
+    back, counts = review.unfreeze(frozen)
+    assert counts == {"back": 2} and review.visible(back, EventFilter(0.0, 0)).extra["id"].tolist() == [1, 2, 3]
+    assert back.extra["status"].tolist() == ["confirmed", "", ""]
+
+
+def test_candidates_are_offered_not_shown_and_the_filter_can_act_on_confidence():
+    t = table([[10, 10, 5], [30, 30, 8], [50, 50, 9]], score=[0.9, 0.3, 0.9], size=40)
+    t.extra["confidence"] = np.array([0.9, 0.2, 0.4])
+    t.extra["candidate"] = np.array([0.0, 1.0, 0.0])
+    rows, _, _ = merge_detection(review.empty_rows(), t, 1, EventFilter())
+    assert review.candidate_mask(rows, EventFilter()).tolist() == [False, True, False]
+    assert review.visible(rows, EventFilter()).extra["id"].tolist() == [1, 3]           # the candidate is not
+    order = review.reviewable(rows, EventFilter(), review.DOUBT_ORDER)
+    assert order.extra["id"].tolist() == [2, 3, 1] and order.extra["shown"].tolist() == [False, True, True]
+    # confidence ≥ 0.5 hides #3; an event added by the user (no confidence) is kept; unknown passes
+    rows = review.add(rows, 4, 70, 70, 12)
+    assert np.isnan(rows.extra["confidence"][-1])                # the added event's confidence is unknown
+    assert review.visible(rows, EventFilter(0.5, 0, 0.5)).extra["id"].tolist() == [1, 4]
+    # accepting the candidate makes it an event, shown whatever the filter
+    accepted = review.set_status(rows, 2, review.CONFIRMED)
+    assert 2 in review.visible(accepted, EventFilter(0.5, 0, 0.5)).extra["id"]

@@ -29,5 +29,6 @@ def fake_detection(truth: EventTable, scores=None, sizes=None, name="cells") -> 
     n = len(truth)
     cands = EventTable.from_arrays(truth.x, truth.y, truth.frame,
                                    score=np.linspace(0.3, 0.9, n) if scores is None else scores,
-                                   size=np.full(n, 40) if sizes is None else sizes)
+                                   size=np.full(n, 40) if sizes is None else sizes,
+                                   extra={k: v for k, v in truth.extra.items() if k in ("confidence", "candidate")})
     return Detection(name, None, cands, DetectOptions(), "fake")

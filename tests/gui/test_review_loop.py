@@ -214,3 +214,23 @@ def test_the_wizard_learns_from_every_movie_reviewed_so_far(window, qtbot, sim_m
     row = next(r for r in wizard.plan.rows if r.name == "cells")
     assert row.reviewed and row.n_events == len(sim.truth) - 1 and row.role != "not used"
     wizard.hide()
+
+
+def test_the_confidence_box_filters_every_movie(window, sim_movie_file):
+    path, sim = sim_movie_file
+    window.open_paths([path])
+    state = window.state
+    n = len(sim.truth)
+    table = EventTable.from_arrays(sim.truth.x, sim.truth.y, sim.truth.frame, np.full(n, 0.9), np.full(n, 50.0),
+                                   {"confidence": np.linspace(0.1, 1.0, n)})
+    state.set_detection(state.current, fake_detection(table, table.score, table.size))
+    assert len(state.events()) == n
+    window.detection.min_confidence.setValue(0.5)
+    assert state.filter.min_confidence == 0.5
+    assert len(state.events()) == int((table.extra["confidence"] >= 0.5).sum())
+    col = [window.events.model.headerData(c, Qt.Horizontal) for c in range(window.events.model.columnCount())]
+    conf = col.index("confidence")
+    assert window.events.model.value(0, conf) >= 0.5
+    window.close()
+    from exodeep_gui.gui.settings import Settings
+    assert window.settings.min_confidence == 0.5 and Settings().min_confidence == 0.0

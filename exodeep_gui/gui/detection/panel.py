@@ -71,8 +71,14 @@ class DetectionPanel(QWidget):
         self.threshold.setToolTip("Minimum event score (peak exocytosis probability); applies to every movie")
         self.min_size = QSpinBox(minimum=0, maximum=100000, suffix=" voxels")
         self.min_size.setToolTip("Minimum event size; applies to every movie")
+        self.min_confidence = QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=0.05, decimals=2)
+        self.min_confidence.setSpecialValueText("any")
+        self.min_confidence.setToolTip("Minimum confidence (how sure the model is that it is an exocytosis: "
+                                       "agreement across test-time views, else its class-2 probability); "
+                                       "applies to every movie; events without a confidence pass")
         self.threshold.valueChanged.connect(self._filter_edited)
         self.min_size.valueChanged.connect(self._filter_edited)
+        self.min_confidence.valueChanged.connect(self._filter_edited)
         self.precision_box = QComboBox()
         for value, label in (("auto", "automatic (fastest that keeps the events)"), ("float32", "float32"),
                              ("bfloat16", "bfloat16 (CPUs with AVX512_BF16 or AMX, GPUs)"), ("float16", "float16 (GPUs)")):
@@ -102,6 +108,7 @@ class DetectionPanel(QWidget):
         form.addRow("Model", row)
         form.addRow("Score ≥", self.threshold)
         form.addRow("Size ≥", self.min_size)
+        form.addRow("Confidence ≥", self.min_confidence)
         form.addRow("Precision", self.precision_box)
         buttons = QHBoxLayout()
         for b in (self.run_button, self.run_all_button, self.cancel_button):
@@ -133,7 +140,8 @@ class DetectionPanel(QWidget):
 
     # ---- state → widgets
     def _show_filter(self, flt: EventFilter) -> None:
-        for box, value in ((self.threshold, flt.threshold), (self.min_size, flt.min_size)):
+        for box, value in ((self.threshold, flt.threshold), (self.min_size, flt.min_size),
+                           (self.min_confidence, flt.min_confidence)):
             if box.value() != value:
                 box.blockSignals(True)
                 box.setValue(value)
@@ -169,11 +177,11 @@ class DetectionPanel(QWidget):
             except ValueError:
                 return                    # a broken or missing model is reported when it runs
             if config.get("recommended"):
-                self.state.set_filter(EventFilter(*recommended_filter(config)))
+                self.state.set_filter(EventFilter(*recommended_filter(config), self.state.filter.min_confidence))
 
     # ---- widgets → state
     def _filter_edited(self) -> None:
-        self.state.set_filter(EventFilter(self.threshold.value(), self.min_size.value()))
+        self.state.set_filter(EventFilter(self.threshold.value(), self.min_size.value(), self.min_confidence.value()))
 
     def choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Choose an ExoDeep model folder")
@@ -311,25 +319,30 @@ class DetectionPanel(QWidget):
         self.error.emit(message, details)
 
     def _done(self) -> None:
+        succeeded = self.job is not None and self.job.exception is None and not self.job.token.cancelled
         self.job = None
         self._set_running(False)
         self.finished.emit()
-        QTimer.singleShot(0, self.detect_next_in_background)
+        if succeeded:
+            QTimer.singleShot(0, self.detect_next_in_background)
 
     # ---- the next movie, ready when the user gets to it
     def next_undetected(self):
-        """The next open movie (after the current one, in the Movies list) never detected."""
+        """The next open movie (after the current one, in the Movies list; not the current one) never
+        detected."""
         docs = self.state.docs
         if not docs:
             return None
         start = docs.index(self.state.current) + 1 if self.state.current in docs else 0
-        return next((d for d in docs[start:] + docs[:start] if d.detection is None and not d.model_name), None)
+        others = [d for d in docs[start:] + docs[:start] if d is not self.state.current]
+        return next((d for d in others if d.detection is None and not d.model_name), None)
 
     def detect_next_in_background(self) -> None:
         """While the user reviews this movie, the warm engine detects the next one, then the one after
         (lowest priority: anything the user starts cancels it; it is tried again after the user's
         next detection)."""
-        if not self.background.isChecked() or self.runner.busy or self.bg_job is not None or self.job is not None:
+        if (not self.background.isChecked() or self.runner.busy or self.runner.closing or self.bg_job is not None
+                or self.job is not None):
             return
         doc = self.next_undetected()
         if doc is None:
