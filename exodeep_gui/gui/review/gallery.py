@@ -13,7 +13,8 @@ from typing import Dict, Optional, Tuple
 import numpy as np
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QListView, QListWidget, QListWidgetItem, QVBoxLayout,
+                               QWidget)
 
 from exodeep_gui.core import review
 from exodeep_gui.session.state import ViewerState
@@ -91,6 +92,12 @@ class EventGallery(QWidget):
         self.list = QListWidget()
         self.list.setObjectName("gallery")
         self.list.setUniformItemSizes(True)
+        self.list.setViewMode(QListView.IconMode)        # the words under each strip, the strips one per row
+        self.list.setFlow(QListView.TopToBottom)
+        self.list.setWrapping(False)
+        self.list.setMovement(QListView.Static)
+        self.list.setResizeMode(QListView.Adjust)
+        self.list.setSpacing(2)
         cell = (2 * HALF + 1) * ZOOM
         self.list.setIconSize(QSize((cell + 2) * (BEFORE + AFTER + 1), cell + TRACE_H))
         self.list.currentItemChanged.connect(self._picked)
