@@ -203,6 +203,8 @@ def test_analyze_and_train_menus(window, dialogs, qtbot, sim_movie_file, tmp_pat
     choose(window, "Analyze", "Export the analysis report…")
     qtbot.waitUntil(lambda: (tmp_path / "report" / "report.html").is_file(), timeout=60_000)
     qtbot.waitUntil(lambda: not window.runner.busy, timeout=60_000)
+    header = (tmp_path / "report" / "events.csv").read_text().splitlines()[0].split(",")
+    assert {"id", "origin", "status"} <= set(header)          # identity to the end: the review's ids
 
     choose(window, "Train", "Train or fine-tune a model…")
     assert window.wizard.isVisible()
