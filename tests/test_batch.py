@@ -63,10 +63,10 @@ def test_local_cluster_retries_a_lost_worker_reports_a_dead_movie_and_resumes(tm
     tasks = movie_tasks(movies, str(out), job)
     fingerprint = DETECT.fingerprint(job)
     report = out / "report.csv"
-    with open_client(ClusterChoice("local", workers=2, retries=1), len(tasks)) as (client, what):
-        assert "2 worker processes × 1 thread" in what
-        assert len(client.scheduler_info()["workers"]) == 2
-        results = run_batch(DYING, tasks, fingerprint, client=client, report=report)
+    with open_client(ClusterChoice("local", workers=2, retries=1), len(tasks)) as opened:
+        assert "2 worker processes × 1 thread" in opened.description and opened.watch is None
+        assert len(opened.client.scheduler_info()["workers"]) == 2
+        results = run_batch(DYING, tasks, fingerprint, client=opened.client, report=report)
     assert children() == []                         # the cluster's processes are gone
     status = {r.name: r for r in results}
     assert [status[n].status for n in ("sim_000", "sim_001", "sim_002", "sim_003")] == ["ok", "ok", "failed", "ok"]

@@ -11,9 +11,11 @@ worker process once and kept there (see :func:`exodeep_gui.ml.detect.cached_dete
 - :mod:`.tasks`: MovieTask / MovieResult, the markers of finished movies, :func:`run_task` (the
   function a worker runs); stdlib + io only.
 - :mod:`.runner`: plan (skip finished movies), run in sequence or on a Dask client, the report CSV.
-- :mod:`.cluster`: which cluster (local, slurm, an address), the SLURM options and their file,
-  the worker set-up plugin (threads, GPU per worker). It imports ``distributed``: the command line
-  imports it only when a cluster is asked for.
+- :mod:`.cluster`: which cluster (local, slurm, an address), the worker set-up plugin (threads, GPU
+  per worker). It imports ``distributed``: the command line imports it only when a cluster is asked for.
+- :mod:`.slurm`: the SLURM options and their file, the check of the job before anything is queued
+  (``sbatch --test-only``) and the watch of the jobs while the run waits (a run whose workers cannot
+  start ends with one line).
 - :mod:`.detect`: detection as a :class:`MovieCommand`.
 - :mod:`.analyze`: analysis as a :class:`MovieCommand`: each movie's analysis is kept in a file of
   the output folder, and ``exodeep analyze`` combines the finished ones into its tables and report.

@@ -4,7 +4,9 @@
   process); each worker's numerical libraries get ``cores // N`` threads.
 - ``slurm``: SLURMCluster, scaled adaptively from 0 to ``max_jobs`` jobs; a job has one worker
   process per GPU (one without GPUs), each pinned to its own GPU, and ``cores`` CPUs in all.
-  Options come from a small YAML file (:data:`SLURM_KEYS`) and flags, flags winning.
+  Options come from a small YAML file (:data:`SLURM_KEYS`) and flags, flags winning; the job is
+  checked with ``sbatch --test-only`` before anything is queued and watched while the run waits
+  (see :mod:`.slurm`).
 - an address (``tcp://host:8786``): join that scheduler; its own settings apply.
 
 For the clusters started here, the scheduler retries a movie whose worker died ``retries`` times
@@ -20,120 +22,20 @@ import logging
 import math
 import os
 import re
-import sys
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields, replace
-from pathlib import Path
-from typing import Dict, Iterator, Optional, Tuple
+from dataclasses import dataclass, field, replace
+from typing import Callable, Dict, Iterator, Optional, Tuple
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
+from exodeep_gui.batch.slurm import (SLURM_KEYS, SlurmError, SlurmOptions, SlurmWatch, check_job, job_class,
+                                     load_slurm_config, quiet_submit_errors, slurm_cluster_kwargs, slurm_options,
+                                     walltime_seconds)
+
+__all__ = ["SLURM_KEYS", "ClusterChoice", "Opened", "SlurmError", "SlurmOptions", "WorkerSetup", "job_script",
+           "load_slurm_config", "open_client", "parse_cluster", "slurm_options", "walltime_seconds"]
+
 DEFAULT_RETRIES = 2
-
-
-@dataclass(frozen=True)
-class SlurmOptions:
-    """SLURM job options (one job = one SLURM allocation running 1 worker, or 1 per GPU)."""
-
-    queue: Optional[str] = None             # partition (-p)
-    account: Optional[str] = None           # -A
-    walltime: str = "01:00:00"              # per job; workers retire 5 min before it
-    cores: int = 4                          # CPUs per job (--cpus-per-task)
-    memory: str = "16GB"                    # per job (--mem)
-    gpus_per_job: int = 0                   # --gres=gpu:N; one worker process per GPU
-    max_jobs: int = 4                       # adaptive: 0 … max_jobs jobs
-    prologue: Tuple[str, ...] = ()          # shell lines before the worker starts (module load …)
-    job_extra: Tuple[str, ...] = ()         # more #SBATCH directives (e.g. "--constraint=a100")
-    python: Optional[str] = None            # the Python that has exodeep (default: this one)
-    interface: Optional[str] = None         # network interface the workers use (e.g. ib0)
-    local_directory: Optional[str] = None   # worker scratch (e.g. $TMPDIR)
-    log_directory: Optional[str] = None     # where SLURM writes the workers' logs
-
-    @property
-    def processes(self) -> int:
-        return max(1, self.gpus_per_job)
-
-
-SLURM_KEYS = tuple(f.name for f in fields(SlurmOptions))
-
-
-def load_slurm_config(path) -> Dict:
-    """The options in a YAML file (keys of :class:`SlurmOptions`, ``-`` or ``_``); unknown keys
-    and wrong types are refused with the file's name."""
-    import yaml
-
-    path = Path(path).expanduser()
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise ValueError(f"{path}: cannot read the SLURM configuration ({exc.strerror or exc})") from None
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML ({exc})") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected `key: value` lines ({', '.join(SLURM_KEYS)})")
-    data = {str(k).replace("-", "_"): v for k, v in data.items()}
-    unknown = sorted(set(data) - set(SLURM_KEYS))
-    if unknown:
-        raise ValueError(f"{path}: unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} "
-                         f"(known: {', '.join(SLURM_KEYS)})")
-    return data
-
-
-def slurm_options(config_file=None, **overrides) -> SlurmOptions:
-    """Defaults < the YAML file < ``overrides`` (flags; None means not given)."""
-    values = load_slurm_config(config_file) if config_file else {}
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    for key in ("prologue", "job_extra"):
-        if isinstance(values.get(key), str):
-            values[key] = (values[key],)
-        if key in values:
-            values[key] = tuple(str(v) for v in values[key] or ())
-    for key in ("cores", "gpus_per_job", "max_jobs"):
-        if key in values:
-            try:
-                values[key] = int(values[key])
-            except (TypeError, ValueError):
-                raise ValueError(f"SLURM option {key}: expected a whole number, got {values[key]!r}") from None
-    opts = SlurmOptions(**values)
-    if opts.cores < opts.processes or opts.max_jobs < 1 or opts.gpus_per_job < 0:
-        raise ValueError(f"SLURM options: need cores ≥ GPUs per job (got {opts.cores} cores, {opts.gpus_per_job} "
-                         f"GPUs) and max_jobs ≥ 1 (got {opts.max_jobs})")
-    return opts
-
-
-def walltime_seconds(walltime: str) -> Optional[int]:
-    """SLURM's [D-]HH:MM:SS, HH:MM:SS, MM:SS or MM in seconds; None if it is none of those."""
-    m = re.fullmatch(r"(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?", str(walltime).strip())
-    if not m:
-        return None
-    d, a, b, c = m.groups()
-    parts = [int(x) for x in (a, b, c) if x is not None]
-    if d is None and len(parts) <= 2:                     # MM or MM:SS
-        parts = [0] + parts + [0] * (2 - len(parts))
-    h, mi, s = (parts + [0, 0])[:3]
-    return int(d or 0) * 86400 + h * 3600 + mi * 60 + s
-
-
-def slurm_cluster_kwargs(opts: SlurmOptions) -> Dict:
-    """SLURMCluster's arguments for ``opts``: one thread per worker process (a movie at a time),
-    ``cores`` CPUs for the job, workers that retire before the walltime (their movie goes to
-    another worker without counting as a failure)."""
-    procs = opts.processes
-    directives = ([f"--gres=gpu:{opts.gpus_per_job}"] if opts.gpus_per_job else []) + list(opts.job_extra)
-    prologue = ["export TF_CPP_MIN_LOG_LEVEL=2",
-                "export DASK_DISTRIBUTED__WORKER__MEMORY__PAUSE=False"] + list(opts.prologue)
-    extra_args = []
-    wall = walltime_seconds(opts.walltime)
-    if wall and wall >= 15 * 60:
-        extra_args = ["--lifetime", f"{(wall - 5 * 60) // 60}m", "--lifetime-stagger", "2m"]
-    kwargs = dict(queue=opts.queue, account=opts.account, walltime=opts.walltime, cores=procs, processes=procs,
-                  job_cpu=opts.cores, memory=opts.memory, job_name="exodeep", job_extra_directives=directives,
-                  job_script_prologue=prologue, worker_extra_args=extra_args,
-                  python=os.path.expanduser(opts.python) if opts.python else sys.executable)
-    for key in ("interface", "local_directory", "log_directory"):
-        if getattr(opts, key):
-            kwargs[key] = os.path.expanduser(getattr(opts, key))
-    return {k: v for k, v in kwargs.items() if v is not None}
 
 
 # ---------------------------------------------------------------- the worker's set-up
@@ -203,7 +105,7 @@ def scheduler_config(retries: int) -> Dict:
 def slurm_cluster(choice: ClusterChoice):
     from dask_jobqueue import SLURMCluster
 
-    return SLURMCluster(**slurm_cluster_kwargs(choice.slurm))
+    return SLURMCluster(job_cls=job_class(), **slurm_cluster_kwargs(choice.slurm))
 
 
 def job_script(choice: ClusterChoice) -> str:
@@ -218,17 +120,29 @@ def job_script(choice: ClusterChoice) -> str:
             cluster.close()
 
 
+@dataclass
+class Opened:
+    """An open cluster: the Dask client, a line describing it, and ``watch`` (None, or a function to
+    call while waiting for results: it raises SlurmError when no worker can start) with ``where``
+    (a worker's address → its SLURM job and log, for the reason of a movie whose worker died)."""
+
+    client: object
+    description: str
+    watch: Optional[Callable[[], None]] = None
+    where: Callable[[str], str] = lambda address: ""
+
+
 @contextmanager
-def open_client(choice: ClusterChoice, n_tasks: int) -> Iterator[tuple]:
-    """A Dask client on the chosen cluster, closed (with the cluster we started) on the way out;
-    yields (client, a line describing the cluster)."""
+def open_client(choice: ClusterChoice, n_tasks: int, say: Callable[[str], None] = print) -> Iterator[Opened]:
+    """A Dask client on the chosen cluster, closed (with the cluster we started, its SLURM jobs
+    cancelled) on the way out; ``say`` prints the watch's lines (SLURM jobs pending, ended)."""
     import dask
     from distributed import Client, LocalCluster
 
     if choice.kind == "address":
         with Client(choice.address, timeout="60s") as client:
-            n = len(client.scheduler_info().get("workers", {}))
-            yield client, f"scheduler {choice.address} ({n} workers now)"
+            n = len(client.scheduler_info(n_workers=-1).get("workers", {}))
+            yield Opened(client, f"scheduler {choice.address} ({n} workers now)")
         return
     with dask.config.set(scheduler_config(choice.retries)):
         if choice.kind == "local":
@@ -241,18 +155,30 @@ def open_client(choice: ClusterChoice, n_tasks: int) -> Iterator[tuple]:
                     f"{max(1, cpus // n)} core{'s' if cpus // n > 1 else ''} each")
         elif choice.kind == "slurm":
             opts = choice.slurm if choice.workers is None else replace(choice.slurm, max_jobs=choice.workers)
+            quiet_submit_errors()
             cluster = slurm_cluster(replace(choice, slurm=opts))
+            try:
+                check_job(cluster.job_script())          # a job SLURM refuses: one line, nothing queued
+            except BaseException:
+                cluster.close()
+                raise
             jobs = max(1, min(opts.max_jobs, math.ceil(max(1, n_tasks) / opts.processes)))
             cluster.adapt(minimum_jobs=0, maximum_jobs=jobs)
             setup = WorkerSetup(threads=max(1, opts.cores // opts.processes), gpus_per_job=opts.gpus_per_job)
+            logs = slurm_cluster_kwargs(opts).get("log_directory")
             what = (f"SLURM: 0…{jobs} jobs of {opts.cores} cores, {opts.memory}"
                     f"{f', {opts.gpus_per_job} GPUs' if opts.gpus_per_job else ''}, {opts.walltime} "
-                    f"(queue {opts.queue or 'default'}); scheduler {cluster.scheduler_address}")
+                    f"(queue {opts.queue or 'default'}); scheduler {cluster.scheduler_address}"
+                    + (f"; worker logs in {logs}" if logs else ""))
         else:
             raise ValueError(f"unknown cluster kind {choice.kind!r}")
         try:
             with Client(cluster) as client:
                 client.register_plugin(setup)
-                yield client, what
+                opened = Opened(client, what)
+                if choice.kind == "slurm":
+                    watch = SlurmWatch(cluster, client, say, logs)
+                    opened.watch, opened.where = watch, watch.where
+                yield opened
         finally:
             cluster.close()

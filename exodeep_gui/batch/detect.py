@@ -4,6 +4,7 @@ and never travels with a task: a task holds the movie path and :class:`DetectJob
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -44,15 +45,19 @@ class DetectCommand(MovieCommand):
         from exodeep_gui.core.progress import run_to_end
         from exodeep_gui.io.movie_io import open_movie
         from exodeep_gui.io.results import write_results
-        from exodeep_gui.ml.detect import cached_detector
+        from exodeep_gui.ml.detect import TIMINGS, cached_detector
 
         job: DetectJob = task.params
+        t0 = time.perf_counter()
         movie = open_movie(task.movie, channel=job.channel)
+        TIMINGS["open"] = time.perf_counter() - t0
         detector = cached_detector(job.options.model)       # once per worker process
         detection = run_to_end(detector.detect(movie, job.options), progress)
+        t0 = time.perf_counter()
         events = detection.events()
         written = write_results(task.out_dir, task.name, events, movie.pixel_size_um, movie.frame_interval_s,
                                 job.formats, overwrite=task.overwrite)
+        TIMINGS["write"] = time.perf_counter() - t0
         notices = (getattr(movie, "metadata", None) or {}).get("notices", [])
         return {"events": len(events), "frames": movie.n_frames, "outputs": [str(p) for p in written],
                 "notes": [f"{Path(task.movie).name}: {n}" for n in notices]}

@@ -111,17 +111,30 @@ def run_sequential(command: MovieCommand, todo, fingerprint, on_result: Callable
         on_result(i, result)
 
 
-def lost_worker_reason(exc) -> str:
+def lost_worker_reason(exc, where: Callable[[str], str] = lambda address: "") -> str:
+    """Why a movie failed whose workers kept dying; ``where(address)`` may name the worker's SLURM
+    job and its log."""
     tries = getattr(exc, "allowed_failures", 0) + 1
     last = getattr(getattr(exc, "last_worker", None), "address", "?")
-    return (f"its worker died {tries} time{'s' if tries > 1 else ''} while working on it (last {last}): "
-            f"out of memory, a crash, or a lost node; see the worker's log")
+    job = where(last) if last != "?" else ""
+    return (f"its worker died {tries} time{'s' if tries > 1 else ''} while working on it (last {last}"
+            f"{f', {job}' if job else ''}): out of memory, a crash, a lost node or a cancelled job; "
+            f"see the worker's log")
+
+
+POLL_S = 0.25
 
 
 def run_on_client(client, command: MovieCommand, todo, fingerprint,
-                  on_result: Callable[[int, MovieResult], None], resume: bool = True) -> None:
+                  on_result: Callable[[int, MovieResult], None], resume: bool = True,
+                  watch: Optional[Callable[[], None]] = None,
+                  where: Callable[[str], str] = lambda address: "") -> None:
     """One Dask task per movie on ``client``'s cluster; results are handed to ``on_result`` as
-    they come. A task carries the command (by reference), the task and the fingerprint."""
+    they come. A task carries the command (by reference), the task and the fingerprint. While
+    nothing comes, ``watch()`` is called (it may raise to end the run: e.g. no worker can start);
+    the movies not finished then stay pending in the report."""
+    import time
+
     from distributed import as_completed
     from distributed.scheduler import KilledWorker
 
@@ -132,12 +145,19 @@ def run_on_client(client, command: MovieCommand, todo, fingerprint,
                             key=f"{command.name}-{run_id}-{i:05d}")
         futures[fut] = (i, task)
     try:
-        for fut in as_completed(futures):
+        done = as_completed(futures)
+        while not done.is_empty():
+            if not done.has_ready():
+                if watch is not None:
+                    watch()
+                time.sleep(POLL_S)
+                continue
+            fut = next(done)
             i, task = futures[fut]
             try:
                 result = fut.result()
             except KilledWorker as exc:
-                result = MovieResult(task.movie, task.name, "failed", reason=lost_worker_reason(exc))
+                result = MovieResult(task.movie, task.name, "failed", reason=lost_worker_reason(exc, where))
             except Exception as exc:          # e.g. the task could not be unpickled on the worker
                 result = MovieResult(task.movie, task.name, "failed", reason=describe_error(exc))
             fut.release()
@@ -148,10 +168,13 @@ def run_on_client(client, command: MovieCommand, todo, fingerprint,
 
 def run_batch(command: MovieCommand, tasks: Sequence[MovieTask], fingerprint, *, client=None,
               resume: bool = True, report=None, on_result: Optional[Callable[[MovieResult], None]] = None,
-              progress_for: Optional[Callable] = None, plan: Optional[Plan] = None) -> List[MovieResult]:
+              progress_for: Optional[Callable] = None, plan: Optional[Plan] = None,
+              watch: Optional[Callable[[], None]] = None,
+              where: Callable[[str], str] = lambda address: "") -> List[MovieResult]:
     """Run ``command`` on ``tasks`` (on ``client``'s Dask cluster, else here), skipping movies an
     earlier run finished (unless ``resume`` is False; a ``plan`` given says it); writes the report
-    CSV to ``report`` (if given) after every movie and returns the results in the order of ``tasks``."""
+    CSV to ``report`` (if given) after every movie and returns the results in the order of ``tasks``;
+    ``watch`` and ``where``: see :func:`run_on_client`."""
     plan = plan or plan_batch(command, tasks, fingerprint, resume)
     rep = Report(report, tasks)
     for i, r in sorted(plan.results.items()):
@@ -168,5 +191,5 @@ def run_batch(command: MovieCommand, tasks: Sequence[MovieTask], fingerprint, *,
     if client is None:
         run_sequential(command, plan.todo, fingerprint, done, progress_for, plan.resume)
     elif plan.todo:
-        run_on_client(client, command, plan.todo, fingerprint, done, plan.resume)
+        run_on_client(client, command, plan.todo, fingerprint, done, plan.resume, watch, where)
     return [r for r in rep.results if r is not None]

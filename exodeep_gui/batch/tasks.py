@@ -182,16 +182,19 @@ def _resume(command: MovieCommand, task: MovieTask, task_fingerprint: Dict[str, 
 
 # ---------------------------------------------------------------- the worker's side
 def worker_label() -> str:
-    """``<dask worker name>@<host>`` on a Dask worker, else ``<host>``."""
+    """``<dask worker name>@<host>`` on a Dask worker, else ``<host>``; inside a SLURM job, followed
+    by `` (SLURM job <id>)`` (the report names the job whose log to read)."""
     host = socket.gethostname().split(".")[0]
+    label = host
     if "distributed" in sys.modules:
         try:
             from distributed import get_worker
 
-            return f"{get_worker().name}@{host}"
+            label = f"{get_worker().name}@{host}"
         except (ImportError, ValueError):
             pass
-    return host
+    job = os.environ.get("SLURM_JOB_ID")
+    return f"{label} (SLURM job {job})" if job else label
 
 
 def describe_error(exc: BaseException) -> str:

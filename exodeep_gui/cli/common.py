@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -161,6 +162,40 @@ def movie_lines(done, skipped):
     return line
 
 
+def slurm_logs_beside(cluster, report):
+    """The cluster choice, with SLURM's worker logs (when no folder was given) in ``.exodeep/slurm-logs``
+    beside the run report: on the filesystem the nodes share, with the run's other bookkeeping."""
+    if cluster is None or cluster.kind != "slurm" or cluster.slurm.log_directory:
+        return cluster
+    from dataclasses import replace
+
+    logs = Path(report).absolute().parent / ".exodeep" / "slurm-logs"
+    return replace(cluster, slurm=replace(cluster.slurm, log_directory=str(logs)))
+
+
+@contextmanager
+def signals_interrupt():
+    """SIGTERM and SIGHUP (a closed terminal, a killed session) act as Ctrl+C while a cluster is
+    open, so that it is closed: its SLURM jobs cancelled, not left queued."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    names = [n for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n)]
+    saved = {n: signal.signal(getattr(signal, n), interrupt) for n in names}
+    try:
+        yield
+    finally:
+        for n, handler in saved.items():
+            signal.signal(getattr(signal, n), handler)
+
+
 def run_movies(args, cluster, command, tasks, fingerprint, plan, report, line, label):
     """The movies left to do (any batch.MovieCommand): on the cluster, one Dask task each with a bar
     over the movies; else here, one after the other with a bar each (``label(task)``). ``line`` (see
@@ -173,15 +208,17 @@ def run_movies(args, cluster, command, tasks, fingerprint, plan, report, line, l
                          on_result=lambda r: print(line(r, args.debug), file=sys.stderr))
     from exodeep_gui.batch.cluster import open_client
 
-    with open_client(cluster, len(plan.todo)) as (client, what):
-        print(f"{what}; {len(plan.todo)} movies to do, {plan.skipped} finished earlier", file=sys.stderr)
-        with MovieBar(len(tasks)) as bar:
+    cluster = slurm_logs_beside(cluster, report)
+    with MovieBar(len(tasks)) as bar, signals_interrupt():
+        with open_client(cluster, len(plan.todo), say=bar.print) as opened:
+            bar.print(f"{opened.description}; {len(plan.todo)} movies to do, {plan.skipped} finished earlier")
+
             def on_result(r):
                 bar.print(line(r, args.debug, where=True))
                 bar.advance(failed=r.status == "failed")
 
-            return run_batch(command, tasks, fingerprint, client=client, plan=plan, report=report,
-                             on_result=on_result)
+            return run_batch(command, tasks, fingerprint, client=opened.client, plan=plan, report=report,
+                             on_result=on_result, watch=opened.watch, where=opened.where)
 
 
 def dry_run(cluster, plan, report) -> int:
@@ -193,5 +230,23 @@ def dry_run(cluster, plan, report) -> int:
     if cluster is not None and cluster.kind == "slurm":
         from exodeep_gui.batch.cluster import job_script
 
-        print(job_script(cluster))
+        cluster = slurm_logs_beside(cluster, report)
+        made = _missing_folders(Path(cluster.slurm.log_directory))
+        try:
+            print(job_script(cluster))
+        finally:                                 # dask-jobqueue makes the logs folder: a dry run leaves nothing
+            for folder in made:
+                try:
+                    folder.rmdir()
+                except OSError:
+                    break
     return 0 if not refused else 1
+
+
+def _missing_folders(path: Path) -> list:
+    """The folders of ``path`` that do not exist yet, deepest first."""
+    missing = []
+    while not path.exists() and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    return missing

@@ -61,6 +61,7 @@ def report_path(args, tasks) -> Path:
 
 
 def cmd_detect(args) -> int:
+    started = _since_process_start()
     quiet_tensorflow()
     from exodeep_gui.batch.detect import DETECT, DetectJob
     from exodeep_gui.batch.runner import plan_batch
@@ -95,7 +96,34 @@ def cmd_detect(args) -> int:
                          label=lambda task: f"{task.name[:24]:24s}")
     print_batch_summary(results)
     print(f"report: {report}", file=sys.stderr)
+    _write_timings(started)
     return 0 if all(r.status != "failed" for r in results) else 1
+
+
+def _since_process_start() -> float:
+    """Seconds since this process started (the interpreter's start-up and imports until the command runs)."""
+    import time
+
+    import psutil
+
+    return max(0.0, time.time() - psutil.Process().create_time())
+
+
+def _write_timings(started: float) -> None:
+    """With ``EXODEEP_TIMINGS=FILE`` (benchmarks), the seconds of each stage of this run as JSON: start-up
+    (process start to the command), imports (TensorFlow/Keras), model (build and weights), open, setup,
+    read, normalize, network, transfer, grouping, write, and total (process start to now)."""
+    import json
+    import os
+
+    path = os.environ.get("EXODEEP_TIMINGS")
+    if not path:
+        return
+    from exodeep_gui.ml.detect import TIMINGS
+
+    record = {"startup": started, **TIMINGS, "total": _since_process_start()}
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump({k: round(v, 4) if isinstance(v, float) else v for k, v in record.items()}, fh, indent=1)
 
 
 def _load_here(args) -> None:

@@ -7,6 +7,9 @@ minimum size re-filters events instantly without running the network again.
 
 from __future__ import annotations
 
+import os
+import sys
+import time
 from dataclasses import dataclass, replace
 from typing import Generator, Optional
 
@@ -20,13 +23,54 @@ from exodeep_gui.ml.predict import segment_movie, segment_reference_tiling
 
 MIN_FRAMES = 16
 
+# Seconds per stage of this process's model load and last detection (for benchmarks/bench_detect.py,
+# through ``EXODEEP_TIMINGS``; see exodeep_gui.cli.detect): imports, model, grouping, and with
+# EXODEEP_TIMINGS set, the engine's setup, read, normalize, network and transfer (timing those waits
+# for the device after each chunk, which a GPU run should not do otherwise).
+TIMINGS: dict = {}
+
+
+# Imported by Keras, where they are installed, only for features ExoDeep never uses (scikit-learn
+# wrappers, pandas inputs, plotting); together 1.3 s of the 3.9 s of CPU time of `import keras`
+# (measured: 2.5 s without them).
+OPTIONAL_FOR_KERAS = ("sklearn", "pandas", "matplotlib")
+
+
+def import_keras_quickly():
+    """``import keras`` (TensorFlow) without :data:`OPTIONAL_FOR_KERAS` where they are not imported yet:
+    Keras imports each inside ``try: … except ImportError`` and does without. They are imported
+    normally afterwards by whoever needs them. Also freezes the collector at exit (see below)."""
+    from exodeep_gui.ml.unet import import_keras
+
+    if "keras" in sys.modules:
+        return sys.modules["keras"]
+    import atexit
+    import gc
+
+    # at exit, the collector's last passes over TensorFlow's hundreds of thousands of objects took
+    # 1.2-1.7 s of every command (measured); frozen, they are skipped (files are closed before)
+    atexit.register(gc.freeze)
+    blocked = [name for name in OPTIONAL_FOR_KERAS if name not in sys.modules]
+    for name in blocked:
+        sys.modules[name] = None                # `import name` raises ImportError meanwhile
+    try:
+        return import_keras()
+    finally:
+        for name in blocked:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
+
 
 class Detector:
     """A loaded model, ready to run on movies (Keras imported on construction)."""
 
     def __init__(self, info: ModelInfo):
         self.info = info
+        t0 = time.perf_counter()
+        import_keras_quickly()
+        t1 = time.perf_counter()
         self.model = load_keras_model(info)
+        TIMINGS.update(imports=t1 - t0, model=time.perf_counter() - t1)
 
     @classmethod
     def load(cls, name_or_path: str) -> "Detector":
@@ -54,13 +98,18 @@ class Detector:
             precision = resolve_precision(options.precision)
             chunk = options.voxels_per_chunk or voxels_per_chunk_for(self.info.spec, precision)
             options = options.with_(precision=precision, voxels_per_chunk=chunk)
+            stats = {} if os.environ.get("EXODEEP_TIMINGS") else None
             seg = yield from segment_movie(self.model, self.info.spec, movie, max_tile=options.max_tile,
-                                           voxels_per_chunk=chunk, precision=precision, cancel=cancel)
+                                           voxels_per_chunk=chunk, precision=precision, cancel=cancel,
+                                           stats=stats)
+            TIMINGS.update({k: v for k, v in (stats or {}).items() if isinstance(v, float)})
         else:
             raise ValueError(f"unknown tiling {options.tiling!r} (streaming or reference)")
         yield Progress("events", 0, 1, "grouping voxels into events")
+        t0 = time.perf_counter()
         cands = events_from_segmentation(seg.labels, seg.score, method=options.method,
                                          bandwidth=options.bandwidth)
+        TIMINGS["grouping"] = time.perf_counter() - t0
         return Detection(movie.name, seg, cands, options, self.name)
 
     def detect_blocking(self, movie: Movie, options: DetectOptions = DetectOptions(),

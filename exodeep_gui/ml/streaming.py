@@ -91,6 +91,83 @@ class _Ops:
         return lab, ops.cast(ops.round(ops.multiply(p, 255.0)), "uint8")
 
 
+class _TFOps(_Ops):
+    """TensorFlow (channels_last): the same operations, each layer one ``tf.function`` traced once
+    per kind (kernel size, activation) for any shape. TensorFlow's graph optimiser then runs the
+    convolution, its bias and its ReLU as one oneDNN convolution with post-ops, and the head's
+    softmax, argmax and score in one graph, where eager execution ran each as its own kernel over
+    the whole tensor (in bfloat16 the bias and the ReLU cost as much as the convolution)."""
+
+    def __init__(self, dtype: str = "float32"):
+        import tensorflow as tf
+
+        super().__init__(dtype, "channels_last")
+        self.tf = tf
+        self._fns: dict = {}
+
+    def _fn(self, key, build, signature):
+        """The compiled function ``key``, traced once for any shape (``signature``: the dtype and
+        rank of each argument)."""
+        if key not in self._fns:
+            tf = self.tf
+            specs = [tf.TensorSpec([None] * rank, getattr(tf, dtype)) for dtype, rank in signature]
+            self._fns[key] = tf.function(build(), input_signature=specs)
+        return self._fns[key]
+
+    def _layer(self, k: int, activation: str):
+        tf = self.tf
+        lo, hi = (k - 1) // 2, k // 2
+        head = activation == "softmax"
+
+        def build():
+            def layer(x, kernel, bias):
+                if head:
+                    x = tf.cast(x, tf.float32)
+                if k > 1:
+                    x = tf.pad(x, [(0, 0), (0, 0), (lo, hi), (lo, hi), (0, 0)])
+                y = tf.nn.bias_add(tf.nn.conv3d(x, kernel, [1] * 5, "VALID"), bias)
+                return tf.nn.softmax(y, axis=-1) if head else tf.nn.relu(y)
+            return layer
+
+        w = "float32" if head else self.dtype
+        return self._fn(("layer", k, activation), build, [(self.dtype, 5), (w, 5), (w, 1)])
+
+    def conv(self, box: list, kernel, bias, k, activation):
+        return self._layer(k, activation)(box.pop(), kernel, bias)
+
+    def upsample(self, x):
+        tf = self.tf
+
+        def build():
+            def up(x):
+                s = tf.shape(x)
+                y = tf.broadcast_to(x[:, :, :, None, :, None, :], [s[0], s[1], s[2], 2, s[3], 2, s[4]])
+                return tf.reshape(y, [s[0], s[1], 2 * s[2], 2 * s[3], s[4]])
+            return up
+
+        return self._fn("upsample", build, [(self.dtype, 5)])(x)
+
+    def labels_and_score(self, probs):
+        tf = self.tf
+
+        def build():
+            def labels_and_score(probs):
+                lab = tf.cast(tf.argmax(probs, axis=-1), tf.uint8)
+                return lab, tf.cast(tf.round(probs[..., EVENT_CLASS] * 255.0), tf.uint8)
+            return labels_and_score
+
+        return self._fn("labels", build, [("float32", 5)])(probs)
+
+
+def engine_ops(dtype: str = "float32", data_format: str = "channels_last") -> _Ops:
+    """The engine's operations: compiled layers on TensorFlow (channels_last), keras.ops elsewhere."""
+    from keras import backend
+
+    if backend.backend() == "tensorflow" and data_format == "channels_last":
+        return _TFOps(dtype)
+    return _Ops(dtype, data_format)
+
+
 class _TimeConv:
     """A convolution, 'valid' in time, that carries its last k−1 input frames over."""
 
@@ -154,7 +231,7 @@ class StreamingUNet:
 
         if precision not in ("float32", "bfloat16", "float16"):
             raise ValueError(f"unknown precision {precision!r} (float32, bfloat16 or float16)")
-        self.o = _Ops(precision, data_format)
+        self.o = engine_ops(precision, data_format)
         self.spec = spec
         self.precision = precision
         layers = conv_layers(model)
