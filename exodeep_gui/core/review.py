@@ -3,8 +3,8 @@
 Every event has an ``id`` that stays for the life of the movie's review, an ``origin``
 (``detected`` by a model or ``added`` by the user) and a ``status`` (``""`` as detected,
 ``confirmed`` by the user, ``deleted``: kept as a tombstone so that a later detection does
-not bring it back, or ``filtered``: hidden by the filter when the movie was marked fully reviewed,
-which freezes the reviewed set, see :func:`freeze`). The rows are an :class:`~exodeep_gui.core.events.EventTable` whose extra
+not bring it back, or — set when the movie is marked fully reviewed, which freezes the reviewed set
+(see :func:`freeze`) — ``seen`` (shown then: real, as a confirmation) and ``filtered`` (hidden then). The rows are an :class:`~exodeep_gui.core.events.EventTable` whose extra
 columns are ``id``, ``origin`` and ``status``; every function here returns new rows (the
 caller keeps the old ones for undo). Score and size are NaN where unknown (an event added
 where no network output exists).
@@ -28,6 +28,8 @@ from exodeep_gui.core.events import EventTable
 DETECTED, ADDED = "detected", "added"
 CONFIRMED, DELETED = "confirmed", "deleted"
 FILTERED = "filtered"       # hidden by the filter when the movie was marked fully reviewed: decided, not shown
+SEEN = "seen"               # shown when the movie was marked fully reviewed: decided real, as a confirmation
+KEPT = (CONFIRMED, SEEN)    # decided real: always shown, kept in place, trained on
 HIDDEN = (DELETED, FILTERED)
 _DETECTION_COLUMNS = ("confidence", "candidate", "views")     # per-event numbers a detection gives
 REVIEW_COLUMNS = ("id", "origin", "status")
@@ -111,7 +113,7 @@ def visible_mask(rows: EventTable, flt: EventFilter) -> np.ndarray:
         if flt.min_confidence > 0 and "confidence" in rows.extra:
             conf = np.asarray(rows.extra["confidence"], float)
             passes &= ~(conf < flt.min_confidence)          # unknown (NaN) passes
-    return (status != DELETED) & (status != FILTERED) & ((origin == ADDED) | (status == CONFIRMED) | passes)
+    return (status != DELETED) & (status != FILTERED) & ((origin == ADDED) | np.isin(status, KEPT) | passes)
 
 
 def visible(rows: EventTable, flt: EventFilter) -> EventTable:
@@ -120,38 +122,40 @@ def visible(rows: EventTable, flt: EventFilter) -> EventTable:
 
 
 def freeze(rows: EventTable, flt: EventFilter) -> Tuple[EventTable, dict]:
-    """Rows of a movie marked fully reviewed: every event shown under ``flt`` and not yet
-    decided is confirmed, every detection ``flt`` hides is set aside (``filtered``). The reviewed
-    set is then what the user saw, and no filter changes it. Returns (rows, counts)."""
+    """Rows of a movie marked fully reviewed: every event shown under ``flt`` and not yet decided
+    is ``seen`` (real, as a confirmation), every detection ``flt`` hides is set aside
+    (``filtered``). The reviewed set is then what the user saw, and no filter changes it. Returns
+    (rows, counts)."""
     if len(rows) == 0:
         return rows, {"confirmed": 0, "set_aside": 0}
     out = rows.select(np.arange(len(rows)))
     status = out.extra["status"]
     undecided = status == ""
     shown = visible_mask(rows, flt)
-    status[undecided & shown] = CONFIRMED
+    status[undecided & shown] = SEEN
     status[undecided & ~shown] = FILTERED
     return out, {"confirmed": int((undecided & shown).sum()), "set_aside": int((undecided & ~shown).sum())}
 
 
 def unfreeze(rows: EventTable) -> Tuple[EventTable, dict]:
-    """The mark cleared: the detections set aside by :func:`freeze` are back to be reviewed
-    (confirmations stay)."""
+    """The mark cleared: what :func:`freeze` decided is undecided again (the events it took as seen
+    and the detections it set aside); the user's own confirmations and deletions stay."""
     if len(rows) == 0:
-        return rows, {"back": 0}
+        return rows, {"back": 0, "undecided": 0}
     out = rows.select(np.arange(len(rows)))
-    back = out.extra["status"] == FILTERED
-    out.extra["status"][back] = ""
-    return out, {"back": int(back.sum())}
+    status = out.extra["status"]
+    counts = {"back": int((status == FILTERED).sum()), "undecided": int((status == SEEN).sum())}
+    status[np.isin(status, (SEEN, FILTERED))] = ""
+    return out, counts
 
 
 def reviewed(rows: EventTable) -> EventTable:
-    """The reviewed set of a fully reviewed movie: what the user confirmed or added (what training
-    reads: never a re-filtered table), sorted."""
+    """The reviewed set of a fully reviewed movie: what the user confirmed, saw or added (what
+    training reads: never a re-filtered table), sorted."""
     if len(rows) == 0:
         return rows
     st, og = rows.extra["status"], rows.extra["origin"]
-    return rows.select(~np.isin(st, HIDDEN) & ((st == CONFIRMED) | (og == ADDED))).sorted()
+    return rows.select(~np.isin(st, HIDDEN) & (np.isin(st, KEPT) | (og == ADDED))).sorted()
 
 
 def candidate_mask(rows: EventTable, flt: EventFilter) -> np.ndarray:
@@ -251,6 +255,9 @@ def merge_detection(rows: EventTable, candidates: EventTable, next_id: int, flt:
     was_shown = visible_mask(rows, flt)
     origin = rows.extra["origin"] if len(rows) else np.zeros(0, "U9")
     out = rows.select(np.arange(len(rows)))
+    for k in _DETECTION_COLUMNS:             # what the new run says of each event (unknown for the others)
+        if k in candidates.extra and k not in out.extra:
+            out.extra[k] = np.full(len(out), np.nan)
     free = np.ones(len(candidates), bool)
     matched_rows = np.zeros(len(rows), bool)
     for kind in (DETECTED, ADDED):
@@ -259,8 +266,8 @@ def merge_detection(rows: EventTable, candidates: EventTable, next_id: int, flt:
         ri, ci = match_events(rows.select(mine), candidates.select(avail), max_dist, dt_range)
         r, c = mine[ri], avail[ci]
         if kind == DETECTED:                  # a confirmed event keeps the position the user confirmed
-            moved = r[out.extra["status"][r] != CONFIRMED] if len(r) else r
-            cm = c[out.extra["status"][r] != CONFIRMED] if len(r) else c
+            moved = r[~np.isin(out.extra["status"][r], KEPT)] if len(r) else r
+            cm = c[~np.isin(out.extra["status"][r], KEPT)] if len(r) else c
             out.x[moved], out.y[moved], out.frame[moved] = candidates.x[cm], candidates.y[cm], candidates.frame[cm]
         out.score[r], out.size[r] = candidates.score[c], candidates.size[c]
         for k in _DETECTION_COLUMNS:                 # what the new run says of the event
@@ -269,7 +276,7 @@ def merge_detection(rows: EventTable, candidates: EventTable, next_id: int, flt:
         free[c] = False
         matched_rows[r] = True
     status = out.extra["status"] if len(out) else np.zeros(0, "U9")
-    keep = matched_rows | (origin == ADDED) | (status == CONFIRMED) | (status == DELETED)
+    keep = matched_rows | (origin == ADDED) | np.isin(status, KEPT) | (status == DELETED)
     gone = int((was_shown & ~keep).sum())
     out = out.select(keep)
     fresh = candidates.select(free)
@@ -295,5 +302,5 @@ def counts(rows: EventTable, flt: EventFilter) -> dict:
     """Shown, confirmed, added and deleted counts (for the movie list and the summary line)."""
     shown = visible_mask(rows, flt)
     st, og = status_of(rows), rows.extra["origin"] if len(rows) else np.zeros(0, "U9")
-    return {"shown": int(shown.sum()), "confirmed": int((shown & (st == CONFIRMED)).sum()),
+    return {"shown": int(shown.sum()), "confirmed": int((shown & np.isin(st, KEPT)).sum()),
             "added": int((og == ADDED).sum()), "deleted": int((st == DELETED).sum())}

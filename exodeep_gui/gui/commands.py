@@ -95,8 +95,8 @@ class WindowCommands:
                      f"{counts['set_aside']} detections hidden by the filter are set aside; filter changes no longer "
                      "alter it (Edit > Undo takes it back).", 12000)
         elif not on and counts:
-            self.say(f"{doc.name}: no longer marked fully reviewed; {counts['back']} set-aside detections are back to "
-                     "review.", 12000)
+            self.say(f"{doc.name}: no longer marked fully reviewed; {counts['undecided']} events taken as seen and "
+                     f"{counts['back']} set-aside detections are to review again (your own ✓ and ✗ stay).", 12000)
         log.info("%s %s fully reviewed", doc.name, "marked" if on else "unmarked")
 
     def show_gallery(self) -> None:

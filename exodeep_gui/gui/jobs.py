@@ -165,8 +165,10 @@ class JobRunner(QObject):
             job.cancel()
         elif job in self.queue:
             self.queue.remove(job)
+            job.token.cancel()
             job.cancelled.emit()
             job.done.emit()
+            job.ended.emit(job.key)             # its relay is let go, as for a job that ran
             self.changed.emit()
 
     def cancel_all(self) -> None:

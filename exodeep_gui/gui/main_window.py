@@ -288,5 +288,5 @@ class MainWindow(QMainWindow, WindowCommands):
         self._settings_timer.stop()
         self.runner.shutdown()
         self.keeper.flush()
-        self._capture_settings()
+        self.save_settings()                  # closing saves them (not only a clean exit of the app)
         super().closeEvent(event)

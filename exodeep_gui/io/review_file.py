@@ -22,13 +22,14 @@ from typing import Optional
 import numpy as np
 
 from exodeep_gui.core.events import EventTable
-from exodeep_gui.core.review import REVIEW_COLUMNS, EventFilter, empty_rows, next_free_id
+from exodeep_gui.core.review import DEFAULT_FILTER, REVIEW_COLUMNS, EventFilter, empty_rows, freeze, next_free_id
 from exodeep_gui.io.atomic import write_text_atomic
 from exodeep_gui.paths import user_data_dir
 from exodeep_gui.session.record import SAVED_FIELDS, MovieDoc, SavedReview, doc_from_saved, saved_values
 
 FORMAT = "exodeep-review"
-VERSION = 1
+VERSION = 2     # 2: statuses "seen"/"filtered" (a fully reviewed movie's frozen set), detection columns
+DETECTION_COLUMNS = ("confidence", "candidate", "views")     # kept with the events when the detection gave them
 SUFFIX = ".exodeep-review.json"
 
 
@@ -77,6 +78,7 @@ def _table_to_json(t: EventTable, with_review: bool) -> dict:
            "size": clean(t.size)}
     if with_review:
         out.update({k: clean(t.extra[k]) for k in REVIEW_COLUMNS})
+        out.update({k: clean(np.asarray(t.extra[k], float)) for k in DETECTION_COLUMNS if k in t.extra})
     return out
 
 
@@ -88,6 +90,7 @@ def _table_from_json(d: dict, with_review: bool) -> EventTable:
     if with_review:
         extra = {"id": np.asarray(d["id"], np.int64), "origin": np.asarray(d["origin"], "U9"),
                  "status": np.asarray(d["status"], "U9")}
+        extra.update({k: num(k) for k in DETECTION_COLUMNS if k in d})
     table = EventTable.from_arrays(num("x"), num("y"), np.asarray(d["frame"], np.int64), num("score"),
                                    num("size"), extra)
     for k, v in table.extra.items():
@@ -191,7 +194,12 @@ def load_review(movie_source, movie_shape) -> Optional[SavedReview]:
     try:
         if "events" not in data:
             raise KeyError("events")
-        return SavedReview(**_read_fields(data))
+        saved = SavedReview(**_read_fields(data))
+        if version < 2 and saved.fully_reviewed:
+            # before format 2 a fully reviewed movie kept its undecided detections, and training read
+            # the events shown: the same set, frozen now as a new mark would freeze it
+            saved.rows = freeze(saved.rows, saved.filter or DEFAULT_FILTER)[0]
+        return saved
     except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
         raise _set_aside(path, f"damaged ({type(exc).__name__}: {' '.join(str(exc).split())[:120]})") from None
 

@@ -50,6 +50,7 @@ class UndoEntry:
     detection: Optional[Detection]  # the detection in use then (per-voxel maps let go when old)
     model_name: str
     fully_reviewed: bool
+    detected: bool = True           # there was a detection then (its maps may have been let go)
 
 
 @dataclass(eq=False)        # identity, not field-by-field (fields hold whole movies)
@@ -77,8 +78,8 @@ class MovieDoc:
     detection_message: str = ""                     # what the detection panel last said about it
     undo: List[UndoEntry] = field(default_factory=list)
     redo: List[UndoEntry] = field(default_factory=list)
-    _shown: tuple = (None, None, None)              # cache: (rows, filter, visible table)
-    _reviewable: tuple = ((None, None, None), None)  # cache: ((rows, filter, order), reviewable table)
+    _shown: tuple = field(default=(None, None, None), repr=False)             # cache: rows, filter, table
+    _reviewable: tuple = field(default=((None, None, None), None), repr=False)  # cache: (rows, filter, order), table
 
     @property
     def name(self) -> str:
@@ -92,15 +93,26 @@ class MovieDoc:
             self._shown = (self.rows, flt, table)
         return table
 
+    def reviewable(self, flt: EventFilter, order: str) -> EventTable:
+        """The events shown and the candidates under ``flt``, in ``order`` (cached like :meth:`events`)."""
+        (rows, f, o), table = self._reviewable
+        if rows is not self.rows or f != flt or o != order:
+            table = review.reviewable(self.rows, flt, order)
+            self._reviewable = ((self.rows, flt, order), table)
+        return table
+
     def entry(self, label: str) -> UndoEntry:
         """The record's review as it is now, for undo or redo."""
-        return UndoEntry(label, self.rows, self.next_id, self.detection, self.model_name, self.fully_reviewed)
+        return UndoEntry(label, self.rows, self.next_id, self.detection, self.model_name, self.fully_reviewed,
+                         detected=self.detection is not None)
 
     def restore(self, entry: UndoEntry) -> None:
         self.rows, self.next_id, self.model_name = entry.rows, entry.next_id, entry.model_name
         self.fully_reviewed = entry.fully_reviewed
-        if entry.detection is not None:
-            self.detection = entry.detection
+        if not entry.detected:
+            self.detection = None          # undoing the first detection: none again
+        elif entry.detection is not None:
+            self.detection = entry.detection   # (an old entry's maps were let go: the current ones stay)
 
 
 SAVED_FIELDS = tuple(f for f in fields(MovieDoc) if "saved" in f.metadata)

@@ -172,13 +172,7 @@ class ViewerState:
         """The events shown and the candidates (column ``shown`` False) of ``doc`` (default: the
         current movie), in the review order (frame, or doubtful first)."""
         doc = doc or self.current
-        if doc is None:
-            return review.empty_rows()
-        (rows, flt, order), table = doc._reviewable
-        if rows is not doc.rows or flt != self.filter or order != self.review_order:
-            table = review.reviewable(doc.rows, self.filter, self.review_order)
-            doc._reviewable = ((doc.rows, self.filter, self.review_order), table)
-        return table
+        return doc.reviewable(self.filter, self.review_order) if doc is not None else review.empty_rows()
 
     def set_review_order(self, order: str) -> None:
         """Go through the events in frame order or doubtful first (review.FRAME_ORDER, DOUBT_ORDER)."""
@@ -211,7 +205,7 @@ class ViewerState:
             return None
         order = np.arange(len(ev))
         if unconfirmed:
-            order = order[ev.extra["status"] != review.CONFIRMED]
+            order = order[~np.isin(ev.extra["status"], review.KEPT)]
             if not len(order):
                 return None
         i = self.selected_index()
@@ -259,6 +253,10 @@ class ViewerState:
         rows, next_id, summary = review.merge_detection(doc.rows, detection.candidates, doc.next_id,
                                                         self.filter)
         unmark = doc.fully_reviewed and summary.new > 0
+        if unmark:                    # to review again: what marking decided is undecided again
+            rows = review.unfreeze(rows)[0]
+        elif doc.fully_reviewed:      # nothing new to see: the new detections the filter hides are set aside
+            rows = review.freeze(rows, self.filter)[0]
         self._edit(doc, "detection", rows, next_id, detection, fully_reviewed=False if unmark else None)
         doc.model_name = detection.model_name
         return replace(summary, unmarked=unmark)

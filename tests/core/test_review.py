@@ -75,8 +75,13 @@ def test_marking_fully_reviewed_freezes_what_was_seen_and_clearing_it_gives_back
         assert review.visible(frozen, flt).extra["id"].tolist() == [1]
     assert review.reviewed(frozen).extra["id"].tolist() == [1]
     back, counts = review.unfreeze(frozen)
-    assert counts == {"back": 2} and review.visible(back, EventFilter(0.0, 0)).extra["id"].tolist() == [1, 2, 3]
-    assert back.extra["status"].tolist() == ["confirmed", "", ""]
+    assert counts == {"back": 2, "undecided": 1}
+    assert review.visible(back, EventFilter(0.0, 0)).extra["id"].tolist() == [1, 2, 3]
+    assert back.extra["status"].tolist() == ["", "", ""]              # freezing's decisions taken back
+    # the user's own confirmation survives marking and unmarking
+    mine = review.set_status(rows, 2, review.CONFIRMED)
+    back, _ = review.unfreeze(review.freeze(mine, EventFilter(0.5, 10))[0])
+    assert back.extra["status"].tolist() == ["", "confirmed", ""]
 
 
 def test_candidates_are_offered_not_shown_and_the_filter_can_act_on_confidence():

@@ -215,34 +215,45 @@ def test_the_command_line_finds_a_bundled_model_by_an_old_app_path(tmp_path):
 def test_the_next_movie_is_detected_in_the_background_and_gives_way(window, qtbot, sim_movie_file, tiny_model_dir,
                                                                     tmp_path):
     """While the user reviews one movie, the warm engine detects the next open movie (lowest
-    priority); a job the user starts cancels it, and it is tried again afterwards."""
+    priority); a job the user starts cancels it, and it is tried again afterwards; a movie reviewed by
+    hand is never detected behind the user's back, and one that fails is not tried again."""
     from exodeep_gui.core.simulate import SimulationParams, simulate_movie
     from exodeep_gui.io.simulated import write_simulated
 
     path, _ = sim_movie_file
     params = SimulationParams(frames=32, height=48, width=48, events=2, docked=3, visiting=1)
-    others = [write_simulated(tmp_path, f"next{i}", simulate_movie(params, seed=40 + i)) for i in range(2)]
-    window.open_paths([path, *others])
-    first, second, third = window.state.docs
+    others = [write_simulated(tmp_path, f"next{i}", simulate_movie(params, seed=40 + i)) for i in range(3)]
+    short = write_simulated(tmp_path, "short", simulate_movie(
+        SimulationParams(frames=8, height=48, width=48, events=1, docked=1, visiting=0), seed=9))
+    window.open_paths([path, *others, short])
+    first, second, third, annotated, too_short = window.state.docs
+    window.state.set_current(annotated)              # added by hand and fully reviewed: left alone
+    window.state.add_event(10.0, 10.0, 5)
+    window.state.set_fully_reviewed(annotated, True)
     window.state.set_current(first)
     window.state.set_model(str(tiny_model_dir))
-    with qtbot.waitSignal(window.detection.finished, timeout=120_000):
-        window.detection.run_button.click()
+    panel = window.detection
+    with qtbot.waitSignal(panel.finished, timeout=120_000):
+        panel.run_button.click()
     assert first.detection is not None
     # the next movie is being detected without anyone asking
-    qtbot.waitUntil(lambda: window.detection.bg_job is not None, timeout=5000)
-    assert window.runner.current is window.detection.bg_job and window.runner.current.background
-    qtbot.waitUntil(lambda: second.detection is not None, timeout=120_000)
-    assert "in the background" in second.detection_message and third.detection is None
+    qtbot.waitUntil(lambda: panel.bg_job is not None, timeout=5000)
+    assert window.runner.current is panel.bg_job and window.runner.current.background
     window.state.set_current(second)
-    assert "in the background" in window.detection.status.text()
-    # the third starts in the background; the user's own detection cancels it and runs at once
-    qtbot.waitUntil(lambda: window.detection.bg_job is not None, timeout=5000)
-    background = window.detection.bg_job
-    with qtbot.waitSignal(window.detection.finished, timeout=120_000):
-        window.detection.run_button.click()
-    assert background.token.cancelled
-    qtbot.waitUntil(lambda: window.detection.bg_job is None or window.detection.bg_job is not background,
-                    timeout=30_000)
-    qtbot.waitUntil(lambda: third.detection is not None, timeout=120_000)      # tried again afterwards
-    window.detection.background.setChecked(False)
+    assert "Being detected in the background" in panel.status.text() or second.detection is not None
+    qtbot.waitUntil(lambda: second.detection is not None, timeout=120_000)
+    qtbot.waitUntil(lambda: "in the background" in panel.status.text(), timeout=5000)
+    assert "Detected in the background" in second.detection_message and "new" in second.detection_message
+    # the chain goes on to the third; the user's own detection cancels it and runs at once
+    qtbot.waitUntil(lambda: panel.bg_job is not None or third.detection is not None, timeout=10_000)
+    background = panel.bg_job
+    with qtbot.waitSignal(panel.finished, timeout=120_000):
+        panel.run_button.click()                      # (Detect in the movie shown: the second)
+    if background is not None:
+        assert background.token.cancelled            # it gave way to the user
+    qtbot.waitUntil(lambda: third.detection is not None, timeout=120_000)       # tried again afterwards
+    # the short movie fails (too few frames) once, and is not tried again; the annotated one is never taken
+    qtbot.waitUntil(lambda: too_short.uid in panel._bg_failed, timeout=120_000)
+    qtbot.wait(500)
+    assert panel.bg_job is None and annotated.detection is None and annotated.fully_reviewed
+    panel.background.setChecked(False)

@@ -72,7 +72,7 @@ def test_size_hints_fit_1280_by_720_with_a_movie_and_a_long_message(window, sim_
     path, _ = sim_movie_file
     window.open_paths([path])
     window.detection.status.setText("A long message about the model that ran and why. " * 6)
-    for dock in (window.analysis_dock, window.kymo_dock, window.events_dock):
+    for dock in (window.analysis_dock, window.kymo_dock, window.gallery_dock, window.events_dock):
         dock.raise_()
         hint = window.minimumSizeHint()
         assert hint.width() <= 1280 and hint.height() <= 720 - 60, (dock.windowTitle(), hint)

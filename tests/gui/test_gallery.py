@@ -82,3 +82,9 @@ def test_a_fifty_event_movie_is_reviewed_with_one_key_per_event(window, qtbot, f
     assert len(shown) == real.sum()                             # the 4 accepted candidates are events now
     print(f"gallery: {keys} events reviewed with {keys} keys in {seconds:.1f} s of app time "
           f"({1000 * seconds / keys:.0f} ms per key)")
+    # dragging the contrast redraws once it rests, and keeps only the pictures at the contrast shown
+    for k in range(12):
+        state.set_levels((100.0 + k, 2000.0 + 10 * k))
+    qtbot.waitUntil(lambda: not gallery._later.isActive(), timeout=5000)
+    qtbot.wait(50)
+    assert len(gallery._strips) <= gallery.list.count()

@@ -61,7 +61,7 @@ from PySide6.QtWidgets import QWidget as QWidgetType  # noqa: E402
 
 def panels() -> None:
     check(w, "window")
-    for dock in (w.kymo_dock, w.analysis_dock, w.events_dock):
+    for dock in (w.kymo_dock, w.analysis_dock, w.gallery_dock, w.events_dock):
         dock.raise_()
         app.processEvents()
         check(dock, dock.windowTitle())

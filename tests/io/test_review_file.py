@@ -115,3 +115,35 @@ def test_a_review_from_a_newer_version_is_left_alone(tmp_path):
     with pytest.raises(ReviewFileError, match="newer ExoDeep"):
         open_doc(movie)
     assert json.loads(path.read_text())["version"] == 99
+
+
+def test_a_fully_reviewed_movie_saved_before_format_2_keeps_the_set_it_showed(tmp_path):
+    """Format 1 kept a fully reviewed movie's undecided detections, and training read the events
+    shown under the saved filter: loaded now, that same set is the reviewed set."""
+    from exodeep_gui.core.review import reviewed
+
+    state, doc, movie = _doc(tmp_path)
+    path = save_doc(doc)
+    data = json.loads(path.read_text())
+    data["version"] = 1
+    data["events"]["status"] = ["" if s in ("seen", "filtered") else s for s in data["events"]["status"]]
+    path.write_text(json.dumps(data))
+    back = open_doc(movie)
+    assert back.fully_reviewed
+    shown = sorted(back.events(EventFilter(0.6, 3)).extra["id"].tolist())
+    assert sorted(reviewed(back.rows).extra["id"].tolist()) == shown == [2, 4]
+    assert sorted(back.events(EventFilter(0.0, 0)).extra["id"].tolist()) == shown     # frozen
+
+
+def test_the_detections_confidence_is_kept_with_the_review(tmp_path):
+    movie = Movie(np.zeros((20, 16, 16), np.uint16), source=tmp_path / "cell.tif")
+    state = ViewerState(EventFilter(0.5, 0))
+    doc = state.add_movie(movie)
+    cands = EventTable.from_arrays([3, 8, 12], [4, 9, 13], [2, 7, 15], [0.9, 0.7, 0.3], [10, 20, 30],
+                                   {"confidence": np.array([0.8, np.nan, 0.1]), "candidate": np.array([0., 0., 1.])})
+    state.set_detection(doc, Detection("cell", None, cands, DetectOptions(), "exodeepfinder"))
+    save_doc(doc)
+    back = open_doc(movie)
+    assert np.array_equal(back.rows.extra["confidence"], doc.rows.extra["confidence"], equal_nan=True)
+    assert back.rows.extra["candidate"].tolist() == [0.0, 0.0, 1.0]
+    assert len(back.reviewable(EventFilter(0.5, 0), "frame")) == 3 and len(back.events(EventFilter(0.5, 0))) == 2

@@ -15,6 +15,7 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (QDialog, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton,
                                QVBoxLayout)
 
+from exodeep_gui.gui.widgets.layout import message_area
 from exodeep_gui.io.event_tables import event_tables_job
 
 log = logging.getLogger("exodeep")
@@ -68,7 +69,6 @@ class EventTablesDialog(QDialog):
         self.open_button.clicked.connect(self.open_report)
         self.open_button.setEnabled(False)
         self.status = QLabel("")
-        self.status.setWordWrap(True)
         buttons = QHBoxLayout()
         for b in (self.run_button, self.cancel_button, self.open_button):
             buttons.addWidget(b)
@@ -77,7 +77,7 @@ class EventTablesDialog(QDialog):
         layout.addWidget(intro)
         layout.addLayout(form)
         layout.addLayout(buttons)
-        layout.addWidget(self.status, 1)
+        layout.addWidget(message_area(self.status, lines=8))    # a long list of problems scrolls
         self.job = None
         self.result = None
         self.check()

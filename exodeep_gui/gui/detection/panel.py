@@ -98,6 +98,7 @@ class DetectionPanel(QWidget):
         self.background.setToolTip("After a detection, the next open movie not yet detected is detected in the "
                                    "background while you review (anything you start goes first)")
         self.bg_job = None
+        self._bg_failed: set = set()          # movies whose background detection failed: not tried again
         self.status = QLabel("")
         self.status.setWordWrap(True)
 
@@ -133,6 +134,8 @@ class DetectionPanel(QWidget):
         state.filter_changed.connect(self._show_filter)
         state.model_changed.connect(self._model_chosen)
         state.movie_changed.connect(self.show_message)
+        state.model_changed.connect(self.cancel_background)
+        self.precision_changed.connect(self.cancel_background)
         runner.changed.connect(self._runner_changed)
         self._show_filter(state.filter)
         self._show_model(state.model)
@@ -170,7 +173,8 @@ class DetectionPanel(QWidget):
         was saved."""
         self._show_model(spec)
         if spec == PUBLISHED.name:
-            self.state.set_filter(DEFAULT_FILTER)
+            self.state.set_filter(EventFilter(DEFAULT_FILTER.threshold, DEFAULT_FILTER.min_size,
+                                              self.state.filter.min_confidence))
         elif spec:
             try:
                 config = resolve_model(spec, download=False).config
@@ -225,8 +229,8 @@ class DetectionPanel(QWidget):
 
     def cancel(self) -> None:
         if self.job is not None:
-            self.runner.cancel(self.job)
             self.status.setText("Cancelling…")
+            self.runner.cancel(self.job)              # a job still waiting ends at once (and says so)
 
     def _cancelled(self) -> None:
         self.status.setText("Cancelled; nothing was changed.")
@@ -249,14 +253,17 @@ class DetectionPanel(QWidget):
         results = [(self._docs.get(key), detection) for key, detection in results]
         results = [(doc, d) for doc, d in results if doc is not None and doc in self.state.docs]
         notes = sorted({(d.model_name, d.note) for _, d in results if d.note})
+        before = self.state.filter
         if notes:                     # offline: the bundled model ran instead of the published one
             self._ran_instead(notes[0][0])   # (its recommended filter applies to the merge and the counts)
+        filter_note = (f" The filter is the bundled model's recommended one now ({self.state.filter.describe()}; "
+                       f"it was {before.describe()})." if self.state.filter != before else "")
         for doc, detection in results:
             summary = self.state.set_detection(doc, detection)
             text = (f"Done with {detection.model_name}: {len(self.state.events(doc))} events "
                     f"({summary.message()}). Edit > Undo takes it back.")
             if detection.note:
-                text += f"\n{detection.note[0].upper()}{detection.note[1:]}."
+                text += f"\n{detection.note[0].upper()}{detection.note[1:]}.{filter_note}"
             doc.detection_message = text
             log.info("detected in %s with %s (%s): %d events shown; %s", doc.movie.source or doc.name,
                      detection.model_name, detection.options.precision, len(self.state.events(doc)),
@@ -272,6 +279,8 @@ class DetectionPanel(QWidget):
             return
         if doc is None:
             self.status.setText("")
+        elif self.bg_job is not None and doc is self._bg_doc:
+            self.status.setText("Being detected in the background… (Detect starts it again in the foreground)")
         else:
             self.status.setText(doc.detection_message or "Not detected yet: press Detect in this movie (Ctrl+D).")
 
@@ -335,7 +344,9 @@ class DetectionPanel(QWidget):
             return None
         start = docs.index(self.state.current) + 1 if self.state.current in docs else 0
         others = [d for d in docs[start:] + docs[:start] if d is not self.state.current]
-        return next((d for d in others if d.detection is None and not d.model_name), None)
+        # never detected, nothing reviewed or added by hand, and not a movie that failed here already
+        return next((d for d in others if d.detection is None and not d.model_name and not len(d.rows)
+                     and not d.fully_reviewed and d.uid not in self._bg_failed), None)
 
     def detect_next_in_background(self) -> None:
         """While the user reviews this movie, the warm engine detects the next one, then the one after
@@ -356,17 +367,27 @@ class DetectionPanel(QWidget):
     def _background_result(self, results) -> None:
         for _, detection in results:
             doc = self._bg_doc
-            if doc in self.state.docs and doc.detection is None:
-                self.state.set_detection(doc, detection)
+            if doc in self.state.docs and doc.detection is None and not doc.model_name:
+                summary = self.state.set_detection(doc, detection)
                 doc.detection_message = (f"Detected in the background with {detection.model_name}: "
-                                         f"{len(self.state.events(doc))} events. Edit > Undo takes it back.")
+                                         f"{len(self.state.events(doc))} events ({summary.message()}). "
+                                         "Edit > Undo takes it back.")
                 log.info("detected %s in the background with %s: %d events shown", doc.movie.source or doc.name,
                          detection.model_name, len(self.state.events(doc)))
                 if doc is self.state.current:
                     self.show_message(doc)
 
     def _background_done(self) -> None:
-        cancelled = self.bg_job is not None and self.bg_job.token.cancelled
-        self.bg_job = None
-        if not cancelled:                      # and the one after (a user's job will try again when done)
+        job, self.bg_job = self.bg_job, None
+        if job is not None and job.exception is not None:       # not again for that movie
+            self._bg_failed.add(self._bg_doc.uid)
+            log.info("background detection of %s failed: %s", self._bg_doc.name, job.exception)
+        if job is not None and not job.token.cancelled:  # and the one after (a user's job tries again when done)
             QTimer.singleShot(0, self.detect_next_in_background)
+        if self._bg_doc is self.state.current:
+            self.show_message(self._bg_doc)
+
+    def cancel_background(self, *_) -> None:
+        """The model or the precision changed: the next movie's detection would be the old one's."""
+        if self.bg_job is not None:
+            self.runner.cancel(self.bg_job)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Dict, Optional, Tuple
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QListView, QListWidget, QListWidgetItem, QVBoxLayout,
                                QWidget)
@@ -113,12 +113,15 @@ class EventGallery(QWidget):
         layout.addLayout(top)
         layout.addWidget(keys)
         layout.addWidget(self.list, 1)
-        self._strips: Dict[tuple, QPixmap] = {}
+        self._strips: Dict[tuple, QPixmap] = {}   # pictures of the movie shown at its contrast
         self._filling = False
         self._shown_key = None
+        self._shown_table = None                   # the table the rows show (kept: compared by identity)
+        self._later = QTimer(self, singleShot=True, interval=200)   # a contrast drag redraws once it rests
+        self._later.timeout.connect(self.refresh)
         state.events_changed.connect(self.refresh)
         state.movie_changed.connect(lambda _: self.refresh())
-        state.levels_changed.connect(lambda _: self.refresh())
+        state.levels_changed.connect(lambda _: self._later.start())
         state.selection_changed.connect(self._selection_changed)
 
     def showEvent(self, event) -> None:
@@ -131,10 +134,12 @@ class EventGallery(QWidget):
         if not self.isVisible():
             return
         doc, ev = self.state.current, self.state.reviewable()
-        key = (None if doc is None else doc.uid, id(ev), None if doc is None else doc.levels)
-        if key == self._shown_key:
+        key = (None if doc is None else doc.uid, None if doc is None else doc.levels)
+        if key == self._shown_key and ev is self._shown_table:
             return
-        self._shown_key = key
+        self._shown_key, self._shown_table = key, ev
+        if doc is not None:                        # pictures of another movie or contrast are let go
+            self._strips = {k: v for k, v in self._strips.items() if k[0] == doc.uid and k[-1] == doc.levels}
         self._filling = True
         try:
             self.list.clear()
@@ -155,7 +160,7 @@ class EventGallery(QWidget):
             pix = self._strips[key] = _pixmap(event_strip(doc.movie, float(ev.x[i]), float(ev.y[i]), f, doc.levels))
         candidate = not bool(ev.extra["shown"][i])
         conf = float(ev.extra["confidence"][i]) if "confidence" in ev.extra else float("nan")
-        status = {"confirmed": "✓ confirmed", "deleted": "✗"}.get(str(ev.extra["status"][i]), "")
+        status = {"confirmed": "✓ confirmed", "seen": "✓ seen", "deleted": "✗"}.get(str(ev.extra["status"][i]), "")
         if candidate:
             status = "candidate"
         elif str(ev.extra["origin"][i]) == review.ADDED:

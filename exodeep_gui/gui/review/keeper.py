@@ -49,8 +49,8 @@ class ReviewKeeper(QObject):
             if first:             # the only movie: show exactly what was reviewed
                 self.state.set_filter(saved_filter)
             else:
-                self.message.emit(f"{doc.name}: reviewed with score ≥ {saved_filter.threshold:.2f}, size ≥ "
-                                  f"{saved_filter.min_size}; the filter of all movies stays as it is")
+                self.message.emit(f"{doc.name}: reviewed with {saved_filter.describe()}; the filter of all movies "
+                                  "stays as it is")
         if restored:
             self.message.emit(f"{doc.name}: review restored ({len(self.state.events(doc))} events"
                               + (", fully reviewed" if doc.fully_reviewed else "") + ")")

@@ -39,7 +39,8 @@ class ModelPage(QWizardPage):
         super().__init__(parent)
         self.plan, self.state, self.runner = plan, state, runner
         self.setTitle("3. Model and schedule")
-        self.setSubTitle("Fine-tuning the published model on your reviewed movies is the usual choice.")
+        self.setSubTitle("Fine-tuning a base model (the published one when it is on this computer, else the "
+                         "bundled one) on all your reviewed movies is the usual choice.")
         self.start = QComboBox()
         self._fill_start()
         self.start.currentIndexChanged.connect(self._start_changed)

@@ -128,7 +128,7 @@ class RunState:
 
     @classmethod
     def from_dict(cls, d: dict) -> "RunState":
-        return cls(TrainOptions.from_dict(d["options"]), list(d.get("train", [])), list(d.get("valid", [])),
+        return cls(TrainOptions.from_dict(d["options"]), list(d["train"]), list(d["valid"]),
                    int(d.get("stage", 0)), int(d.get("stage_step", 0)), int(d.get("global_step", 0)),
                    list(d.get("history", [])), list(d.get("validations", [])), d.get("best"), d.get("rng"),
                    float(d.get("elapsed_s", 0.0)))
