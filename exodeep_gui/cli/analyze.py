@@ -123,11 +123,10 @@ def line_for(tasks):
 
 def cmd_analyze(args) -> int:
     from exodeep_gui.batch.analyze import ANALYZE, collect
-    from exodeep_gui.batch.runner import plan_batch, report_text
+    from exodeep_gui.batch.runner import plan_batch
     from exodeep_gui.core.analysis import AnalysisOptions, parse_rule
     from exodeep_gui.core.progress import run_to_end
     from exodeep_gui.io.analysis_output import check_outputs, write_analysis
-    from exodeep_gui.io.atomic import write_text_atomic
     from exodeep_gui.io.movie_io import find_movies
 
     options = AnalysisOptions(radius_px=args.radius, onset_k=args.onset_k, ripley_simulations=args.simulations,
@@ -151,21 +150,8 @@ def cmd_analyze(args) -> int:
     report = Path(args.report) if args.report else out / REPORT_NAME
     if args.dry_run:
         return dry_run(cluster, plan, report)
-    number = {t.name: k for k, t in enumerate(tasks, start=1)}
-    ran = run_movies(args, cluster, ANALYZE, tasks, fingerprint, plan, report, line_for(tasks),
-                     label=lambda t: f"{number[t.name]}/{len(tasks)} {t.name[:20]:20s}")
-    analyses, results = collect(tasks, ran)
-    unread = [r for r, before in zip(results, ran) if r != before]     # a per-movie file not read back
-    for r in unread:
-        print(f"error: {r.reason}", file=sys.stderr)
-    if unread:
-        write_text_atomic(report, report_text(results, tasks), overwrite=True)
-    failed = [r for r in results if r.status == "failed"]
-    earlier = sum(1 for r in results if r.status == "skipped")
-    print(f"{len(analyses)} of {len(results)} movies analysed{f' ({earlier} by an earlier run)' if earlier else ''}"
-          f"{f', {len(failed)} failed (reasons above)' if failed else ''}; run report: {report}", file=sys.stderr)
-    if not analyses:
-        raise UserError(f"no movie analysed: no tables, figures or report written to {out}")
+    analyses, failed = _run_and_collect(args, cluster, ANALYZE, tasks, fingerprint, plan, report, line_for(tasks),
+                                        collect, "", out)
     if table is not None:         # conditions in the table's order: paired d = later − earlier condition
         order = list(dict.fromkeys(c for c, _ in table.values()))
         analyses.sort(key=lambda a: order.index(a.condition))
@@ -230,10 +216,9 @@ def _event_items(args):
 def cmd_analyze_events(args, options) -> int:
     """Without movies: every events table of ``--events`` from its events, mask and timing."""
     from exodeep_gui.batch.analyze import ANALYZE_EVENTS, collect_events, event_table_tasks
-    from exodeep_gui.batch.runner import plan_batch, report_text
+    from exodeep_gui.batch.runner import plan_batch
     from exodeep_gui.core.progress import run_to_end
     from exodeep_gui.io.analysis_output import check_outputs, write_analysis
-    from exodeep_gui.io.atomic import write_text_atomic
     from exodeep_gui.io.event_tables import condition_order
 
     out = Path(args.out)
@@ -250,22 +235,8 @@ def cmd_analyze_events(args, options) -> int:
                                      f"({r.seconds:.2f} s{at})",
                        lambda r: f"{r.summary or r.name} (analysed by an earlier run)")
     conditions = {t.name: t.params.item.condition for t in tasks}
-    number = {t.name: k for k, t in enumerate(tasks, start=1)}
-    ran = run_movies(args, cluster, ANALYZE_EVENTS, tasks, fingerprint, plan, report, line,
-                     label=lambda t: f"{number[t.name]}/{len(tasks)} {t.name[:20]:20s}")
-    analyses, results = collect_events(tasks, ran)
-    unread = [r for r, before in zip(results, ran) if r != before]
-    for r in unread:
-        print(f"error: {r.reason}", file=sys.stderr)
-    if unread:
-        write_text_atomic(report, report_text(results, tasks), overwrite=True)
-    failed = [r for r in results if r.status == "failed"]
-    earlier = sum(1 for r in results if r.status == "skipped")
-    print(f"{len(analyses)} of {len(results)} movies analysed from their events tables"
-          f"{f' ({earlier} by an earlier run)' if earlier else ''}"
-          f"{f', {len(failed)} failed (reasons above)' if failed else ''}; run report: {report}", file=sys.stderr)
-    if not analyses:
-        raise UserError(f"no movie analysed: no tables, figures or report written to {out}")
+    analyses, failed = _run_and_collect(args, cluster, ANALYZE_EVENTS, tasks, fingerprint, plan, report, line,
+                                        collect_events, " from their events tables", out)
     order = condition_order(args.conditions, items)
     analyses.sort(key=lambda a: order.index(a.condition))
     with ProgressBar("report") as bar:
@@ -273,3 +244,29 @@ def cmd_analyze_events(args, options) -> int:
                                             max_movie_figures=args.movie_figures), bar)
     print_outcome(analyses if len(analyses) <= 20 else [], written, out)
     return 0 if not failed else 1
+
+
+def _run_and_collect(args, cluster, command, tasks, fingerprint, plan, report, line, collect_fn, how: str,
+                     out) -> tuple:
+    """Run the movies' tasks (here or on the cluster), read their analyses back, say how many and
+    what failed; a per-movie file not read back is an error in the run report. Returns (analyses,
+    the failed movies' results)."""
+    from exodeep_gui.batch.runner import report_text
+    from exodeep_gui.io.atomic import write_text_atomic
+
+    number = {t.name: k for k, t in enumerate(tasks, start=1)}
+    ran = run_movies(args, cluster, command, tasks, fingerprint, plan, report, line,
+                     label=lambda t: f"{number[t.name]}/{len(tasks)} {t.name[:20]:20s}")
+    analyses, results = collect_fn(tasks, ran)
+    unread = [r for r, before in zip(results, ran) if r != before]
+    for r in unread:
+        print(f"error: {r.reason}", file=sys.stderr)
+    if unread:
+        write_text_atomic(report, report_text(results, tasks), overwrite=True)
+    failed = [r for r in results if r.status == "failed"]
+    earlier = sum(1 for r in results if r.status == "skipped")
+    print(f"{len(analyses)} of {len(results)} movies analysed{how}{f' ({earlier} by an earlier run)' if earlier else ''}"
+          f"{f', {len(failed)} failed (reasons above)' if failed else ''}; run report: {report}", file=sys.stderr)
+    if not analyses:
+        raise UserError(f"no movie analysed: no tables, figures or report written to {out}")
+    return analyses, failed
