@@ -8,19 +8,23 @@ in the streaming engine; TTA 1 (the movie as it is: exactly the default detectio
 combine them. Detections = events that pass the model's recommended filter (threshold, minimum
 size), matched to the truth with the paper's rule (≤ 4.5 px, −2…+5 frames). Per event:
 
-  score      peak class-2 probability (today's score; with TTA the peak of the mean map)
+  score      peak class-2 probability (the score; with TTA the peak of the mean map)
   p_mean     mean class-2 probability over the event's voxels
   size       voxels
   views      share of TTA views that labelled any of its voxels exocytosis (TTA only)
   dF_F0      ΔF/F0 at the peak (core.analysis kinetics, disc 3 px)
-  decay_r2   R² of the exponential decay fit (core.analysis)
-  confidence the rule shipped (core.confidence.confidence)
-  + combinations
+  decay_r2   R² of the exponential fit of the decay (core.confidence.decay_r2 = core.analysis's)
+  confidence the rule shipped (core.confidence.confidence: ½ R²₊ + ½ (1 − e^(−size/40)))
+  + combinations (size term = 1 − e^(−size/40); r2 = R²₊; views = 1 without TTA)
+(The margin of class 2 over class 1 is not measured: the engine keeps only the class-2 probability
+and the label, 2 bytes a voxel.)
 
 Prints, per model and TTA: counts of true/false detections, distinct values and AUC of each
-number, precision/recall/F1 of the detections and of the union of views, the true/false events
-among the candidates (what a reviewer gains by accepting them), and the time of a whole detection
-(Detector.detect) with TTA 1, 4 and 8 on the first movie. Per-event rows go to ``--work``/events.csv.
+number; the share of true detections by confidence and the detections kept at confidence ≥ 0.5;
+precision/recall/F1 of the detections and of the union of views; the events the detections missed
+that a candidate finds (what a reviewer gains by accepting candidates) against the other
+candidates; and the time of a whole detection (Detector.detect, the median of --repeats
+interleaved runs) with TTA 1, 4 and 8 on the first movie. Per-event rows go to ``--work``/events.csv.
 
   nice -n 10 python benchmarks/bench_confidence.py --work /tmp/conf \\
       [--models exodeep-sim-small exodeepfinder] [--seeds 200 201 202 203 204 205]
@@ -218,16 +222,22 @@ def report(rows, summary, timing, args) -> None:
         t = np.array([r["true"] for r in sel], bool)
         cells = [f"{int(t[(c >= a) & (c < b)].sum()):4d}/{int(((c >= a) & (c < b)).sum()):<4d}"
                  for a, b in zip(BINS[:-1], BINS[1:])]
-        print(f"{name:18s} TTA {n}:  " + "   ".join(cells))
+        sc = summary[(name, n)]["scores"]
+        tp, fp = int((t & (c >= 0.5)).sum()), int((~t & (c >= 0.5)).sum())
+        fn = sc.tp + sc.fn - tp
+        print(f"{name:18s} TTA {n}:  " + "   ".join(cells) + f"   → kept at confidence ≥ 0.5: P {tp / max(tp + fp, 1):.3f} "
+              f"R {tp / max(tp + fn, 1):.3f} F1 {2 * tp / max(2 * tp + fp + fn, 1):.3f} (was {sc.f1:.3f})")
     print("\ndetections (recommended filter), the union of the views (any view, same minimum size), and the"
           "\ncandidates: events the detections missed that a candidate finds (true) and the other candidates (false)")
     for (name, n), s in summary.items():
         sc, su = s["scores"], s["union"]
+        c5, ok = np.array(s["cand_conf"]) >= 0.5, np.array(s["cand_is"], bool)
         print(f"{name:18s} TTA {n}: filter score ≥ {s['thr']:.2f}, size ≥ {s['min_size']}: P {sc.precision:.3f} "
               f"R {sc.recall:.3f} F1 {sc.f1:.3f} (TP {sc.tp} FP {sc.fp} FN {sc.fn})"
               + (f"; union P {su.precision:.3f} R {su.recall:.3f} F1 {su.f1:.3f}" if su else "")
               + f"; candidates: {s['cand_true']} true, {s['cand_false']} false"
-              + f" (AUC of their confidence {C.auc(s['cand_conf'], s['cand_is']):.3f})")
+              + f" (AUC of their confidence {C.auc(s['cand_conf'], s['cand_is']):.3f}; with confidence ≥ 0.5: "
+                f"{int((c5 & ok).sum())} true, {int((c5 & ~ok).sum())} false)")
     if timing:
         print("\nwhole detection (Detector.detect, first movie), seconds and × TTA 1:")
         for (name, n), t in timing.items():

@@ -10,7 +10,7 @@ validation, calibration), then both the base and the fine-tuned models detect in
 of both kinds at each model's recommended filter, with the paper's matching.
 
   nice -n 10 python benchmarks/bench_forgetting.py --work /tmp/forget \\
-      [--schedule 16:16:8:200,32:4:16:100] [--replay 0 2] [--train 4] [--heldout 3]
+      [--schedule 16:16:8:200,32:4:16:100] [--replay 0 2] [--train 4] [--heldout 3] [--seeds 0 1] [--settle 4]
 Prints a table; the models stay in --work (a second run re-scores the models it finds).
 """
 
@@ -33,7 +33,7 @@ SIZE = dict(frames=120, height=128, width=128, events=20)
 DEFAULT_KIND = SimulationParams(**SIZE)                     # the kind the bundled model was trained on
 NEW_KIND = SimulationParams(**SIZE, sbr_median=1.8, decay_frames=6.0, spread_px2_per_frame=1.0, psf_sigma_px=1.6,
                             docked=150, visiting=40)
-SEEDS = {"default": 200, "new": 400, "train": 300}
+SEEDS = {"default": 200, "new": 400, "train": 300, "settle": 500}
 
 
 def write_set(folder: Path, params: SimulationParams, n: int, seed: int):
@@ -71,6 +71,11 @@ def main(argv=None) -> int:
     ap.add_argument("--replay", type=int, nargs="+", default=[0, 2])
     ap.add_argument("--train", type=int, default=4, help="movies of the new kind to train on (+1 validates)")
     ap.add_argument("--heldout", type=int, default=3, help="held-out movies of each kind")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds (patch sampling, replay movies)")
+    ap.add_argument("--settle", type=int, default=0, metavar="N",
+                    help="first train the base further on N movies of the default kind (+1 validates), same "
+                         "schedule, and fine-tune that: a base that has converged on the default kind, which an "
+                         "under-trained base (any training improves it) cannot show forgetting from")
     args = ap.parse_args(argv)
     from exodeep_gui.core.progress import run_to_end
     from exodeep_gui.ml.device import describe_device
@@ -83,21 +88,32 @@ def main(argv=None) -> int:
     held = {"default": write_set(work / "heldout_default", DEFAULT_KIND, args.heldout, SEEDS["default"]),
             "new": write_set(work / "heldout_new", NEW_KIND, args.heldout, SEEDS["new"])}
     data = write_set(work / "train_new", NEW_KIND, args.train + 1, SEEDS["train"])
-    options = TrainOptions(schedule=parse_schedule(args.schedule), start_from=args.base, learning_rate=args.lr,
-                           seed=0)
+    options = TrainOptions(schedule=parse_schedule(args.schedule), start_from=args.base, learning_rate=args.lr)
     rows = [("base: " + args.base, args.base, None)]
-    for r in args.replay:
-        folder = work / f"finetuned_replay{r}"
+    if args.settle:
+        settled = work / "base_settled"
+        default_data = write_set(work / "train_default", DEFAULT_KIND, args.settle + 1, SEEDS["settle"])
         seconds = None
-        if not (folder / "config.json").is_file():
-            request = TrainRequest(str(folder), train=tuple(data[:-1]), valid=tuple(data[-1:]),
-                                   options=replace(options), simulated=r, overwrite=True)
+        if not (settled / "config.json").is_file():
             t0 = time.perf_counter()
-            run_to_end(run_training(request), lambda p: print(f"  replay {r}: {p.message}", file=sys.stderr,
-                                                                  flush=True) if p.stage != "train" else None)
+            run_to_end(run_training(TrainRequest(str(settled), train=tuple(default_data[:-1]),
+                                                 valid=tuple(default_data[-1:]), options=options, overwrite=True)))
             seconds = time.perf_counter() - t0
-        rows.append((f"fine-tuned, replay {r} simulated", str(folder), seconds))
-    print(f"\n{describe_device()}; schedule {args.schedule}, lr {args.lr:g}, from {args.base}; "
+        rows.append((f"base trained on {args.settle} default", str(settled), seconds))
+        options = replace(options, start_from=str(settled))
+    for seed in args.seeds:
+        for r in args.replay:
+            folder = work / (f"finetuned_replay{r}" + (f"_seed{seed}" if seed else ""))
+            seconds = None
+            if not (folder / "config.json").is_file():
+                request = TrainRequest(str(folder), train=tuple(data[:-1]), valid=tuple(data[-1:]),
+                                       options=replace(options, seed=seed), simulated=r, overwrite=True)
+                t0 = time.perf_counter()
+                run_to_end(run_training(request), lambda p: print(f"  replay {r}: {p.message}", file=sys.stderr,
+                                                                      flush=True) if p.stage != "train" else None)
+                seconds = time.perf_counter() - t0
+            rows.append((f"fine-tuned, replay {r}, seed {seed}", str(folder), seconds))
+    print(f"\n{describe_device()}; schedule {args.schedule}, lr {args.lr:g}, from {options.start_from}; "
           f"{args.train} new-kind movies train + 1 validates; held-out {args.heldout} movies per kind "
           f"({SIZE['frames']} frames × {SIZE['height']}² px, {SIZE['events']} events each)")
     print(f"new kind: {', '.join(f'{k}={v}' for k, v in NEW_KIND.to_dict().items() if v != getattr(DEFAULT_KIND, k))}")

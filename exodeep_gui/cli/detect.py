@@ -43,8 +43,8 @@ def register(sub) -> None:
                         "float16 on GPUs, else float32), float32, bfloat16 or float16 (GPUs only)")
     d.add_argument("--tta", type=int, choices=[1, 4, 8], default=1,
                    help="test-time augmentation: run the network on 1 (default), 4 or 8 rotated/mirrored views of "
-                        "the movie and combine them (about that many times the time; fewer missed events, and "
-                        "events only some views saw are kept as candidates, not exported)")
+                        "the movie and average them (about 4 or 8 times the time); events only some views saw are "
+                        "kept as candidates for review, never exported")
     d.add_argument("--formats", type=lambda s: s.split(","), default=["csv", "roi", "xml"],
                    help="comma-separated outputs among csv,roi,xml (default all)")
     d.add_argument("--overwrite", action="store_true", help="replace existing result files")
