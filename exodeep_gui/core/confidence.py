@@ -29,7 +29,7 @@ from exodeep_gui.core.postprocess import events_from_segmentation
 from exodeep_gui.core.progress import Progress
 
 SIZE_SCALE = 40.0       # voxels: the size at which the size term is 1 − 1/e ≈ 0.63
-BATCH = 1000            # events measured at once (their pixel boxes: about 60 kB each)
+BATCH = 200             # events measured at once (pixel boxes of ~60 kB each and the fits' arrays: ~1 MB an event)
 
 
 def auc(values, is_true) -> float:

@@ -91,13 +91,17 @@ def view_movie(movie: Movie, view: View) -> Movie:
                  frame_interval_s=movie.frame_interval_s, channel=movie.channel)
 
 
-def allocate(shape, dtype, name: str) -> np.ndarray:
-    """A zeroed array, on disk (a temporary memory map) where it would crowd memory (as the
-    engine's own output maps: ml.predict)."""
+RESULT_BUDGET = 128 << 20      # bytes of one output map held in memory (as ml.predict's)
+ACCUMULATOR_BUDGET = 32 << 20  # … of one of the three accumulators, which live beside a view's maps
+
+
+def allocate(shape, dtype, name: str, budget: int = RESULT_BUDGET) -> np.ndarray:
+    """A zeroed array, on disk (a temporary memory map) where it would crowd memory: above
+    ``budget`` bytes or a quarter of the free memory (as the engine's own output maps: ml.predict)."""
     from exodeep_gui.io.memory import free_memory_bytes, temporary_memmap
 
     nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
-    if nbytes > min(free_memory_bytes() // 4, 128 << 20):
+    if nbytes > min(free_memory_bytes() // 4, budget):
         return temporary_memmap(shape, dtype, prefix=f"exodeep-tta-{name}-")
     return np.zeros(shape, dtype)
 
@@ -124,9 +128,10 @@ class TTAAccumulator:
         if not 1 <= n_views <= 8:
             raise ValueError(f"1 to 8 views, not {n_views}")
         self.shape, self.n = tuple(int(s) for s in shape), n_views
-        self.psum = allocate(self.shape, np.uint16, "psum")      # Σ round(255 · P(event)) over views
-        self.seen = allocate(self.shape, np.uint8, "seen")       # bit v: view v's label is exocytosis
-        self.spot = allocate(self.shape, np.uint8, "spot")       # views whose label is a spot
+        b = ACCUMULATOR_BUDGET
+        self.psum = allocate(self.shape, np.uint16, "psum", b)   # Σ round(255 · P(event)) over views
+        self.seen = allocate(self.shape, np.uint8, "seen", b)    # bit v: view v's label is exocytosis
+        self.spot = allocate(self.shape, np.uint8, "spot", b)    # views whose label is a spot
         self.added = 0
 
     def add(self, seg: SegmentationResult, view: View) -> None:
@@ -154,12 +159,11 @@ class TTAAccumulator:
         labels = allocate(self.shape, np.uint8, "labels")
         score = allocate(self.shape, np.uint8, "score")
         T, n = self.shape[0], self.n
-        for a in range(0, T, BLOCK_FRAMES):
+        for a in range(0, T, BLOCK_FRAMES):               # (uint16 and uint8 arithmetic: no wide copies)
             b = min(T, a + BLOCK_FRAMES)
-            ps = np.asarray(self.psum[a:b]).astype(np.int32)
-            sc = (2 * ps + n) // (2 * n)                        # round half up of the mean
+            sc = ((2 * np.asarray(self.psum[a:b]) + n) // (2 * n)).astype(np.uint8)   # the mean, half up
             score[a:b] = sc
-            lab = np.where(2 * np.asarray(self.spot[a:b]).astype(np.int32) > n, SPOT, 0).astype(np.uint8)
+            lab = np.where(np.asarray(self.spot[a:b]) > n // 2, np.uint8(SPOT), np.uint8(0))
             lab[sc >= 128] = EVENT
             labels[a:b] = lab
         return SegmentationResult(labels=labels, score=score)
@@ -173,7 +177,7 @@ class TTAAccumulator:
         seg = seg or self.consensus()
         stats = {"seen_bits": (self.seen, "or"), "p_mean": (seg.score, "mean")}
         found = events_from_segmentation(seg.labels, seg.score, method=method, bandwidth=bandwidth, stats=stats)
-        union = _Derived(self.seen, lambda s: np.where(s > 0, EVENT, 0).astype(np.uint8))
+        union = _Derived(self.seen, lambda s: np.where(s > 0, np.uint8(EVENT), np.uint8(0)))
         inside = _Derived(seg.labels, lambda lab: (lab == EVENT).astype(np.uint8))
         if method != "components":                      # mean shift reads whole maps
             union, inside = union[:], inside[:]
@@ -220,6 +224,7 @@ def detect_views(model, spec, movie: Movie, n_views: int, method: str = "compone
     acc = yield from segment_views(model, spec, movie, n_views, cancel=cancel, **engine)
     yield Progress("events", 0, 1, f"grouping voxels into events ({n_views} views)")
     seg = acc.consensus()
+    acc.psum = acc.spot = None                        # only the views' bits are needed from here
     table = acc.events(seg, method=method, bandwidth=bandwidth)
     return seg, table
 

@@ -136,3 +136,19 @@ def test_default_detection_is_unchanged_and_augmentation_keeps_what_it_found(tin
         det.detect_blocking(movie, DetectOptions(tta=4, tiling="reference"))
     with pytest.raises(ValueError, match="1, 4 or 8"):
         det.detect_blocking(movie, DetectOptions(tta=2))
+
+
+def test_the_views_maps_go_to_disk_when_memory_is_short(tiny_model, monkeypatch):
+    from exodeep_gui.io import memory
+    from exodeep_gui.ml import predict
+
+    movie = Movie(np.random.default_rng(5).poisson(80, (20, 32, 32)).astype(np.uint16))
+    in_ram = run_to_end(tta.segment_views(tiny_model, TINY, movie, 4, precision="float32"))
+    monkeypatch.setattr(memory, "free_memory_bytes", lambda: 1000)
+    monkeypatch.setattr(predict, "free_memory_bytes", lambda: 1000)
+    on_disk = run_to_end(tta.segment_views(tiny_model, TINY, movie, 4, precision="float32"))
+    assert all(isinstance(getattr(on_disk, k), np.memmap) for k in ("psum", "seen", "spot"))
+    for k in ("psum", "seen", "spot"):
+        assert np.array_equal(getattr(on_disk, k), getattr(in_ram, k))
+    seg = on_disk.consensus()
+    assert isinstance(seg.labels, np.memmap) and np.array_equal(seg.score, in_ram.consensus().score)
