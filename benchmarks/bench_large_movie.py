@@ -11,6 +11,7 @@ The goal is a peak RssAnon independent of the movie's size, within 1.5 GB.
   python benchmarks/bench_large_movie.py                       # the 1 GB movie, whole
   python benchmarks/bench_large_movie.py --big-gb 30 --big-limit-s 300
                                                                # + the 30 GB movie for 5 minutes
+  python benchmarks/bench_large_movie.py --frames 400 --tta 1 4   # memory with test-time augmentation
 The 30 GB movie would take hours on a CPU: --big-limit-s cancels its detection after that many seconds
 (memory is measured while it streams; frames done are reported), 0 to run it whole.
 """
@@ -68,7 +69,7 @@ def _status() -> dict:
     return out
 
 
-def child(movie_path: str, model: str, limit_s: float) -> None:
+def child(movie_path: str, model: str, limit_s: float, tta: int = 1) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from exodeep_gui.core.detection import DetectOptions
     from exodeep_gui.core.progress import CancelToken, Cancelled
@@ -104,11 +105,13 @@ def child(movie_path: str, model: str, limit_s: float) -> None:
         stage["now"] = p.stage
         if p.stage == "detect":
             done["frames"] = int(round(p.done)) if p.total == movie.n_frames else int(p.fraction * movie.n_frames)
+            if tta > 1:                                    # views: how many of the movie's frames, all views together
+                done["frames"] = int(round(p.done / tta))
 
     t1 = time.perf_counter()
     events, finished = None, True
     try:
-        gen = detector.detect(movie, DetectOptions(model=model), cancel=cancel)
+        gen = detector.detect(movie, DetectOptions(model=model, tta=tta), cancel=cancel)
         while True:
             try:
                 progress(next(gen))
@@ -126,7 +129,7 @@ def child(movie_path: str, model: str, limit_s: float) -> None:
         "movie": movie_path, "shape": list(movie.shape), "movie_bytes": movie.nbytes,
         "memory_mapped": movie.is_memory_mapped, "finished": finished,
         "frames_done": movie.n_frames if finished else done["frames"], "seconds": round(dt, 1),
-        "load_s": round(t_load, 1), "events": events,
+        "load_s": round(t_load, 1), "events": events, "tta": tta,
         "rss_after_model_MB": round(baseline["VmRSS"] / 2**20),
         "rss_after_open_MB": round(after_open["VmRSS"] / 2**20),
         "peak_rss_MB": round(max(peaks["VmRSS"], final["VmHWM"]) / 2**20),
@@ -136,10 +139,10 @@ def child(movie_path: str, model: str, limit_s: float) -> None:
     }), flush=True)
 
 
-def measure(movie: Path, model: str, limit_s: float) -> dict:
+def measure(movie: Path, model: str, limit_s: float, tta: int = 1) -> dict:
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     out = subprocess.run([sys.executable, __file__, "--child", str(movie), "--model", model,
-                          "--limit-s", str(limit_s)], capture_output=True, text=True, env=env)
+                          "--limit-s", str(limit_s), "--tta", str(tta)], capture_output=True, text=True, env=env)
     lines = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")]
     if out.returncode != 0 or not lines:
         raise RuntimeError(f"detection of {movie} failed ({out.returncode}):\n{out.stderr[-3000:]}")
@@ -152,7 +155,7 @@ def show(r: dict) -> None:
     rate = r["frames_done"] / r["seconds"] if r["seconds"] else 0.0
     print(f"{Path(r['movie']).name}: {t} × {h} × {w} uint16, {r['movie_bytes'] / 1e9:.1f} GB "
           f"({'memory-mapped' if r['memory_mapped'] else 'in memory'}); detected {what} in {r['seconds']} s "
-          f"({rate:.1f} frames/s), {r['events']} events")
+          f"({rate:.1f} frames/s), {r['events']} events, test-time augmentation {r.get('tta', 1)} view(s)")
     print(f"  RSS: {r['rss_after_model_MB']} MB with TensorFlow and the model, {r['rss_after_open_MB']} MB with "
           f"the movie open; peak {r['peak_rss_MB']} MB = anonymous {r['peak_rss_anon_MB']} MB + file-backed "
           f"{r['peak_rss_file_MB']} MB (pages of memory-mapped files and libraries)")
@@ -169,18 +172,21 @@ def main(argv=None) -> int:
     ap.add_argument("--limit-s", type=float, default=0, help="cancel the 1 GB movie's detection after this")
     ap.add_argument("--big-gb", type=float, default=0, help="also a sparse movie of this many GB (e.g. 30)")
     ap.add_argument("--big-limit-s", type=float, default=300)
+    ap.add_argument("--tta", type=int, nargs="+", default=[1],
+                    help="test-time augmentation views (1, 4, 8); several: the movie is detected once with each")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
-        child(args.child, args.model, args.limit_s)
+        child(args.child, args.model, args.limit_s, args.tta[0])
         return 0
     work = Path(args.workdir)
     results = []
     t0 = time.perf_counter()
     movie = write_movie(work / f"movie_{args.frames}x{args.size}.tif", args.frames, args.size, args.frames)
     print(f"wrote {movie} ({movie.stat().st_size / 1e9:.2f} GB) in {time.perf_counter() - t0:.0f} s", flush=True)
-    results.append(measure(movie, args.model, args.limit_s))
-    show(results[-1])
+    for tta in args.tta:
+        results.append(measure(movie, args.model, args.limit_s, tta))
+        show(results[-1])
     if args.big_gb:
         frames = int(args.big_gb * 1e9 // (args.size * args.size * 2))
         big = write_movie(work / f"sparse_{frames}x{args.size}.tif", frames, args.size, filled_frames=200)
@@ -188,8 +194,8 @@ def main(argv=None) -> int:
         print(f"wrote {big} ({big.stat().st_size / 1e9:.1f} GB, {du / 1e6:.0f} MB on disk: sparse)", flush=True)
         results.append(measure(big, args.model, args.big_limit_s))
         show(results[-1])
-    if len(results) > 1:
-        a, b = results
+    if args.big_gb and len(results) > 1:
+        a, b = results[0], results[-1]
         print(f"movie {b['movie_bytes'] / a['movie_bytes']:.0f}× larger: peak anonymous memory "
               f"{a['peak_rss_anon_MB']} → {b['peak_rss_anon_MB']} MB")
     print(json.dumps(results))

@@ -213,3 +213,38 @@ def test_float16_on_a_cpu_is_refused_once_in_one_line(tmp_path, tiny_model_dir, 
     assert lines == ["exodeep: error: precision float16 needs a GPU; on a CPU use bfloat16 (fast where the CPU "
                      "has AVX512_BF16 or AMX) or float32"]
     assert not list(tmp_path.glob("*_events.csv"))
+
+
+def test_detect_with_test_time_augmentation(tmp_path, tiny_model_dir, capsys):
+    """The events written are the API's, with their confidence; with --tta 4 only the consensus is
+    written, never the candidates (events only some views saw: all of this random model's, whose
+    probabilities sit near 1/3); --tta needs the streaming engine (one line)."""
+    import tifffile
+
+    from exodeep_gui.core.detection import DetectOptions
+    from exodeep_gui.io.movie_io import open_movie
+    from exodeep_gui.io.results import read_events
+    from exodeep_gui.ml.detect import Detector
+
+    movie = tmp_path / "cell.tif"
+    tifffile.imwrite(movie, np.random.default_rng(2).poisson(50, (20, 32, 32)).astype(np.uint16))
+    detector = Detector.load(str(tiny_model_dir))
+    for tta, out in ((1, tmp_path / "one"), (4, tmp_path / "four")):
+        assert main(["detect", str(movie), "--model", str(tiny_model_dir), "--out", str(out), "--threshold", "0",
+                     "--tta", str(tta), "--formats", "csv"]) == 0
+        api = detector.detect_blocking(open_movie(movie), DetectOptions(threshold=0, tta=tta))
+        events = read_events(out / "cell_events.csv")
+        assert len(events) == len(api.events())
+        if tta == 1:
+            assert len(events) > 0
+            np.testing.assert_allclose(events.extra["confidence"], api.events().extra["confidence"], atol=1e-4)
+        else:
+            cands = api.candidates
+            assert len(cands) > len(events) and np.all(cands.score[cands.extra["candidate"] == 1] < 0.5)
+    assert main(["detect", str(movie), "--model", str(tiny_model_dir), "--out", str(tmp_path / "x"),
+                 "--tta", "8", "--tiling", "reference"]) == 1
+    err = capsys.readouterr().err
+    assert "--tta runs with the streaming engine" in err and "Traceback" not in err
+    with pytest.raises(SystemExit):                    # argparse: --tta takes 1, 4 or 8
+        main(["detect", str(movie), "--model", str(tiny_model_dir), "--tta", "3"])
+    assert "invalid choice: 3" in capsys.readouterr().err

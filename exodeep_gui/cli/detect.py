@@ -41,6 +41,10 @@ def register(sub) -> None:
     d.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="arithmetic of the network: auto (default: bfloat16 on CPUs with AVX512_BF16 or AMX, "
                         "float16 on GPUs, else float32), float32, bfloat16 or float16 (GPUs only)")
+    d.add_argument("--tta", type=int, choices=[1, 4, 8], default=1,
+                   help="test-time augmentation: run the network on 1 (default), 4 or 8 rotated/mirrored views of "
+                        "the movie and average them (about 4 or 8 times the time); events only some views saw are "
+                        "kept as candidates for review, never exported")
     d.add_argument("--formats", type=lambda s: s.split(","), default=["csv", "roi", "xml"],
                    help="comma-separated outputs among csv,roi,xml (default all)")
     d.add_argument("--overwrite", action="store_true", help="replace existing result files")
@@ -73,7 +77,10 @@ def cmd_detect(args) -> int:
 
     movies = find_movies(args.inputs)
     options = DetectOptions(model=args.model, threshold=args.threshold, min_size=args.min_size,
-                            method=args.method, tiling=args.tiling, cube=args.cube, precision=args.precision)
+                            method=args.method, tiling=args.tiling, cube=args.cube, precision=args.precision,
+                            tta=args.tta)
+    if args.tta != 1 and args.tiling == "reference":
+        raise UserError("--tta runs with the streaming engine: leave out --tiling reference")
     if args.no_resume and not args.overwrite:
         raise UserError("--no-resume replaces results of an earlier run: add --overwrite")
     cluster = cluster_choice(args)

@@ -12,6 +12,7 @@ import numpy as np
 from exodeep_gui.core.events import EventTable
 
 PRECISIONS = ("auto", "float32", "bfloat16", "float16")
+CONSENSUS = 0.5         # with test-time augmentation: an event voxel has a mean class-2 probability ≥ this
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class DetectOptions:
     cube: int = 160                 # cube side for tiling="reference" (edf_segment --patch_size)
     voxels_per_chunk: Optional[int] = None   # frames × tile pixels per network call; None: sized for the device
     precision: str = "auto"         # auto | float32 | bfloat16 | float16 (see ml.device.resolve_precision)
+    tta: int = 1                    # test-time augmentation: 1, 4 or 8 rotated/mirrored views (see ml.tta)
 
     def with_(self, **changes) -> "DetectOptions":
         return replace(self, **changes)
@@ -48,12 +50,19 @@ class Detection:
 
     movie_name: str
     segmentation: Optional[SegmentationResult]
-    candidates: EventTable          # every event before threshold/min-size filtering
+    candidates: EventTable          # every event before threshold/min-size filtering, with the columns
+                                    # confidence and candidate (see core.confidence)
     options: DetectOptions
     model_name: str
     note: str = ""                  # why this model ran, when it is not the one asked for (offline)
 
     def events(self, threshold: Optional[float] = None, min_size: Optional[int] = None) -> EventTable:
+        """The events that pass the filter (the run's unless given). With test-time augmentation
+        the threshold is at least :data:`CONSENSUS`: below it lie the events only a minority of the
+        views saw, which stay candidates for a reviewer to accept (see ml.tta)."""
         t = self.options.threshold if threshold is None else threshold
         s = self.options.min_size if min_size is None else min_size
-        return self.candidates.filtered(threshold=0.0 if t is None else t, min_size=0 if s is None else s)
+        t = 0.0 if t is None else t
+        if self.options.tta > 1:
+            t = max(t, CONSENSUS)
+        return self.candidates.filtered(threshold=t, min_size=0 if s is None else s)

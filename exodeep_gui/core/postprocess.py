@@ -3,6 +3,9 @@
 Default: 3D (t, y, x) connected components (26-connectivity) of the voxels whose most
 likely class is exocytosis; one event per component at its centroid (x, y sub-pixel,
 frame = rounded mean frame), score = peak class-2 probability, size = voxel count.
+``stats`` adds per-event statistics of other per-voxel maps over the event's voxels as extra
+columns (``{name: (map, how)}``, how = ``mean``, ``max`` or ``or``, the bitwise OR of integer
+maps); the events themselves do not change.
 Option ``method="meanshift"``: the reference's clustering (scikit-learn's MeanShift with a flat
 kernel, bandwidth 5 voxels, bin seeding; centre = the mode), for equivalence. It is implemented
 here step for step on scipy's k-d tree (a test checks it against scikit-learn where that is
@@ -11,24 +14,32 @@ installed), so the app does not depend on scikit-learn (16 MB of the frozen bund
 
 from __future__ import annotations
 
+from typing import Dict, Optional, Tuple
+
 import numpy as np
 from scipy import ndimage
 
 from exodeep_gui.core.events import EventTable
 
 STRUCTURE = np.ones((3, 3, 3), bool)
+STAT_KINDS = ("mean", "max", "or")
 
 
 def events_from_segmentation(labels: np.ndarray, score: np.ndarray, method: str = "components",
-                             bandwidth: float = 5.0, event_class: int = 2) -> EventTable:
-    """``labels`` (t, y, x) argmax classes; ``score`` uint8 class-2 probability × 255."""
+                             bandwidth: float = 5.0, event_class: int = 2,
+                             stats: Optional[Dict[str, Tuple[np.ndarray, str]]] = None) -> EventTable:
+    """``labels`` (t, y, x) argmax classes; ``score`` uint8 class-2 probability × 255; ``stats``:
+    per-event statistics of other (t, y, x) maps (see the module docstring)."""
+    for name, (_, how) in (stats or {}).items():
+        if how not in STAT_KINDS:
+            raise ValueError(f"unknown statistic {how!r} for {name} ({', '.join(STAT_KINDS)})")
     if method == "components":
-        return _components(labels, score, event_class)
+        return _components(labels, score, event_class, stats=stats)
     mask = labels == event_class
     if not mask.any():
-        return EventTable.empty()
+        return _with_empty_stats(EventTable.empty(), stats)
     if method == "meanshift":
-        return _meanshift(mask, score, bandwidth)
+        return _meanshift(mask, score, bandwidth, stats)
     raise ValueError(f"unknown clustering method {method!r} (components or meanshift)")
 
 
@@ -38,13 +49,14 @@ BLOCK_VOXELS = 1 << 25
 
 
 def _components(labels: np.ndarray, score: np.ndarray, event_class: int = 2,
-                block_voxels: int = BLOCK_VOXELS) -> EventTable:
+                block_voxels: int = BLOCK_VOXELS, stats=None) -> EventTable:
     """26-connected components of ``labels == event_class``, labelled block of frames by block of
     frames (memory bounded whatever the movie's length) and joined across the blocks' edges;
     statistics (voxel count, centroid, peak score) are accumulated on the event voxels only."""
     T, H, W = labels.shape
     step = max(1, block_voxels // max(1, H * W))
-    parts = []                                  # per block: (first global id, count, sums, peaks)
+    stats = stats or {}
+    parts = []                                  # per block: (first global id, count, sums, peaks, stats)
     parent = np.zeros(1, np.int64)              # union-find over global ids (0: background)
     joins = []
     prev_last = None                            # global ids of the previous block's last frame
@@ -61,14 +73,16 @@ def _components(labels: np.ndarray, score: np.ndarray, event_class: int = 2,
                              for c, off in ((t, a), (y, 0), (x, 0))], 1)
             peak = np.zeros(n + 1, np.int64)
             np.maximum.at(peak, ids, np.asarray(score[a:b])[t, y, x].astype(np.int64))
-            parts.append((next_id, count, sums, peak[1:]))
+            extra = {k: _reduce(np.asarray(m[a:b])[t, y, x], ids, n + 1, how)[1:]
+                     for k, (m, how) in stats.items()}
+            parts.append((next_id, count, sums, peak[1:], extra))
         first = np.where(lab[0] > 0, lab[0] + next_id - 1, 0) if n else np.zeros((H, W), np.int64)
         if prev_last is not None and n:
             joins.append(_touching(prev_last, first))
         prev_last = np.where(lab[-1] > 0, lab[-1] + next_id - 1, 0) if n else np.zeros((H, W), np.int64)
         next_id += n
     if next_id == 1:
-        return EventTable.empty()
+        return _with_empty_stats(EventTable.empty(), stats)
     parent = np.arange(next_id)
     for pairs in joins:
         for u, v in pairs:
@@ -79,16 +93,41 @@ def _components(labels: np.ndarray, score: np.ndarray, event_class: int = 2,
     count = np.zeros(next_id)
     sums = np.zeros((next_id, 3))
     peak = np.zeros(next_id, np.int64)
-    for first_id, c, s, p in parts:
+    acc = {k: np.zeros(next_id, np.int64 if how == "or" else float) for k, (_, how) in stats.items()}
+    for first_id, c, s, p, e in parts:
         r = roots[first_id:first_id + len(c)]
         np.add.at(count, r, c)
         np.add.at(sums, r, s)
         np.maximum.at(peak, r, p)
+        for k, (_, how) in stats.items():
+            _merge(acc[k], r, e[k], how)
     keep = np.nonzero(count > 0)[0]
     centres = sums[keep] / count[keep, None]
+    extra = {"t": centres[:, 0]}
+    for k, (_, how) in stats.items():
+        extra[k] = acc[k][keep] / count[keep] if how == "mean" else acc[k][keep]
     return EventTable.from_arrays(x=centres[:, 2], y=centres[:, 1], frame=centres[:, 0],
                                   score=peak[keep].astype(float) / 255.0, size=count[keep],
-                                  extra={"t": centres[:, 0]}).sorted()
+                                  extra=extra).sorted()
+
+
+def _reduce(values: np.ndarray, ids: np.ndarray, n: int, how: str) -> np.ndarray:
+    """Per id (0…n−1): the sum (for a mean), the maximum or the bitwise OR of ``values``."""
+    if how == "mean":
+        return np.bincount(ids, weights=values.astype(float), minlength=n)
+    out = np.zeros(n, np.int64 if how == "or" else float)
+    (np.bitwise_or if how == "or" else np.maximum).at(out, ids, values.astype(out.dtype))
+    return out
+
+
+def _merge(acc: np.ndarray, roots: np.ndarray, part: np.ndarray, how: str) -> None:
+    {"mean": np.add, "max": np.maximum, "or": np.bitwise_or}[how].at(acc, roots, part)
+
+
+def _with_empty_stats(table: EventTable, stats) -> EventTable:
+    for k, (_, how) in (stats or {}).items():
+        table.extra[k] = np.zeros(0, np.int64 if how == "or" else float)
+    return table
 
 
 def _touching(last: np.ndarray, first: np.ndarray) -> np.ndarray:
@@ -113,7 +152,7 @@ def _root(parent: np.ndarray, i: int) -> int:
     return int(i)
 
 
-def _meanshift(mask: np.ndarray, score: np.ndarray, bandwidth: float) -> EventTable:
+def _meanshift(mask: np.ndarray, score: np.ndarray, bandwidth: float, stats=None) -> EventTable:
     coords = np.argwhere(mask)                               # (t, y, x)
     centres, labels = mean_shift(coords, bandwidth)
     k = len(centres)
@@ -121,8 +160,12 @@ def _meanshift(mask: np.ndarray, score: np.ndarray, bandwidth: float) -> EventTa
     vals = score[tuple(coords.T)].astype(float) / 255.0
     peaks = np.zeros(k)
     np.maximum.at(peaks, labels, vals)
+    extra = {"t": centres[:, 0]}
+    for name, (m, how) in (stats or {}).items():
+        r = _reduce(np.asarray(m)[tuple(coords.T)], labels, k, how)
+        extra[name] = r / np.maximum(sizes, 1) if how == "mean" else r
     return EventTable.from_arrays(x=centres[:, 2], y=centres[:, 1], frame=centres[:, 0],
-                                  score=peaks, size=sizes, extra={"t": centres[:, 0]}).sorted()
+                                  score=peaks, size=sizes, extra=extra).sorted()
 
 
 def mean_shift(points: np.ndarray, bandwidth: float, max_iter: int = 300):

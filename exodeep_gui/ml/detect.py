@@ -13,13 +13,14 @@ import time
 from dataclasses import dataclass, replace
 from typing import Generator, Optional
 
+from exodeep_gui.core.confidence import events_with_stats, with_confidence
 from exodeep_gui.core.detection import Detection, DetectOptions, SegmentationResult
 from exodeep_gui.core.movie import Movie, MovieError
-from exodeep_gui.core.postprocess import events_from_segmentation
 from exodeep_gui.core.progress import CancelToken, Progress, prefixed, run_to_end
 from exodeep_gui.ml.models import (ModelInfo, load_keras_model, recommended_filter, resolve_for_detection,
                                    resolve_model)
 from exodeep_gui.ml.predict import segment_movie, segment_reference_tiling
+from exodeep_gui.ml.tta import detect_views
 
 MIN_FRAMES = 16
 
@@ -90,7 +91,12 @@ class Detector:
         rec_t, rec_s = recommended_filter(self.info.config)
         options = options.with_(threshold=rec_t if options.threshold is None else options.threshold,
                                 min_size=rec_s if options.min_size is None else options.min_size)
+        if options.tta not in (1, 4, 8):
+            raise ValueError(f"test-time augmentation takes 1, 4 or 8 views, not {options.tta}")
+        cands = None
         if options.tiling == "reference":
+            if options.tta != 1:
+                raise ValueError("test-time augmentation runs with the streaming engine, not the reference's tiling")
             seg = yield from segment_reference_tiling(self.model, self.info.spec, movie, patch=options.cube,
                                                       cancel=cancel)
         elif options.tiling == "streaming":
@@ -98,18 +104,23 @@ class Detector:
             precision = resolve_precision(options.precision)
             chunk = options.voxels_per_chunk or voxels_per_chunk_for(self.info.spec, precision)
             options = options.with_(precision=precision, voxels_per_chunk=chunk)
-            stats = {} if os.environ.get("EXODEEP_TIMINGS") else None
-            seg = yield from segment_movie(self.model, self.info.spec, movie, max_tile=options.max_tile,
-                                           voxels_per_chunk=chunk, precision=precision, cancel=cancel,
-                                           stats=stats)
-            TIMINGS.update({k: v for k, v in (stats or {}).items() if isinstance(v, float)})
+            engine = dict(max_tile=options.max_tile, voxels_per_chunk=chunk, precision=precision)
+            if options.tta != 1:
+                seg, cands = yield from detect_views(self.model, self.info.spec, movie, options.tta, options.method,
+                                                     options.bandwidth, cancel=cancel, **engine)
+            else:
+                stats = {} if os.environ.get("EXODEEP_TIMINGS") else None
+                seg = yield from segment_movie(self.model, self.info.spec, movie, cancel=cancel, stats=stats,
+                                               **engine)
+                TIMINGS.update({k: v for k, v in (stats or {}).items() if isinstance(v, float)})
         else:
             raise ValueError(f"unknown tiling {options.tiling!r} (streaming or reference)")
-        yield Progress("events", 0, 1, "grouping voxels into events")
-        t0 = time.perf_counter()
-        cands = events_from_segmentation(seg.labels, seg.score, method=options.method,
-                                         bandwidth=options.bandwidth)
-        TIMINGS["grouping"] = time.perf_counter() - t0
+        if cands is None:
+            yield Progress("events", 0, 1, "grouping voxels into events")
+            t0 = time.perf_counter()
+            cands = events_with_stats(seg.labels, seg.score, method=options.method, bandwidth=options.bandwidth)
+            TIMINGS["grouping"] = time.perf_counter() - t0
+        cands = yield from with_confidence(movie, cands, options.threshold, options.min_size, cancel)
         return Detection(movie.name, seg, cands, options, self.name)
 
     def detect_blocking(self, movie: Movie, options: DetectOptions = DetectOptions(),
