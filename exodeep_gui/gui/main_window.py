@@ -55,6 +55,7 @@ class MainWindow(QMainWindow, WindowCommands):
         self.movie_list = MovieList(self.state)
         self.detection = DetectionPanel(self.state, self.runner)
         self.detection.set_precision(s.precision)
+        self.detection.set_views(s.views)
         self.events = EventPanel(self.state)
         self.gallery = EventGallery(self.state)
         self.analysis = AnalysisPanel(self.state, self.runner)
@@ -88,7 +89,7 @@ class MainWindow(QMainWindow, WindowCommands):
         self._settings_timer = QTimer(self, singleShot=True, interval=1000)
         self._settings_timer.timeout.connect(self.save_settings)
         for signal in (self.state.filter_changed, self.state.model_changed, self.files.recent_changed,
-                       self.detection.precision_changed):
+                       self.detection.run_options_changed):
             signal.connect(lambda *_: self._settings_timer.start())
         self.state.movie_changed.connect(self._movie_changed)
         self.state.movies_changed.connect(lambda: self._movie_changed(self.state.current))
@@ -265,7 +266,7 @@ class MainWindow(QMainWindow, WindowCommands):
         s.threshold, s.min_size, s.min_confidence, s.fps = f.threshold, f.min_size, f.min_confidence, \
             self.movie_view.fps()
         s.model = portable_model_spec(self.state.model)
-        s.precision = self.detection.precision()
+        s.precision, s.views = self.detection.precision(), self.detection.views()
         s.geometry = bytes(self.saveGeometry().toHex()).decode()
         s.window_state = bytes(self.saveState().toHex()).decode()
 

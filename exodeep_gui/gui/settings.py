@@ -31,6 +31,7 @@ class Settings:
     min_confidence: float = DEFAULT_FILTER.min_confidence
     fps: int = 20
     precision: str = "auto"     # the network's arithmetic for detection (Detection panel)
+    views: int = 1              # test-time augmentation: 1, 4 or 8 views (Detection panel)
     last_training: str = ""     # the model folder of the last training run started from the window
     geometry: str = ""          # hex of QMainWindow.saveGeometry()
     window_state: str = ""      # hex of QMainWindow.saveState()

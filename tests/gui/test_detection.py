@@ -131,8 +131,14 @@ def test_the_precision_setting_reaches_the_engine_and_is_kept(window, qtbot, sim
     with qtbot.waitSignal(window.detection.finished, timeout=120_000):
         window.detection.run_button.click()
     assert window.state.current.detection.options.precision == "float32"        # what ran
+    # four views of the movie: the run says so, and each event has a confidence
+    window.detection.views_box.setCurrentIndex(window.detection.views_box.findData(4))
+    with qtbot.waitSignal(window.detection.finished, timeout=120_000):
+        window.detection.run_button.click()
+    det = window.state.current.detection
+    assert det.options.tta == 4 and "confidence" in det.candidates.extra and "candidate" in det.candidates.extra
     window.close()
-    assert window.settings.precision == "float32"
+    assert window.settings.precision == "float32" and window.settings.views == 4
 
 
 def test_a_models_recommended_filter_applies_when_the_user_picks_it_not_at_start(qtbot, tiny_model_dir, tmp_path,

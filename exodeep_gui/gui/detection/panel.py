@@ -41,7 +41,7 @@ def model_choices() -> list:
 class DetectionPanel(QWidget):
     error = Signal(str, str)
     finished = Signal()
-    precision_changed = Signal(str)
+    run_options_changed = Signal(str)      # the precision or the number of views changed
 
     def __init__(self, state: ViewerState, runner: JobRunner, parent=None):
         super().__init__(parent)
@@ -83,9 +83,17 @@ class DetectionPanel(QWidget):
         for value, label in (("auto", "automatic (fastest that keeps the events)"), ("float32", "float32"),
                              ("bfloat16", "bfloat16 (CPUs with AVX512_BF16 or AMX, GPUs)"), ("float16", "float16 (GPUs)")):
             self.precision_box.addItem(label, value)
-        self.precision_box.currentIndexChanged.connect(lambda _: self.precision_changed.emit(self.precision()))
+        self.precision_box.currentIndexChanged.connect(lambda _: self.run_options_changed.emit(self.precision()))
         self.precision_box.setToolTip("Arithmetic of the network. Automatic: bfloat16 on CPUs that have it (about "
                                       "2× faster, same events), float16 on GPUs, float32 elsewhere")
+        self.views_box = QComboBox()
+        for value, label in ((1, "1 (one pass)"), (4, "4 (the movie rotated: ×4 time)"),
+                             (8, "8 (rotated and mirrored: ×8 time)")):
+            self.views_box.addItem(label, value)
+        self.views_box.setToolTip("Test-time augmentation: the network looks at the movie turned and mirrored and "
+                                  "the views are combined; events only some views see become candidates to accept "
+                                  "or reject, and the confidence says how many views agree")
+        self.views_box.currentIndexChanged.connect(lambda _: self.run_options_changed.emit(self.precision()))
         self.run_button = QPushButton("Detect in this movie")
         self.run_all_button = QPushButton("Detect in all movies")
         self.cancel_button = QPushButton("Cancel")
@@ -111,6 +119,7 @@ class DetectionPanel(QWidget):
         form.addRow("Size ≥", self.min_size)
         form.addRow("Confidence ≥", self.min_confidence)
         form.addRow("Precision", self.precision_box)
+        form.addRow("Views", self.views_box)
         buttons = QHBoxLayout()
         for b in (self.run_button, self.run_all_button, self.cancel_button):
             buttons.addWidget(b)
@@ -135,7 +144,7 @@ class DetectionPanel(QWidget):
         state.model_changed.connect(self._model_chosen)
         state.movie_changed.connect(self.show_message)
         state.model_changed.connect(self.cancel_background)
-        self.precision_changed.connect(self.cancel_background)
+        self.run_options_changed.connect(self.cancel_background)
         runner.changed.connect(self._runner_changed)
         self._show_filter(state.filter)
         self._show_model(state.model)
@@ -196,7 +205,14 @@ class DetectionPanel(QWidget):
         """The frozen options the job gets (it never reads these widgets). No filter: the window keeps
         every event the network finds and filters them itself (the viewer state's filter), so that a
         changed filter shows at once without running the network again."""
-        return DetectOptions(model=self.state.model, precision=self.precision())
+        return DetectOptions(model=self.state.model, precision=self.precision(), tta=self.views())
+
+    def views(self) -> int:
+        return int(self.views_box.currentData())
+
+    def set_views(self, value: int) -> None:
+        i = self.views_box.findData(int(value))
+        self.views_box.setCurrentIndex(i if i >= 0 else 0)
 
     def precision(self) -> str:
         return self.precision_box.currentData()
