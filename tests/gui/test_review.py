@@ -15,6 +15,7 @@ import pytest
 
 from exodeep_gui.core.events import EventTable
 from exodeep_gui.io.results import read_events
+from exodeep_gui.io import review_file
 from exodeep_gui.io.review_file import beside_path
 from tests.gui.helpers import fake_detection, menu_action
 
@@ -231,7 +232,7 @@ def test_a_review_from_a_newer_exodeep_is_never_overwritten(window, qtbot, sim_m
     window.keeper.flush()
     assert sidecar.read_text() == newer
     saved = json.loads(fallback_path(path).read_text())
-    assert saved["version"] == 1 and saved["events"]["origin"] == ["added"]
+    assert saved["version"] == review_file.VERSION and saved["events"]["origin"] == ["added"]
 
 
 def test_the_same_movie_opened_twice_is_one_movie(window, sim_movie_file):
