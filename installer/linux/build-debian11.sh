@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# The Linux baseline build: the bundle made on Debian 11 (bullseye, glibc 2.31), so that it runs on
+# every Linux with glibc 2.31 or newer. Run as root (debootstrap, chroot, mount) from anywhere:
+#
+#   sudo installer/linux/build-debian11.sh [STAGE...]
+#
+# Stages (all by default, in this order; each one done is skipped on the next run, except package):
+#   root     debootstrap a Debian 11 build root under build/debian11/buildroot (compilers, the -dev
+#            packages Python needs, and the X11/OpenGL libraries Qt's xcb plugin links against, so that
+#            PyInstaller bundles the ones a desktop may lack: libxcb-icccm4, libxcb-cursor0, …)
+#   python   Python 3.11 from Debian's own python3.11 source package (bookworm, with Debian's security
+#            and bug fixes; without Debian's packaging patches, which disable ensurepip), built
+#            --enable-shared into /opt/python3.11 of the root
+#   venv     a virtualenv with ExoDeep's pinned runtime dependencies from PyPI (binary wheels only),
+#            pyproject.toml's pins except installer/linux/overrides-glibc2.31.txt, and PyInstaller
+#   bundle   PyInstaller with installer/exodeep.spec on a copy of the source
+#   package  installer/linux/package.sh: strip, check glibc <= 2.31 (fails above), the versioned
+#            folder with install.sh/uninstall.sh/LICENSE/licenses/README.txt, the .tar.xz
+#   testroot a second, minimal Debian 11 root with only the runtime libraries a desktop has
+#   test     unpack the archive in the test root and run the frozen --self-test, `models` (offline,
+#            empty data folder) and --startup-probe offscreen there
+#
+# EXODEEP_BUNDLE_WEIGHTS=/path/exodeepfinder_net_weights_FINAL.h5 bundles the published weights (the
+# default is ../shared/reference/ beside the checkout, when it is there). Outputs:
+# build/debian11/ExoDeep-<version>-linux-x86_64.tar.xz and build/debian11/*.log. Nothing here goes into git.
+set -euo pipefail
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+WORK=${EXODEEP_DEB11_DIR:-$SRC/build/debian11}
+BROOT=$WORK/buildroot
+TROOT=$WORK/testroot
+MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+GLIBC_MAX=2.31
+VERSION=$(sed -n 's/^version *= *"\(.*\)"/\1/p' "$SRC/pyproject.toml")
+ARCHIVE_NAME=ExoDeep-$VERSION-linux-x86_64
+WEIGHTS=${EXODEEP_BUNDLE_WEIGHTS:-$SRC/../shared/reference/exodeepfinder_net_weights_FINAL.h5}
+[ "$(id -u)" = 0 ] || { echo "build-debian11.sh: run as root (debootstrap, chroot)" >&2; exit 1; }
+mkdir -p "$WORK/cache"
+
+# Qt's xcb plugin and Qt Gui/Widgets/OpenGL link against these (exodeep_gui/system_check.py XCB_PACKAGES)
+QT_LIBS="libdbus-1-3 libegl1 libfontconfig1 libfreetype6 libgl1 libglib2.0-0 libx11-6 libx11-xcb1 libxcb1
+ libxcb-cursor0 libxcb-glx0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render0
+ libxcb-render-util0 libxcb-shape0 libxcb-shm0 libxcb-sync1 libxcb-util1 libxcb-xfixes0 libxcb-xkb1
+ libxkbcommon0 libxkbcommon-x11-0 libopengl0 libwayland-client0 libwayland-cursor0 libwayland-egl1"
+BUILD_PKGS="build-essential dpkg-dev ca-certificates curl xz-utils binutils file patch
+ libssl-dev zlib1g-dev libbz2-dev liblzma-dev libffi-dev libsqlite3-dev uuid-dev $QT_LIBS"
+# What a desktop has (the test root): enough for Qt offscreen, no X server, no compiler
+DESKTOP_PKGS="ca-certificates libgl1 libegl1 libfontconfig1 libfreetype6 libglib2.0-0 libdbus-1-3
+ libxkbcommon0 libx11-6 fonts-dejavu-core xz-utils"
+
+log() { echo "[$(date +%H:%M:%S)] $*"; }
+
+# chroot with /proc, /dev, /sys mounted for the duration of one command
+in_root() {
+    local root=$1; shift
+    for m in proc sys dev dev/pts; do mountpoint -q "$root/$m" || mount --bind "/$m" "$root/$m"; done
+    cp -L /etc/resolv.conf "$root/etc/resolv.conf"
+    # pip in the root trusts what this machine trusts (a proxy's own authority, where there is one)
+    local ca=${PIP_CERT:-${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}} env=()
+    if [ -f "$ca" ]; then mkdir -p "$root/build"; cp -L "$ca" "$root/build/host-ca.crt"; env+=(PIP_CERT=/build/host-ca.crt); fi
+    for v in http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY; do [ -n "${!v:-}" ] && env+=("$v=${!v}"); done
+    local rc=0
+    chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb "${env[@]}" \
+        PATH=/opt/venv/bin:/opt/python3.11/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@" || rc=$?
+    for m in dev/pts dev sys proc; do umount "$root/$m" 2>/dev/null || umount -l "$root/$m" || true; done
+    return $rc
+}
+
+release_mounts() {  # unmount whatever an interrupted run left mounted under a root
+    local root=$1 m
+    for m in $(awk -v r="$root/" 'index($2, r) == 1 {print $2}' /proc/mounts | sort -r); do umount -l "$m"; done
+    if awk -v r="$root/" 'index($2, r) == 1 {found=1} END {exit !found}' /proc/mounts; then
+        echo "$root: still has mounts; not touching it" >&2; return 1
+    fi
+}
+
+make_root() {       # make_root DIR PACKAGES
+    local root=$1 pkgs
+    pkgs=$(echo $2 | tr ' ' ',')
+    release_mounts "$root"
+    rm -rf --one-file-system "$root"
+    debootstrap --variant=minbase --cache-dir="$WORK/cache" --include="$pkgs" bullseye "$root" "$MIRROR"
+    echo "deb $MIRROR bullseye main" > "$root/etc/apt/sources.list"
+    echo "deb http://security.debian.org/debian-security bullseye-security main" >> "$root/etc/apt/sources.list"
+    # the security updates of the same packages (glibc stays 2.31)
+    in_root "$root" sh -c 'apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get -y -q upgrade && apt-get clean'
+}
+
+stage_root() {
+    make_root "$BROOT" "$BUILD_PKGS"
+    in_root "$BROOT" sh -c 'ldd --version | sed -n 1p'
+}
+
+stage_python() {
+    # bookworm's source package, fetched and checked (signature and checksums) by apt in the root
+    echo "deb-src $MIRROR bookworm main" > "$BROOT/etc/apt/sources.list.d/bookworm-src.list"
+    in_root "$BROOT" bash -euo pipefail -c '
+        apt-get update -q
+        rm -rf /build/python && mkdir -p /build/python && cd /build/python
+        apt-get source -q --download-only python3.11
+        dpkg-source -x --skip-patches python3.11_*.dsc src
+        cd src
+        # Debian packaging patches (install layout, multiarch, ensurepip disabled, ...) are left out:
+        # apply the series from its first bug fix (shutdown-deadlock.diff) on, i.e. the fixes and CVEs
+        sed -n "/^shutdown-deadlock.diff/,\$p" debian/patches/series | sed "s/#.*//;/^\s*$/d" > ../applied-patches
+        while read -r p; do patch -p1 -s -N < "debian/patches/$p"; done < ../applied-patches
+        echo "$(wc -l < ../applied-patches) Debian patches applied ($(ls ../*.dsc))"
+        # CVE-2026-4224.patch includes an internal header in pyexpat.c, which Debian builds into the
+        # interpreter; built as an extension module (upstream layout) it needs Py_BUILD_CORE_MODULE
+        grep -q Py_BUILD_CORE Modules/pyexpat.c || sed -i "1i #ifndef Py_BUILD_CORE_BUILTIN\\n#  define Py_BUILD_CORE_MODULE 1\\n#endif" Modules/pyexpat.c
+        ./configure -q --prefix=/opt/python3.11 --enable-shared --with-ensurepip=install \
+            LDFLAGS="-Wl,-rpath,/opt/python3.11/lib" >/dev/null
+        make -s -j"$(nproc)" >/dev/null 2>make-warnings.log
+        if grep -E "^\*\*\* WARNING: renaming|Failed to build these modules" -A2 make-warnings.log; then
+            echo "Python modules failed to build (see /build/python/src/make-warnings.log)"; exit 1; fi
+        make -s altinstall >/dev/null
+        /opt/python3.11/bin/python3.11 -c "import ssl, sqlite3, lzma, bz2, zlib, ctypes, uuid, pyexpat, xml.etree.cElementTree, sys; print(sys.version)"'
+    rm -f "$BROOT/etc/apt/sources.list.d/bookworm-src.list"
+}
+
+stage_venv() {
+    rm -rf "$BROOT/build/req" && mkdir -p "$BROOT/build/req/installer/linux"
+    cp "$SRC/pyproject.toml" "$BROOT/build/req/"
+    cp "$SRC/installer/linux/requirements.py" "$SRC/installer/linux/overrides-glibc2.31.txt" "$BROOT/build/req/installer/linux/"
+    cp "$SRC/installer/requirements-build.txt" "$BROOT/build/req/build.txt"
+    in_root "$BROOT" bash -euo pipefail -c '
+        cd /build/req       # Python 3.11 of the root reads pyproject.toml (tomllib), whatever the host has
+        /opt/python3.11/bin/python3.11 installer/linux/requirements.py installer/linux/overrides-glibc2.31.txt > runtime.txt
+        rm -rf /opt/venv
+        /opt/python3.11/bin/python3.11 -m venv /opt/venv
+        /opt/venv/bin/python -m pip install -q --upgrade "pip==26.3"
+        /opt/venv/bin/python -m pip install -q --only-binary=:all: -r /build/req/runtime.txt -r /build/req/build.txt
+        /opt/venv/bin/python -m pip freeze > /build/req/freeze.txt'
+    cp "$BROOT/build/req/freeze.txt" "$WORK/pip-freeze.txt"
+}
+
+stage_bundle() {
+    rm -rf "$BROOT/src" && mkdir -p "$BROOT/src"
+    tar -C "$SRC" --exclude=./build --exclude=./.venv --exclude=.git --exclude=__pycache__ \
+        -cf - . | tar -C "$BROOT/src" -xf -
+    local weights_env=""
+    if [ -f "$WEIGHTS" ]; then
+        mkdir -p "$BROOT/build/weights" && cp "$WEIGHTS" "$BROOT/build/weights/exodeepfinder_net_weights_FINAL.h5"
+        weights_env=EXODEEP_BUNDLE_WEIGHTS=/build/weights/exodeepfinder_net_weights_FINAL.h5
+    else
+        echo "no published weights at $WEIGHTS: the bundle will not carry them"
+    fi
+    in_root "$BROOT" bash -euo pipefail -c "
+        cd /src && rm -rf build/installer
+        $weights_env /opt/venv/bin/python -m PyInstaller installer/exodeep.spec --noconfirm --log-level WARN \
+            --distpath build/installer/dist --workpath build/installer/work"
+}
+
+stage_package() {
+    in_root "$BROOT" bash -euo pipefail -c "cd /src && bash installer/linux/package.sh /opt/venv/bin/python $GLIBC_MAX"
+    cp "$BROOT/src/build/installer/$ARCHIVE_NAME.tar.xz" "$WORK/"
+}
+
+stage_testroot() {
+    make_root "$TROOT" "$DESKTOP_PKGS"
+}
+
+stage_test() {
+    rm -rf "$TROOT/opt/exodeep" "$TROOT/tmp/"* && mkdir -p "$TROOT/opt/exodeep"
+    tar -C "$TROOT/opt/exodeep" -xJf "$WORK/$ARCHIVE_NAME.tar.xz"
+    in_root "$TROOT" bash -euo pipefail -c "
+        ldd --version | sed -n 1p
+        app=/opt/exodeep/$ARCHIVE_NAME/ExoDeep
+        export QT_QPA_PLATFORM=offscreen EXODEEP_OFFLINE=1
+        data=\$(mktemp -d); export EXODEEP_DATA_DIR=\$data
+        \$app --version
+        \$app --help
+        echo '--- models (offline, empty data folder)'; \$app models
+        echo '--- self-test'; s=\$(date +%s%N); \$app --self-test
+        echo \"self-test wall: \$(( (\$(date +%s%N) - s) / 1000000 )) ms\"
+        echo '--- self-test with the published weights'; \$app --self-test --model exodeepfinder
+        for i in 1 2 3; do s=\$(date +%s%N); \$app --demo --startup-probe >/dev/null 2>&1 || echo probe failed; \
+            echo \"launch to window (offscreen, --startup-probe): \$(( (\$(date +%s%N) - s) / 1000000 )) ms\"; done"
+}
+
+main() {
+    local stages=("$@") stage stamp start rc
+    [ ${#stages[@]} -gt 0 ] || stages=(root python venv bundle package testroot test)
+    for stage in "${stages[@]}"; do
+        stamp=$WORK/.done-$stage
+        if [ -f "$stamp" ] && [ $# -eq 0 ] && [[ " root python venv testroot " == *" $stage "* ]]; then
+            log "$stage: done before ($(cat "$stamp")), skipped"; continue
+        fi
+        log "$stage: start"; start=$(date +%s)
+        set +e; ( set -e; "stage_$stage" ) 2>&1 | tee "$WORK/$stage.log"; rc=${PIPESTATUS[0]}; set -e
+        [ "$rc" = 0 ] || { log "$stage: FAILED (see $WORK/$stage.log)"; return 1; }
+        echo "$(( $(date +%s) - start )) s, $(date -Is)" > "$stamp"
+        log "$stage: done in $(( $(date +%s) - start )) s"
+    done
+    if [ -f "$WORK/$ARCHIVE_NAME.tar.xz" ]; then ls -l "$WORK/$ARCHIVE_NAME.tar.xz"; fi
+}
+
+# (one line, read whole before it runs: editing this file during a build does not disturb the build)
+main "$@"; exit $?
