@@ -298,7 +298,8 @@ def dialog_commands(message: str) -> List[List[str]]:
         rich = (f"<qt><p>{html.escape(' '.join(text.split()), quote=False)}</p>"
                 f"<pre>{html.escape(command, quote=False)}</pre></qt>")
     return [
-        ["zenity", "--error", "--title", "ExoDeep", "--no-wrap", "--text", markup],
+        # zenity reads C escapes in --text: backslashes doubled, so that the continuation ones show
+        ["zenity", "--error", "--title", "ExoDeep", "--no-wrap", "--text", markup.replace("\\", "\\\\")],
         ["kdialog", "--title", "ExoDeep", "--error", rich],
         ["xmessage", "-center", "-title", "ExoDeep", "-buttons", "Close:0", message],
     ]
