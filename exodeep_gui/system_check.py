@@ -305,6 +305,20 @@ def dialog_commands(message: str) -> List[List[str]]:
     ]
 
 
+def system_environment(environ=None) -> Dict[str, str]:
+    """The environment for a system program started from the app: in the frozen app on Linux without the
+    bundle's library folder, which PyInstaller's bootloader put in LD_LIBRARY_PATH (a system program must
+    load the system's libraries); the user's own LD_LIBRARY_PATH, kept in LD_LIBRARY_PATH_ORIG, back."""
+    env = dict(os.environ if environ is None else environ)
+    if getattr(sys, "frozen", False) and "LD_LIBRARY_PATH" in env:
+        original = env.pop("LD_LIBRARY_PATH_ORIG", None)
+        if original:
+            env["LD_LIBRARY_PATH"] = original
+        else:
+            del env["LD_LIBRARY_PATH"]
+    return env
+
+
 def tell_user(message: str) -> None:
     """Say ``message`` without Qt: on stderr, and, when stderr is no terminal (a double-clicked app), in a
     dialog from the first of zenity, kdialog or xmessage that is installed (best effort). The dialog
@@ -316,13 +330,14 @@ def tell_user(message: str) -> None:
         on_terminal = False
     if on_terminal or not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         return
+    env = system_environment()
     for tool, *args in dialog_commands(message):
         path = shutil.which(tool)
         if not path:
             continue
         try:
             dialog = subprocess.Popen([path, *args], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL, start_new_session=True)
+                                      stderr=subprocess.DEVNULL, start_new_session=True, env=env)
             dialog.wait(timeout=1.0)         # a tool that cannot open its window fails at once
         except subprocess.TimeoutExpired:
             return                           # its window is up

@@ -44,16 +44,22 @@ UNUSED = (
 
 
 # Linux: libraries of the desktop itself, which PyInstaller would copy from the build system (Debian
-# 11) but which must be the user's own: the C++ runtime (an old libstdc++ stops the system's Mesa
-# drivers loading: "GLIBCXX_3.4.30 not found (required by …/dri/iris_dri.so)"), X11, fontconfig and
-# freetype (they must read the system's configuration), GLib, D-Bus and what only they need. Every
-# desktop with glibc 2.31 has them (a missing one is named by exodeep_gui.system_check). Still bundled:
-# OpenSSL 1.1 and libffi 7 (Ubuntu 22.04 and later have neither), the xcb utility libraries a desktop
-# may lack (libxcb-icccm4, libxcb-cursor0, …), zlib, lzma, bz2, zstd, uuid.
+# 11) but which must be the user's own, because the system's other libraries load them too and a newer
+# system needs newer ones: the C++ runtime (an old libstdc++ stops the system's Mesa drivers loading:
+# "GLIBCXX_3.4.30 not found (required by …/dri/iris_dri.so)"), X11 and libxcb with its extension
+# libraries, xkbcommon (Debian 11's libxkbcommon-x11 with Debian 12's libxkbcommon crashes Qt's X11
+# plugin: seen), fontconfig and freetype (they read the system's configuration), GLib, D-Bus, the
+# compression libraries other system libraries link (zlib, zstd, lzma), libuuid, and what only these
+# need. Every desktop with glibc 2.31 has them (a missing one is named by exodeep_gui.system_check, with
+# its package). Still bundled: OpenSSL 1.1 and libffi 7 (Ubuntu 22.04 and later have neither),
+# libbz2.so.1.0 (Fedora names it libbz2.so.1), and the xcb-util libraries a desktop may lack
+# (libxcb-icccm4, -keysyms1, -image0, -render-util0, -util1, -cursor0), which only use libxcb's stable API.
 LINUX_SYSTEM_LIBS = frozenset({
     "libstdc++.so.6", "libgcc_s.so.1",
-    "libX11.so.6", "libX11-xcb.so.1", "libxcb.so.1", "libXau.so.6", "libXdmcp.so.6", "libbsd.so.0", "libmd.so.0",
-    "libxkbcommon.so.0",
+    "libX11.so.6", "libX11-xcb.so.1", "libXau.so.6", "libXdmcp.so.6", "libbsd.so.0", "libmd.so.0",
+    "libxcb.so.1", "libxcb-render.so.0", "libxcb-shm.so.0", "libxcb-sync.so.1", "libxcb-xfixes.so.0",
+    "libxcb-randr.so.0", "libxcb-shape.so.0", "libxcb-xkb.so.1", "libxcb-glx.so.0",
+    "libxkbcommon.so.0", "libxkbcommon-x11.so.0",
     "libfontconfig.so.1", "libfreetype.so.6", "libexpat.so.1", "libpng16.so.16", "libbrotlidec.so.1",
     "libbrotlicommon.so.1",
     "libglib-2.0.so.0", "libgobject-2.0.so.0", "libgio-2.0.so.0", "libgmodule-2.0.so.0", "libgthread-2.0.so.0",
@@ -61,6 +67,7 @@ LINUX_SYSTEM_LIBS = frozenset({
     "libdbus-1.so.3", "libsystemd.so.0", "libgcrypt.so.20", "libgpg-error.so.0", "liblz4.so.1",
     "libgssapi_krb5.so.2", "libkrb5.so.3", "libk5crypto.so.3", "libkrb5support.so.0", "libcom_err.so.2",
     "libkeyutils.so.1",
+    "libz.so.1", "libzstd.so.1", "liblzma.so.5", "libuuid.so.1",
 })
 
 

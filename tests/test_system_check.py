@@ -387,3 +387,21 @@ def test_the_app_exits_after_telling_the_user(monkeypatch, capsys):
     assert len(dialogs.started) == 1
     assert message in capsys.readouterr().err
     assert (QApplication.instance() is not None) == had_app
+
+
+def test_dialogs_of_the_frozen_app_get_the_system_s_libraries(monkeypatch):
+    """PyInstaller's bootloader puts the bundle's folder in LD_LIBRARY_PATH: a dialog (a system program)
+    gets the user's own LD_LIBRARY_PATH back, or none."""
+    dialogs = FakeDialogs(monkeypatch, {"zenity"})
+    double_clicked(monkeypatch)
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setenv("LD_LIBRARY_PATH", "/opt/ExoDeep/_internal")
+    monkeypatch.setenv("LD_LIBRARY_PATH_ORIG", "/home/me/lib")
+    sc.tell_user("libs missing")
+    assert dialogs.started[-1][1]["env"]["LD_LIBRARY_PATH"] == "/home/me/lib"
+    assert "LD_LIBRARY_PATH_ORIG" not in dialogs.started[-1][1]["env"]
+    monkeypatch.delenv("LD_LIBRARY_PATH_ORIG")
+    sc.tell_user("libs missing")
+    assert "LD_LIBRARY_PATH" not in dialogs.started[-1][1]["env"]
+    monkeypatch.setattr(sys, "frozen", False)                # from source: the environment as it is
+    assert sc.system_environment()["LD_LIBRARY_PATH"] == "/opt/ExoDeep/_internal"

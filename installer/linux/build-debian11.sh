@@ -19,6 +19,8 @@
 #   testroot a second, minimal Debian 11 root with only the runtime libraries a desktop has
 #   test     unpack the archive in the test root and run the frozen --self-test, `models` (offline,
 #            empty data folder) and --startup-probe offscreen there
+#   xtest    (not by default) in a copy of the test root: the missing-X11-libraries message and exit,
+#            then, with them and Xvfb installed, the real X11 window
 #
 # EXODEEP_BUNDLE_WEIGHTS=/path/exodeepfinder_net_weights_FINAL.h5 bundles the published weights (the
 # default is ../shared/reference/ beside the checkout, when it is there). Outputs:
@@ -173,9 +175,42 @@ stage_test() {
         echo '--- self-test'; s=\$(date +%s%N); \$app --self-test
         echo \"self-test wall: \$(( (\$(date +%s%N) - s) / 1000000 )) ms\"
         echo '--- self-test with the published weights'; \$app --self-test --model exodeepfinder
+        echo '--- simulate, detect on a local Dask cluster (1 worker), analyze (tables, figures, report)'
+        cd \$(mktemp -d)
+        \$app simulate sim --movies 1 --frames 60 --size 96 96
+        \$app detect sim --out res --model exodeep-sim-small --workers 1 | tail -2
+        \$app analyze sim --events res --out an | tail -2
+        test -s an/report.html && test \$(ls an/figures | wc -l) -gt 5
         for args in --startup-probe --startup-probe --startup-probe \"--demo --startup-probe\" \"--demo --startup-probe\"; do
             s=\$(date +%s%N); \$app \$args 2>&1 | grep WINDOW_SHOWN >/dev/null || echo \"\$args: no window\"
             echo \"launch to window (offscreen, \$args): \$(( (\$(date +%s%N) - s) / 1000000 )) ms\"; done"
+}
+
+stage_xtest() {
+    # A copy of the test root. The bundle carries the xcb libraries a desktop may lack, so the minimal
+    # root lacks nothing Qt's X11 plugin needs; one system library is taken away (libx11-xcb1): with a
+    # display named, the app must name it with the apt-get line and exit 1 (before any window); then,
+    # with that package and Xvfb installed, the real X11 (xcb) window must show.
+    release_mounts "$WORK/xroot" && rm -rf --one-file-system "$WORK/xroot"
+    cp -a "$TROOT" "$WORK/xroot"
+    in_root "$WORK/xroot" bash -uo pipefail -c "
+        app=/opt/exodeep/$ARCHIVE_NAME/ExoDeep
+        export EXODEEP_DATA_DIR=\$(mktemp -d) DISPLAY=:99
+        dpkg --remove --force-depends libx11-xcb1 >/dev/null 2>&1
+        \$app > /tmp/out.txt 2>&1; rc=\$?
+        cat /tmp/out.txt; echo \"exit code \$rc without the X libraries\"
+        [ \$rc = 1 ] && grep -q 'apt-get install -y' /tmp/out.txt || { echo 'expected the apt-get message and exit 1'; exit 1; }
+        packages=\$(sed -n '/apt-get install -y/,\$p' /tmp/out.txt | tr -d '\\\\' | sed 's/.*install -y//' | tr '\\n' ' ')
+        echo \"installing:\$packages xvfb xauth\"
+        apt-get install -y -q \$packages >/dev/null
+        apt-get install -y -q xvfb xauth >/dev/null
+        dpkg -s libx11-xcb1 >/dev/null
+        unset DISPLAY; export QT_QPA_PLATFORM=xcb
+        for args in --startup-probe --startup-probe --startup-probe; do
+            s=\$(date +%s%N)
+            xvfb-run -a -s '-screen 0 1280x800x24' \$app \$args 2>&1 | grep WINDOW_SHOWN >/dev/null || { echo 'no X11 window'; exit 1; }
+            echo \"launch to window (Xvfb, xcb, \$args, incl. Xvfb start): \$(( (\$(date +%s%N) - s) / 1000000 )) ms\"
+        done"
 }
 
 main() {

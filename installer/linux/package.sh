@@ -14,7 +14,7 @@ NAME=ExoDeep-$VERSION-linux-x86_64
 DIST=build/installer/dist/ExoDeep
 STAGE=build/installer/$NAME
 ARCHIVE=build/installer/$NAME.tar.xz
-[ -x "$DIST/ExoDeep" ] || { echo "package.sh: no bundle at $DIST (run PyInstaller first)" >&2; exit 1; }
+[ -x "$DIST/ExoDeep" ] && [ ! -L "$DIST" ] || { echo "package.sh: no new bundle at $DIST (run PyInstaller first)" >&2; exit 1; }
 
 if command -v strip >/dev/null; then
     # Strip symbols from the shared libraries (TensorFlow's 788 MB libtensorflow_cc → 583 MB), except
@@ -27,6 +27,7 @@ fi
 
 rm -rf "$STAGE" "$ARCHIVE"
 mv "$DIST" "$STAGE"
+ln -s "../$NAME" "$DIST"          # where PyInstaller put it (tools/frozen_screenshot.sh looks there)
 install -m 755 installer/linux/install.sh installer/linux/uninstall.sh "$STAGE/"
 install -m 644 LICENSE "$STAGE/LICENSE"
 sed "s/@VERSION@/$VERSION/" installer/linux/README.txt > "$STAGE/README.txt"
