@@ -21,6 +21,8 @@
 #            empty data folder) and --startup-probe offscreen there
 #   xtest    (not by default) in a copy of the test root: the missing-X11-libraries message and exit,
 #            then, with them and Xvfb installed, the real X11 window
+#   newtest  (not by default) a Debian 13 root (glibc 2.41, newer libstdc++ and Mesa): self-test, and the
+#            X11 window under Xvfb with GLX
 #
 # EXODEEP_BUNDLE_WEIGHTS=/path/exodeepfinder_net_weights_FINAL.h5 bundles the published weights (the
 # default is ../shared/reference/ beside the checkout, when it is there). Outputs:
@@ -36,7 +38,7 @@ VERSION=$(sed -n 's/^version *= *"\(.*\)"/\1/p' "$SRC/pyproject.toml")
 ARCHIVE_NAME=ExoDeep-$VERSION-linux-x86_64
 WEIGHTS=${EXODEEP_BUNDLE_WEIGHTS:-$SRC/../shared/reference/exodeepfinder_net_weights_FINAL.h5}
 [ "$(id -u)" = 0 ] || { echo "build-debian11.sh: run as root (debootstrap, chroot)" >&2; exit 1; }
-mkdir -p "$WORK/cache"
+mkdir -p "$WORK/cache-bullseye" "$WORK/cache-trixie"
 
 # Qt's xcb plugin and Qt Gui/Widgets/OpenGL link against these (exodeep_gui/system_check.py XCB_PACKAGES)
 QT_LIBS="libdbus-1-3 libegl1 libfontconfig1 libfreetype6 libgl1 libglib2.0-0 libx11-6 libx11-xcb1 libxcb1
@@ -75,14 +77,14 @@ release_mounts() {  # unmount whatever an interrupted run left mounted under a r
     fi
 }
 
-make_root() {       # make_root DIR PACKAGES
-    local root=$1 pkgs
+make_root() {       # make_root DIR PACKAGES [SUITE]
+    local root=$1 pkgs suite=${3:-bullseye}
     pkgs=$(echo $2 | tr ' ' ',')
     release_mounts "$root"
     rm -rf --one-file-system "$root"
-    debootstrap --variant=minbase --cache-dir="$WORK/cache" --include="$pkgs" bullseye "$root" "$MIRROR"
-    echo "deb $MIRROR bullseye main" > "$root/etc/apt/sources.list"
-    echo "deb http://security.debian.org/debian-security bullseye-security main" >> "$root/etc/apt/sources.list"
+    debootstrap --variant=minbase --cache-dir="$WORK/cache-$suite" --include="$pkgs" "$suite" "$root" "$MIRROR"
+    echo "deb $MIRROR $suite main" > "$root/etc/apt/sources.list"
+    echo "deb http://security.debian.org/debian-security $suite-security main" >> "$root/etc/apt/sources.list"
     # the security updates of the same packages (glibc stays 2.31)
     in_root "$root" sh -c 'apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get -y -q upgrade && apt-get clean'
 }
@@ -210,6 +212,31 @@ stage_xtest() {
             s=\$(date +%s%N)
             xvfb-run -a -s '-screen 0 1280x800x24' \$app \$args 2>&1 | grep WINDOW_SHOWN >/dev/null || { echo 'no X11 window'; exit 1; }
             echo \"launch to window (Xvfb, xcb, \$args, incl. Xvfb start): \$(( (\$(date +%s%N) - s) / 1000000 )) ms\"
+        done"
+}
+
+# A newer desktop: Debian 13 (trixie: glibc 2.41, GCC 14's libstdc++, Mesa's GL drivers), with the
+# X11 libraries and Xvfb: the same archive must start there too (offscreen and X11, with GLX)
+NEW_DESKTOP_PKGS="ca-certificates xz-utils fonts-dejavu-core libgl1 libegl1 libgl1-mesa-dri libfontconfig1
+ libfreetype6 libglib2.0-0t64 libdbus-1-3 libx11-6 libx11-xcb1 libxcb1 libxcb-cursor0 libxcb-glx0
+ libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render0 libxcb-render-util0 libxcb-shape0
+ libxcb-shm0 libxcb-sync1 libxcb-util1 libxcb-xfixes0 libxcb-xkb1 libxkbcommon0 libxkbcommon-x11-0 xvfb xauth"
+
+stage_newtest() {
+    [ -f "$WORK/.done-newroot" ] || { make_root "$WORK/newroot" "$NEW_DESKTOP_PKGS" trixie; date -Is > "$WORK/.done-newroot"; }
+    rm -rf "$WORK/newroot/opt/exodeep" && mkdir -p "$WORK/newroot/opt/exodeep"
+    tar -C "$WORK/newroot/opt/exodeep" -xJf "$WORK/$ARCHIVE_NAME.tar.xz"
+    in_root "$WORK/newroot" bash -euo pipefail -c "
+        ldd --version | sed -n 1p
+        app=/opt/exodeep/$ARCHIVE_NAME/ExoDeep
+        export EXODEEP_DATA_DIR=\$(mktemp -d) EXODEEP_OFFLINE=1
+        QT_QPA_PLATFORM=offscreen \$app --self-test
+        for args in --startup-probe --startup-probe \"--demo --startup-probe\"; do
+            s=\$(date +%s%N)
+            QT_QPA_PLATFORM=xcb xvfb-run -a -s '-screen 0 1280x800x24 +extension GLX' \$app \$args > /tmp/out.txt 2>&1 || true
+            grep WINDOW_SHOWN /tmp/out.txt >/dev/null || { cat /tmp/out.txt; echo 'no X11 window'; exit 1; }
+            if grep -iE 'GLIBCXX|MESA-LOADER|failed to load driver|symbol lookup error' /tmp/out.txt; then exit 1; fi
+            echo \"launch to window (Debian 13, Xvfb, xcb, \$args, incl. Xvfb start): \$(( (\$(date +%s%N) - s) / 1000000 )) ms\"
         done"
 }
 
