@@ -245,3 +245,18 @@ def test_baseline_requirements_replace_the_pins_of_the_overrides(tmp_path):
     (tmp_path / "bad.txt").write_text("NotADependency==1.0\n")
     with pytest.raises(SystemExit, match="not a dependency"):
         baseline.requirements(tmp_path / "bad.txt")
+
+
+def test_xdg_folders_are_respected(tmp_path, bundle):
+    home, data, state = tmp_path / "home", tmp_path / "xdg-data", tmp_path / "xdg-state"
+    home.mkdir()
+    env = clean_env(home)
+    env.update(XDG_DATA_HOME=str(data), XDG_STATE_HOME=str(state))
+    run(bundle / "install.sh", env)
+    assert (data / "applications" / "exodeep.desktop").is_file()
+    assert (data / "icons" / "hicolor" / "48x48" / "apps" / "exodeep.png").is_file()
+    assert (state / "exodeep" / "installed-files").is_file()
+    assert sorted(p.relative_to(home).as_posix() for p in home.rglob("*")) == [".local", ".local/bin",
+                                                                               ".local/bin/exodeep"]
+    run(bundle / "uninstall.sh", env)
+    assert tree(home) == {} and tree(data) == {} and tree(state) == {}
