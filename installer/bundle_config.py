@@ -4,6 +4,8 @@ frozen self-test (detection, the engine process) and the analysis; the exclusion
 listed in /work/shared/design/environment.md: PySide6.QtOpenGL(Widgets) (pyqtgraph needs them),
 libQt6DBus, tensorflow.lite, tensorflow.python.profiler (TensorFlow imports them)."""
 
+import os
+
 # Python modules PyInstaller must not follow.
 EXCLUDES = [
     "torch", "jax", "jaxlib", "tkinter", "IPython", "pytest", "pytestqt", "importlinter",
@@ -21,6 +23,7 @@ EXCLUDES = [
     # the analysis imports), but bundled they bring PyInstaller's runtime hooks, which import
     # pkg_resources at every start
     "setuptools", "pkg_resources", "numpy.distutils",
+    "readline",           # an interactive console's line editing (GNU readline, ncurses): not a window's
 ]
 
 # Libraries and data that nothing loads (substrings of their paths in the bundle): TensorFlow's XLA
@@ -43,38 +46,36 @@ UNUSED = (
 )
 
 
-# Linux: libraries of the desktop itself, which PyInstaller would copy from the build system (Debian
-# 11) but which must be the user's own, because the system's other libraries load them too and a newer
-# system needs newer ones: the C++ runtime (an old libstdc++ stops the system's Mesa drivers loading:
-# "GLIBCXX_3.4.30 not found (required by …/dri/iris_dri.so)"), X11 and libxcb with its extension
-# libraries, xkbcommon (Debian 11's libxkbcommon-x11 with Debian 12's libxkbcommon crashes Qt's X11
-# plugin: seen), fontconfig and freetype (they read the system's configuration), GLib, D-Bus, the
-# compression libraries other system libraries link (zlib, zstd, lzma), libuuid, and what only these
-# need. Every desktop with glibc 2.31 has them (a missing one is named by exodeep_gui.system_check, with
-# its package). Still bundled: OpenSSL 1.1 and libffi 7 (Ubuntu 22.04 and later have neither),
-# libbz2.so.1.0 (Fedora names it libbz2.so.1), and the xcb-util libraries a desktop may lack
-# (libxcb-icccm4, -keysyms1, -image0, -render-util0, -util1, -cursor0), which only use libxcb's stable API.
-LINUX_SYSTEM_LIBS = frozenset({
-    "libstdc++.so.6", "libgcc_s.so.1",
-    "libX11.so.6", "libX11-xcb.so.1", "libXau.so.6", "libXdmcp.so.6", "libbsd.so.0", "libmd.so.0",
-    "libxcb.so.1", "libxcb-render.so.0", "libxcb-shm.so.0", "libxcb-sync.so.1", "libxcb-xfixes.so.0",
-    "libxcb-randr.so.0", "libxcb-shape.so.0", "libxcb-xkb.so.1", "libxcb-glx.so.0",
-    "libxkbcommon.so.0", "libxkbcommon-x11.so.0",
-    "libfontconfig.so.1", "libfreetype.so.6", "libexpat.so.1", "libpng16.so.16", "libbrotlidec.so.1",
-    "libbrotlicommon.so.1",
-    "libglib-2.0.so.0", "libgobject-2.0.so.0", "libgio-2.0.so.0", "libgmodule-2.0.so.0", "libgthread-2.0.so.0",
-    "libpcre.so.3", "libpcre2-8.so.0", "libmount.so.1", "libblkid.so.1", "libselinux.so.1",
-    "libdbus-1.so.3", "libsystemd.so.0", "libgcrypt.so.20", "libgpg-error.so.0", "liblz4.so.1",
-    "libgssapi_krb5.so.2", "libkrb5.so.3", "libk5crypto.so.3", "libkrb5support.so.0", "libcom_err.so.2",
-    "libkeyutils.so.1",
-    "libz.so.1", "libzstd.so.1", "liblzma.so.5", "libuuid.so.1",
-})
+# Linux: PyInstaller copies every shared library the bundle links from the build system's library
+# folders; all but a few of those must be the user's own, because the system's other libraries load
+# them too and a newer system needs newer ones: the C++ runtime (an old libstdc++ stops the system's
+# Mesa drivers loading: "GLIBCXX_3.4.30 not found (required by …/dri/iris_dri.so)"), X11 and libxcb,
+# xkbcommon (Debian 11's libxkbcommon-x11 with Debian 12's libxkbcommon crashes Qt's X11 plugin: seen),
+# fontconfig and freetype (they read the system's configuration), GLib, D-Bus, GTK (Qt's GTK theme
+# plugin, where the build system has GTK), zlib, zstd, lzma, uuid... Every desktop with glibc 2.31 has
+# them (a missing one is named by exodeep_gui.system_check, with its package). So only these come from
+# the build system (file-name prefixes): OpenSSL and libffi (Ubuntu 22.04 and later have neither 1.1 nor
+# 7), libbz2.so.1.0 (Fedora names it libbz2.so.1), SQLite, the interpreter, and the xcb-util libraries
+# a desktop may lack (libxcb-icccm4, -keysyms1, -image0, -render-util0, -util1, -cursor0), which only use
+# libxcb's stable API.
+LINUX_BUNDLED_SYSTEM_LIBS = (
+    "libpython3", "libssl.so", "libcrypto.so", "libffi.so", "libbz2.so", "libsqlite3.so",
+    "libxcb-cursor.so", "libxcb-icccm.so", "libxcb-image.so", "libxcb-keysyms.so", "libxcb-render-util.so",
+    "libxcb-util.so",
+)
+SYSTEM_LIBRARY_FOLDERS = ("/lib/", "/lib64/", "/usr/lib/", "/usr/lib64/")
 
 
-def unused(dest: str, linux: bool = False) -> bool:
-    """True for a bundle entry (its destination path) that the bundle leaves out; ``linux``: also the
-    desktop's own libraries (:data:`LINUX_SYSTEM_LIBS`, at the top of the bundle)."""
+def from_system(src) -> bool:
+    """True for a file in the system's library folders (not a wheel's, not the interpreter's own)."""
+    return bool(src) and os.path.realpath(str(src)).startswith(SYSTEM_LIBRARY_FOLDERS)
+
+
+def unused(dest: str, src=None, linux: bool = False) -> bool:
+    """True for a bundle entry (its destination path; ``src``: where PyInstaller found it) that the bundle
+    leaves out; ``linux``: also the desktop's own libraries (all system ones but
+    :data:`LINUX_BUNDLED_SYSTEM_LIBS`)."""
     dest = dest.replace("\\", "/")
-    if linux and "/" not in dest and dest in LINUX_SYSTEM_LIBS:
+    if linux and "/" not in dest and from_system(src) and not dest.startswith(LINUX_BUNDLED_SYSTEM_LIBS):
         return True
     return any(u in dest for u in UNUSED)

@@ -158,3 +158,22 @@ def test_licences_of_what_is_bundled(tmp_path):
     assert "PYTHON SOFTWARE FOUNDATION LICENSE" in python.read_text()
     collect_licenses.collect(tmp_path / "without", weights_bundled=False)
     assert not (tmp_path / "without" / "ExoDeepFinder-weights.txt").exists()
+
+
+def test_linux_bundle_takes_only_a_few_libraries_from_the_build_system():
+    sys.path.insert(0, str(ROOT / "installer"))
+    import bundle_config as bc
+
+    system = "/usr/lib/x86_64-linux-gnu/"
+    for name in ("libstdc++.so.6", "libX11.so.6", "libxkbcommon-x11.so.0", "libgtk-3.so.0", "libz.so.1",
+                 "libxcb-xkb.so.1", "libfontconfig.so.1"):
+        assert bc.unused(name, system + name, linux=True), name
+        assert not bc.unused(name, system + name, linux=False), name        # Windows, macOS: untouched
+    for name in ("libssl.so.1.1", "libcrypto.so.1.1", "libffi.so.7", "libbz2.so.1.0", "libxcb-icccm.so.4",
+                 "libxcb-cursor.so.0"):
+        assert not bc.unused(name, system + name, linux=True), name
+    # the wheels' own libraries and the interpreter's are never the system's
+    assert not bc.unused("numpy.libs/libgfortran-040039e1.so.5", "/opt/venv/lib/python3.11/site-packages/"
+                         "numpy.libs/libgfortran-040039e1.so.5", linux=True)
+    assert not bc.unused("libpython3.11.so.1.0", "/opt/python3.11/lib/libpython3.11.so.1.0", linux=True)
+    assert bc.unused("PySide6/Qt/lib/libQt6Network.so.6", None) and bc.unused("libQt6Network.so.6", None)
