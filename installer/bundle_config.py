@@ -24,6 +24,9 @@ EXCLUDES = [
     # pkg_resources at every start
     "setuptools", "pkg_resources", "numpy.distutils",
     "readline",           # an interactive console's line editing (GNU readline, ncurses): not a window's
+    # not one of ExoDeep's requirements (the release build's environment has none): where a development
+    # environment has it (a test dependency's), Dask and tifffile would pull it in (18 MB)
+    "pandas",
 ]
 
 # Libraries and data that nothing loads (substrings of their paths in the bundle): TensorFlow's XLA
