@@ -21,6 +21,7 @@
 #            empty data folder) and --startup-probe offscreen there
 #   xtest    (not by default) in a copy of the test root: the missing-X11-libraries message and exit,
 #            then, with them and Xvfb installed, the real X11 window
+#   guitest  (not by default) the window's tests (tests/gui) with the build's PySide6, offscreen
 #   newtest  (not by default) a Debian 13 root (glibc 2.41, newer libstdc++ and Mesa): self-test, and the
 #            X11 window under Xvfb with GLX
 #
@@ -213,6 +214,19 @@ stage_xtest() {
             xvfb-run -a -s '-screen 0 1280x800x24' \$app \$args 2>&1 | grep WINDOW_SHOWN >/dev/null || { echo 'no X11 window'; exit 1; }
             echo \"launch to window (Xvfb, xcb, \$args, incl. Xvfb start): \$(( (\$(date +%s%N) - s) / 1000000 )) ms\"
         done"
+}
+
+# The window's tests against the build's Qt (PySide6 6.9.3 here, not pyproject's 6.11.3), offscreen, in
+# the build root's environment plus the test tools (in /build/testdeps, not in the bundle's venv)
+stage_guitest() {
+    rm -rf "$BROOT/src-tests" && mkdir -p "$BROOT/src-tests"
+    tar -C "$SRC" --exclude=./build --exclude=./.venv --exclude=.git --exclude=__pycache__ \
+        -cf - . | tar -C "$BROOT/src-tests" -xf -
+    in_root "$BROOT" bash -euo pipefail -c '
+        pip install -q --target /build/testdeps "pytest==9.2.0" "pytest-qt==4.5.0" "hypothesis==6.155.2"
+        cd /src-tests && python -c "import PySide6; print(\"PySide6\", PySide6.__version__)"
+        PYTHONPATH=/src-tests:/build/testdeps QT_QPA_PLATFORM=offscreen TF_CPP_MIN_LOG_LEVEL=2 \
+            python -m pytest -q -p no:cacheprovider tests/gui'
 }
 
 # A newer desktop: Debian 13 (trixie: glibc 2.41, GCC 14's libstdc++, Mesa's GL drivers), with the
