@@ -20,7 +20,7 @@ TORCH_WHEEL := $(firstword $(wildcard /opt/wheels/torch-2.13.0*.whl))
 # window opens; exodeep_gui.system_check does nothing when QT_QPA_PLATFORM is offscreen.
 QT_SYSTEM_CHECK := $(if $(filter Linux,$(shell uname -s)),$(BIN)/python -m exodeep_gui.system_check)
 
-.PHONY: setup run demo test lint bench clean installer test-installer
+.PHONY: setup run demo test lint bench clean installer installer-linux test-installer
 
 $(RUN_STAMP): pyproject.toml
 	@if [ -f "$(TEST_STAMP)" ] || [ -f $(VENV)/.installed-$(PYPROJECT_SUM) ]; then touch "$@"; else set -e; \
@@ -55,9 +55,16 @@ lint: $(TEST_STAMP)
 test: $(TEST_STAMP) lint
 	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -q
 
+# A development bundle with this machine's Python (build/installer/ExoDeep-<version>-linux-x86_64.tar.xz)
 installer: $(RUN_STAMP)
 	bash installer/build.sh $(BIN)/python
 
+# The Linux release archive, built in a Debian 11 root so that it runs on glibc 2.31 and newer (root:
+# debootstrap, chroot; about 15 minutes) → build/debian11/ExoDeep-<version>-linux-x86_64.tar.xz
+installer-linux:
+	$(if $(filter 0,$(shell id -u)),,sudo) installer/linux/build-debian11.sh
+
+# Tests the archive of `make installer` (building it), or EXODEEP_INSTALLER_ARCHIVE=path/to/archive.tar.xz
 test-installer: $(TEST_STAMP)
 	EXODEEP_TEST_INSTALLER=1 TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -q tests/test_installer.py
 

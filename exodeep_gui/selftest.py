@@ -1,7 +1,9 @@
 """``ExoDeep --self-test [--model M]``: a headless check of an installed (frozen) app. Opens the
 demo movie, detects with a bundled or given model on the CPU, writes the CSV to a temporary
 folder, reads it back, runs the same detection the way the window does (in an engine process:
-the check that the frozen app can start one) and exits 0 (1 on any failure, with the reason)."""
+the check that the frozen app can start one), analyses the movie's events the way ``exodeep analyze``
+does (tables, figures drawn by matplotlib, the HTML report: the check that the bundle kept what the
+analysis needs) and exits 0 (1 on any failure, with the reason)."""
 
 from __future__ import annotations
 
@@ -23,6 +25,29 @@ def default_model() -> str:
     if find_local(PUBLISHED):
         return PUBLISHED.name
     raise RuntimeError("no bundled model and no local ExoDeepFinder weights; pass --model")
+
+
+def analyse(sim, folder: Path) -> int:
+    """``exodeep analyze`` on the simulated movie and its true events: the number of figure files."""
+    import contextlib
+    import io
+
+    from exodeep_gui.cli import main as cli_main
+    from exodeep_gui.io.simulated import write_simulated
+
+    (folder / "movie").mkdir()
+    movie = write_simulated(folder / "movie", "selftest", sim)
+    events = movie.with_suffix(".csv")                      # the ground truth, beside the movie
+    report = folder / "analysis"
+    said = io.StringIO()
+    with contextlib.redirect_stdout(said), contextlib.redirect_stderr(said):
+        code = cli_main(["analyze", str(movie), "--events", str(events), "--out", str(report),
+                         "--simulations", "9", "--no-resume"])
+    assert code == 0, f"exodeep analyze failed ({code}): {said.getvalue()[-1000:]}"
+    assert (report / "report.html").stat().st_size > 0, "the analysis wrote no report"
+    figures = list((report / "figures").glob("*"))
+    assert figures, "the analysis drew no figure"
+    return len(figures)
 
 
 def run(model: Optional[str] = None) -> int:
@@ -51,9 +76,10 @@ def run(model: Optional[str] = None) -> int:
         [(_, child)] = run_to_end(detect_in_subprocess(model, [(0, movie)], DetectOptions(model=model)))
         assert (child.segmentation.score == detection.segmentation.score).all(), \
             "the engine process gave another result"
+        figures = analyse(sim, out.parent)
         print(f"ExoDeep {__version__} self-test OK: frozen={is_frozen()} model={model} "
               f"{describe_device()}; {len(events)} events on a {sim.movie.shape} demo movie → {out}; "
-              f"engine process agrees "
+              f"engine process agrees; analysis: report.html and {figures} figure files "
               f"({time.perf_counter() - t0:.1f} s)")
         return 0
     except Exception as exc:

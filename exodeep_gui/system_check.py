@@ -9,7 +9,7 @@ any Qt library (loading them is what aborts): it only locates the PySide6 folder
 ``python -m exodeep_gui.system_check`` (``make run`` runs it): prints nothing and exits 0 when nothing is
 missing (or not on Linux, or when ``QT_QPA_PLATFORM`` names a platform other than xcb, such as
 offscreen). Otherwise, as root with apt-get, it installs the packages; else it prints one line with the
-exact ``sudo apt-get install -y …`` command and exits 1.
+exact ``sudo apt-get install -y …`` command (after a few wrapped lines that say why) and exits 1.
 
 The app calls :func:`qt_platform_problem` before creating its QApplication (and :func:`tell_user` with its
 message). Standard library only.
@@ -203,11 +203,43 @@ def install_command(packages: Sequence[str], sudo: bool = True) -> str:
     return ("sudo " if sudo else "") + "apt-get install -y " + " ".join(packages)
 
 
+# Lines of the message are at most this long, so that a dialog or a terminal shows them whole.
+WIDTH = 72
+
+
+def format_command(command: str, width: int = WIDTH) -> str:
+    """``command`` in lines of at most ``width`` characters, continued with `` \\``, so that it still
+    pastes into a shell as one command (a word longer than a line gets a line of its own)."""
+    words = command.split()
+    lines: List[str] = []
+    line = ""
+    for word in words:
+        if line and len(line) + 1 + len(word) + 2 > width:
+            lines.append(line + " \\")
+            line = "    " + word
+        else:
+            line = f"{line} {word}" if line else word
+    lines.append(line)
+    return "\n".join(lines)
+
+
 def problem_message(missing: Sequence[str]) -> str:
-    """One line: what is missing and the exact command that installs it."""
-    return (f"ExoDeep's window cannot open: Qt's X11 (xcb) platform plugin needs system libraries that are "
-            f"missing ({', '.join(missing)}). On Debian/Ubuntu install them with: "
-            f"{install_command(packages_for(missing))}")
+    """What is missing (wrapped at :data:`WIDTH`), a blank line, then the exact command that installs it
+    (see :func:`format_command`)."""
+    import textwrap
+
+    text = (f"ExoDeep's window cannot open: Qt's X11 (xcb) platform plugin needs system libraries that are "
+            f"missing ({', '.join(missing)}). On Debian/Ubuntu install them with:")
+    return (textwrap.fill(text, WIDTH, break_on_hyphens=False, break_long_words=False) + "\n\n"
+            + format_command(install_command(packages_for(missing))))
+
+
+def split_command(message: str) -> Tuple[str, Optional[str]]:
+    """(the explanation, the command) of a :func:`problem_message`; (message, None) without a command."""
+    text, sep, last = message.rpartition("\n\n")
+    if sep and last.startswith(("sudo ", "apt-get ")):
+        return text, last
+    return message, None
 
 
 def _skip_check(environ=None) -> bool:
@@ -240,7 +272,8 @@ def xcb_missing() -> Optional[List[str]]:
 
 
 def qt_platform_problem() -> Optional[str]:
-    """Call before creating the QApplication: a one-line message naming what is missing, or None.
+    """Call before creating the QApplication: a message naming what is missing and the command that
+    installs it (:func:`problem_message`), or None.
 
     None when nothing is missing, when the check does not apply (not Linux, QT_QPA_PLATFORM set to
     another platform such as offscreen, a Wayland session whose plugin loads) or cannot be made (no
@@ -250,9 +283,46 @@ def qt_platform_problem() -> Optional[str]:
     return problem_message(missing) if missing else None
 
 
+def dialog_commands(message: str) -> List[List[str]]:
+    """The dialogs that can show ``message``, best first (each tool's arguments, without its path): the
+    explanation as wrapped text and the command whole, in a monospace block that can be selected and
+    copied (zenity and kdialog), or as the same lines in xmessage's text."""
+    import html
+
+    text, command = split_command(message)
+    if command is None:
+        markup = html.escape(text, quote=False)
+        rich = "<qt>" + html.escape(text, quote=False).replace("\n", "<br>") + "</qt>"
+    else:
+        markup = f"{html.escape(text, quote=False)}\n\n<tt>{html.escape(command, quote=False)}</tt>"
+        rich = (f"<qt><p>{html.escape(' '.join(text.split()), quote=False)}</p>"
+                f"<pre>{html.escape(command, quote=False)}</pre></qt>")
+    return [
+        # zenity reads C escapes in --text: backslashes doubled, so that the continuation ones show
+        ["zenity", "--error", "--title", "ExoDeep", "--no-wrap", "--text", markup.replace("\\", "\\\\")],
+        ["kdialog", "--title", "ExoDeep", "--error", rich],
+        ["xmessage", "-center", "-title", "ExoDeep", "-buttons", "Close:0", message],
+    ]
+
+
+def system_environment(environ=None) -> Dict[str, str]:
+    """The environment for a system program started from the app: in the frozen app on Linux without the
+    bundle's library folder, which PyInstaller's bootloader put in LD_LIBRARY_PATH (a system program must
+    load the system's libraries); the user's own LD_LIBRARY_PATH, kept in LD_LIBRARY_PATH_ORIG, back."""
+    env = dict(os.environ if environ is None else environ)
+    if getattr(sys, "frozen", False) and "LD_LIBRARY_PATH" in env:
+        original = env.pop("LD_LIBRARY_PATH_ORIG", None)
+        if original:
+            env["LD_LIBRARY_PATH"] = original
+        else:
+            del env["LD_LIBRARY_PATH"]
+    return env
+
+
 def tell_user(message: str) -> None:
-    """Say ``message`` without Qt: on stderr, and, when stderr is no terminal (a double-clicked app), in
-    a dialog from the first of zenity, kdialog or xmessage that is installed (best effort)."""
+    """Say ``message`` without Qt: on stderr, and, when stderr is no terminal (a double-clicked app), in a
+    dialog from the first of zenity, kdialog or xmessage that is installed (best effort). The dialog
+    runs on its own: this returns once it is up (the caller exits; the dialog stays until closed)."""
     print(message, file=sys.stderr, flush=True)
     try:
         on_terminal = sys.stderr is not None and sys.stderr.isatty()
@@ -260,16 +330,22 @@ def tell_user(message: str) -> None:
         on_terminal = False
     if on_terminal or not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         return
-    for tool, args in (("zenity", ["--error", "--no-markup", "--title", "ExoDeep", "--text", message]),
-                       ("kdialog", ["--title", "ExoDeep", "--error", message]),
-                       ("xmessage", ["-center", message])):
+    env = system_environment()
+    for tool, *args in dialog_commands(message):
         path = shutil.which(tool)
-        if path:
-            try:
-                subprocess.run([path, *args], timeout=600)
-            except (OSError, subprocess.SubprocessError):
-                continue
-            return
+        if not path:
+            continue
+        try:
+            dialog = subprocess.Popen([path, *args], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL, start_new_session=True, env=env)
+            dialog.wait(timeout=1.0)         # a tool that cannot open its window fails at once
+        except subprocess.TimeoutExpired:
+            return                           # its window is up
+        except OSError:
+            continue
+        if dialog.returncode == 0:
+            return                           # closed already (or answered)
+    return
 
 
 def _is_root() -> bool:

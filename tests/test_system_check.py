@@ -103,12 +103,40 @@ def test_every_package_the_table_names_for_xcb_is_in_the_readme_list():
     assert set(sc.packages_for(xcb_sonames)) <= set(sc.XCB_PACKAGES)
 
 
+def unfold(command: str) -> str:
+    """A command as the shell reads it: continuation lines joined."""
+    return " ".join(command.replace("\\\n", " ").split())
+
+
 def test_message_names_the_libraries_and_the_exact_apt_get_line():
     msg = sc.problem_message(["libxcb-icccm.so.4", "libxcb-keysyms.so.1"])
-    assert "\n" not in msg
-    assert "libxcb-icccm.so.4, libxcb-keysyms.so.1" in msg
-    assert msg.endswith("sudo apt-get install -y libxcb-icccm4 libxcb-keysyms1")
+    text, command = sc.split_command(msg)
+    assert "libxcb-icccm.so.4, libxcb-keysyms.so.1" in " ".join(text.split())
+    assert command == "sudo apt-get install -y libxcb-icccm4 libxcb-keysyms1"
+    assert msg == text + "\n\n" + command
     assert sc.install_command(["a", "b"], sudo=False) == "apt-get install -y a b"
+
+
+def test_a_long_message_wraps_and_its_command_stays_whole():
+    """Every package Qt's xcb plugin may need: no line is wider than the dialog's, and the command, over
+    several lines, is still one shell command with every package."""
+    missing = [s for s in sc.SONAME_TO_PACKAGE if s.startswith(("libxcb", "libxkb", "libX11"))]
+    msg = sc.problem_message(missing)
+    assert max(len(line) for line in msg.splitlines()) <= sc.WIDTH
+    text, command = sc.split_command(msg)
+    assert len(command.splitlines()) > 1
+    assert all(line.endswith(" \\") for line in command.splitlines()[:-1])
+    assert unfold(command) == sc.install_command(sc.packages_for(missing))
+    assert all(soname in text.replace("\n", " ") for soname in missing)     # sonames are never cut
+    # pasted into a shell, the lines are one command: each package arrives as one argument
+    probe = command.replace("sudo apt-get install -y", "printf '%s\\n'", 1)
+    done = subprocess.run(["sh", "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == sc.packages_for(missing)
+
+
+def test_format_command_keeps_a_word_longer_than_a_line():
+    assert sc.format_command("sudo x " + "y" * 100, width=20) == "sudo x \\\n    " + "y" * 100
+    assert sc.format_command("short one") == "short one"
 
 
 def test_missing_libraries_over_plugin_and_qt_libraries(fake_qt, monkeypatch):
@@ -257,14 +285,123 @@ def test_real_pyside6_and_ldd_without_loading_qt():
     assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
 
 
-def test_tell_user_prints_and_shows_a_dialog_only_without_a_terminal(monkeypatch, capsys):
-    calls = []
-    monkeypatch.setattr(sc.subprocess, "run", lambda cmd, **kw: calls.append(cmd))
-    monkeypatch.setattr(sc.shutil, "which", lambda name: "/usr/bin/xmessage" if name == "xmessage" else None)
+class FakeDialogs:
+    """subprocess.Popen for the dialog tools: ``exits[tool]`` is the exit code of a tool that ends at once
+    (it could not show its window); a tool not named there stays open (wait() times out)."""
+
+    def __init__(self, monkeypatch, installed, exits=None):
+        self.started, self.exits = [], exits or {}
+        monkeypatch.setattr(sc.shutil, "which", lambda name: f"/usr/bin/{name}" if name in installed else None)
+        monkeypatch.setattr(sc.subprocess, "Popen", self.popen)
+        monkeypatch.setattr(sc.subprocess, "run", lambda *a, **k: pytest.fail("tell_user must not block"))
+
+    def popen(self, cmd, **kwargs):
+        self.started.append((cmd, kwargs))
+        tool = Path(cmd[0]).name
+        outer = self
+
+        class Dialog:
+            returncode = None
+
+            def wait(self, timeout=None):
+                if tool in outer.exits:
+                    self.returncode = outer.exits[tool]
+                    return self.returncode
+                raise subprocess.TimeoutExpired(cmd, timeout)
+
+        return Dialog()
+
+
+def double_clicked(monkeypatch, display=":0"):
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False, raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    if display:
+        monkeypatch.setenv("DISPLAY", display)
+    else:
+        monkeypatch.delenv("DISPLAY", raising=False)
+
+
+MISSING = ["libxcb-icccm.so.4", "libxcb-keysyms.so.1", "libxcb-cursor.so.0", "libxkbcommon-x11.so.0",
+           "libxcb-render-util.so.0", "libxcb-image.so.0", "libxcb-randr.so.0", "libxcb-xkb.so.1"]
+
+
+def test_tell_user_on_a_terminal_prints_only(monkeypatch, capsys):
+    dialogs = FakeDialogs(monkeypatch, {"zenity", "kdialog", "xmessage"})
     monkeypatch.setenv("DISPLAY", ":0")
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    message = sc.problem_message(MISSING)
+    sc.tell_user(message)
+    assert capsys.readouterr().err == message + "\n" and dialogs.started == []
+    double_clicked(monkeypatch, display=None)                 # no display: nowhere to show a dialog
+    sc.tell_user(message)
+    assert dialogs.started == []
+
+
+def test_tell_user_shows_the_command_whole_in_a_monospace_block_and_does_not_wait(monkeypatch, capsys):
+    dialogs = FakeDialogs(monkeypatch, {"zenity", "kdialog", "xmessage"})
+    double_clicked(monkeypatch)
+    message = sc.problem_message(MISSING)
+    sc.tell_user(message)
+    assert capsys.readouterr().err == message + "\n"          # the terminal (or log) gets the same text
+    [(cmd, kwargs)] = dialogs.started                         # the first tool only, left open on its own
+    assert cmd[0] == "/usr/bin/zenity" and "--error" in cmd and "--no-wrap" in cmd
+    assert kwargs.get("start_new_session") is True
+    # zenity reads C escapes in its text (a doubled backslash shows as one): as shown, the command ends
+    # the dialog in a selectable monospace block, with its continuation backslashes
+    text = cmd[cmd.index("--text") + 1].replace("\\\\", "\\")
+    command = sc.split_command(message)[1]
+    assert " \\\n" in command and text.endswith(f"<tt>{command}</tt>")
+    assert max(len(line) for line in text.replace("<tt>", "").replace("</tt>", "").splitlines()) <= sc.WIDTH
+    assert unfold(command) == sc.install_command(sc.packages_for(MISSING))
+
+
+def test_tell_user_falls_back_to_the_next_dialog(monkeypatch):
+    dialogs = FakeDialogs(monkeypatch, {"zenity", "kdialog", "xmessage"}, exits={"zenity": 1})
+    double_clicked(monkeypatch)
+    message = sc.problem_message(["libxcb-icccm.so.4"])
+    sc.tell_user(message)
+    assert [Path(c[0]).name for c, _ in dialogs.started] == ["zenity", "kdialog"]
+    rich = dialogs.started[1][0][-1]
+    assert rich.startswith("<qt>") and "<pre>sudo apt-get install -y libxcb-icccm4</pre>" in rich
+    # only xmessage: the same lines as on the terminal
+    dialogs = FakeDialogs(monkeypatch, {"xmessage"})
+    sc.tell_user(message)
+    [(cmd, _)] = dialogs.started
+    assert cmd[0] == "/usr/bin/xmessage" and cmd[-1] == message
+
+
+def test_the_app_exits_after_telling_the_user(monkeypatch, capsys):
+    """The window's main: with libraries missing it says so (dialog started, not waited for) and returns 1
+    without creating a QApplication."""
+    from exodeep_gui.gui import app
+
+    message = sc.problem_message(MISSING)
+    monkeypatch.setattr(sc, "qt_platform_problem", lambda: message)
+    dialogs = FakeDialogs(monkeypatch, {"zenity"})
+    double_clicked(monkeypatch)
+    monkeypatch.setattr(app, "setup_logging", lambda: Path("log.txt"), raising=False)
+    from PySide6.QtWidgets import QApplication
+
+    had_app = QApplication.instance() is not None
+    assert app.main([]) == 1
+    assert len(dialogs.started) == 1
+    assert message in capsys.readouterr().err
+    assert (QApplication.instance() is not None) == had_app
+
+
+def test_dialogs_of_the_frozen_app_get_the_system_s_libraries(monkeypatch):
+    """PyInstaller's bootloader puts the bundle's folder in LD_LIBRARY_PATH: a dialog (a system program)
+    gets the user's own LD_LIBRARY_PATH back, or none."""
+    dialogs = FakeDialogs(monkeypatch, {"zenity"})
+    double_clicked(monkeypatch)
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setenv("LD_LIBRARY_PATH", "/opt/ExoDeep/_internal")
+    monkeypatch.setenv("LD_LIBRARY_PATH_ORIG", "/home/me/lib")
     sc.tell_user("libs missing")
-    assert capsys.readouterr().err == "libs missing\n" and calls == []
-    monkeypatch.setattr(sys.stderr, "isatty", lambda: False, raising=False)     # double-clicked
+    assert dialogs.started[-1][1]["env"]["LD_LIBRARY_PATH"] == "/home/me/lib"
+    assert "LD_LIBRARY_PATH_ORIG" not in dialogs.started[-1][1]["env"]
+    monkeypatch.delenv("LD_LIBRARY_PATH_ORIG")
     sc.tell_user("libs missing")
-    assert calls == [["/usr/bin/xmessage", "-center", "libs missing"]]
+    assert "LD_LIBRARY_PATH" not in dialogs.started[-1][1]["env"]
+    monkeypatch.setattr(sys, "frozen", False)                # from source: the environment as it is
+    assert sc.system_environment()["LD_LIBRARY_PATH"] == "/opt/ExoDeep/_internal"
