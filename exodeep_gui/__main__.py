@@ -11,6 +11,9 @@ from typing import Dict, List, Optional
 # in the order --help lists them
 CLI_COMMANDS = ("detect", "analyze", "train", "evaluate", "simulate", "spots", "models", "demo")
 HELP_FLAGS = ("-h", "--help")
+# modules the frozen app runs as ``ExoDeep -m MODULE ...`` the way ``python -m MODULE`` would: a SLURM job
+# script from dask-jobqueue starts its worker with ``<sys.executable> -m distributed.cli.dask_worker``
+RUNNABLE_MODULES = ("distributed.cli.dask_worker",)
 
 
 def program_name() -> str:
@@ -69,7 +72,25 @@ def _write(text: str) -> None:
     stream.flush()
 
 
+def run_module(name: str, args: List[str]) -> int:
+    """Run ``name`` as ``python -m name args`` does (its exit status returned)."""
+    import runpy
+
+    saved = sys.argv
+    sys.argv = [name.rsplit(".", 1)[-1].replace("_", "-"), *args]
+    try:
+        runpy.run_module(name, run_name="__main__", alter_sys=True)
+    except SystemExit as stop:
+        code = stop.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    finally:
+        sys.argv = saved
+    return 0
+
+
 def run(argv: List[str]) -> int:
+    if len(argv) >= 2 and argv[0] == "-m" and argv[1] in RUNNABLE_MODULES:
+        return run_module(argv[1], argv[2:])
     if argv and argv[0] in HELP_FLAGS:
         _write(help_text())
         return 0

@@ -74,3 +74,28 @@ def test_help_survives_a_console_that_cannot_encode_it(monkeypatch):
     assert b"detect" in raw.getvalue()
     monkeypatch.setattr(sys, "stdout", None)            # a windowed executable: nowhere to print
     assert entry.run(["--help"]) == 0
+
+
+def test_the_app_runs_a_dask_worker_the_way_a_slurm_job_starts_it(tmp_path):
+    """dask-jobqueue's job script starts ``<sys.executable> -m distributed.cli.dask_worker SCHEDULER``;
+    in the frozen app sys.executable is ExoDeep, so ``ExoDeep -m distributed.cli.dask_worker`` must be a
+    worker that joins the scheduler and runs work (the same code path, through python -m exodeep_gui)."""
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address=None) as cluster, Client(cluster) as client:
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+        worker = subprocess.Popen([sys.executable, "-m", "exodeep_gui", "-m", "distributed.cli.dask_worker",
+                                   cluster.scheduler_address, "--nthreads", "1", "--no-nanny",
+                                   "--local-directory", str(tmp_path)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+        try:
+            client.wait_for_workers(1, timeout=90)
+            assert client.submit(sum, [1, 2, 3]).result(timeout=30) == 6
+        finally:
+            worker.terminate()
+            worker.communicate(timeout=30)
+
+
+def test_only_the_dask_worker_module_runs_through_the_app():
+    done = run_module("-m", "os")
+    assert done.returncode == 2 and "Traceback" not in done.stderr and "unrecognized arguments" in done.stderr

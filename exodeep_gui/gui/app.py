@@ -94,6 +94,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("ExoDeep")
+    app.setDesktopFileName("exodeep")        # install.sh's exodeep.desktop: the dock shows its name and icon
     set_app_icon(app)
     # Python's garbage collector runs in whichever thread allocates; when that is a worker thread
     # it may delete Qt objects there, and Qt crashes (seen: a segfault while a worker drew the

@@ -9,7 +9,7 @@ from typing import Iterable, Optional
 
 from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QDockWidget, QMainWindow, QStackedWidget, QToolBar
+from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QDockWidget, QMainWindow, QMenu, QStackedWidget, QToolBar
 
 from exodeep_gui import __version__
 from exodeep_gui.core.review import EventFilter
@@ -167,7 +167,9 @@ class MainWindow(QMainWindow, WindowCommands):
                 if key == "-":
                     menu.addSeparator()
                 elif key == "recent":
-                    self.recent_menu = menu.addMenu("Open &recent")
+                    # a QMenu the window owns: PySide6 6.9 deletes the one addMenu(str) returns
+                    self.recent_menu = QMenu("Open &recent", self)
+                    menu.addMenu(self.recent_menu)
                     self._fill_recent()
                 else:
                     menu.addAction(self.act[key])

@@ -3,6 +3,7 @@ table (a click selects the event), the selected event's trace with its fit, the 
 offered to the movie view, the movie's plots, staleness after an edit, cancel, and export."""
 
 import math
+import os
 
 import numpy as np
 import pytest
@@ -138,6 +139,30 @@ def test_export_writes_the_report(qtbot, setup, tmp_path):
         pass
     assert (tmp_path / "out" / "report.html").is_file() and (tmp_path / "out" / "events.csv").is_file()
     assert "Report written" in panel.status.text()
+
+
+def test_the_report_opens_with_the_systems_libraries(qtbot, setup, tmp_path, monkeypatch):
+    """Clicking the report's link opens it in the browser; in the frozen app the browser is started
+    without the bundle's library folder in LD_LIBRARY_PATH (the user's own comes back), and the app's
+    environment is as before afterwards."""
+    import sys
+
+    from PySide6.QtGui import QDesktopServices
+
+    state, runner, panel, docs, sims = setup
+    _run(qtbot, panel, panel.analyze_button)
+    with qtbot.waitSignal(panel.export(tmp_path / "out").done, timeout=60_000):
+        pass
+    opened = []
+    monkeypatch.setattr(QDesktopServices, "openUrl",
+                        lambda url: opened.append((url.toLocalFile(), os.environ.get("LD_LIBRARY_PATH"))) or True)
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setenv("LD_LIBRARY_PATH", "/opt/ExoDeep/_internal")
+    monkeypatch.setenv("LD_LIBRARY_PATH_ORIG", "/home/user/lib")
+    panel.status.linkActivated.emit("report")
+    assert opened == [(str(tmp_path / "out" / "report.html"), "/home/user/lib")]
+    assert os.environ["LD_LIBRARY_PATH"] == "/opt/ExoDeep/_internal"
+    assert os.environ["LD_LIBRARY_PATH_ORIG"] == "/home/user/lib"
 
 
 def test_no_events_no_job(qtbot):

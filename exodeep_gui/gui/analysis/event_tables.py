@@ -10,12 +10,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QUrl
-from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (QDialog, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton,
                                QVBoxLayout)
 
 from exodeep_gui.gui.widgets.layout import message_area
+from exodeep_gui.gui.widgets.system import open_with_system
 from exodeep_gui.io.event_tables import event_tables_job
 
 log = logging.getLogger("exodeep")
@@ -129,7 +128,7 @@ class EventTablesDialog(QDialog):
 
     def open_report(self) -> None:
         if self.result is not None and self.result.written:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.result.written["report"])))
+            open_with_system(self.result.written["report"])
 
     def reject(self) -> None:
         self.cancel()

@@ -7,6 +7,7 @@ movie is offered to the movie view through :attr:`AnalysisPanel.mask_changed`.""
 
 from __future__ import annotations
 
+import html
 import logging
 from pathlib import Path
 from typing import Optional
@@ -21,6 +22,7 @@ from exodeep_gui.gui import workers
 from exodeep_gui.gui.analysis.plots import RipleyPlot, TimePlot, TracePlot
 from exodeep_gui.gui.analysis.table import MeasurementModel
 from exodeep_gui.gui.jobs import JobRunner
+from exodeep_gui.gui.widgets.system import open_with_system
 from exodeep_gui.gui.widgets.tables import sortable_table
 from exodeep_gui.session.record import MovieDoc
 from exodeep_gui.session.state import ViewerState
@@ -116,6 +118,8 @@ class AnalysisPanel(QWidget):
             buttons.addWidget(b, i // 2, i % 2)
         self.status = QLabel("")
         self.status.setWordWrap(True)
+        self.report = None                        # the last report written, opened from the status link
+        self.status.linkActivated.connect(lambda _link: self.open_report())
         self.notes = QLabel("")
         self.notes.setWordWrap(True)
         self.notes.setStyleSheet("color: #e65100")
@@ -224,7 +228,12 @@ class AnalysisPanel(QWidget):
 
     def _written(self, written) -> None:
         log.info("analysis report written: %s", written["report"])
-        self.status.setText(f"Report written: {written['report']}")
+        self.report = Path(written["report"])
+        self.status.setText(f"Report written: <a href=\"report\">{html.escape(str(self.report))}</a> (click to open)")
+
+    def open_report(self) -> bool:
+        """Open the last report written in the user's browser (with the system's environment)."""
+        return self.report is not None and open_with_system(self.report)
 
     def _cancelled(self) -> None:
         self.status.setText("Cancelled; nothing was changed.")
