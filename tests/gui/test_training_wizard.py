@@ -90,6 +90,10 @@ def test_the_wizard_trains_cancels_resumes_compares_and_the_new_model_detects(
     assert run.loss_curve.getData()[0] is not None and len(run.curves["F1"].getData()[0]) >= 1
     cfg = folder.read_config()
     assert cfg["name"] == "test model" and cfg["training"]["status"] == "finished"
+    # the default replay set: 2 simulated movies the size of the user's, mixed into the training data
+    assert page.simulated.value() == 2
+    assert sorted(p.name for p in (folder.path / "data").glob("simulated_??.tif")) == ["simulated_00.tif",
+                                                                                      "simulated_01.tif"]
 
     # 5. result: before and after on the validation movie; use the model; detect with it
     wizard.button(QWizard.NextButton).click()
