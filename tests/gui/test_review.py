@@ -15,6 +15,7 @@ import pytest
 
 from exodeep_gui.core.events import EventTable
 from exodeep_gui.io.results import read_events
+from exodeep_gui.gui.review.event_panel import COLUMNS
 from exodeep_gui.io import review_file
 from exodeep_gui.io.review_file import beside_path
 from tests.gui.helpers import fake_detection, menu_action
@@ -51,8 +52,8 @@ def test_events_keep_their_ids_and_added_events_are_not_made_up(window, sim_movi
     state = window.state
     eid = state.add_event(10.0, 12.0, 5)                 # no detection yet: no score, no size
     row = window.events.model.row_of(eid)
-    assert window.events.model.data(window.events.model.index(row, 5)) == ""          # score blank
-    assert window.events.model.data(window.events.model.index(row, 6)) == ""          # size blank
+    assert window.events.model.data(window.events.model.index(row, COLUMNS.index("score"))) == ""   # score blank
+    assert window.events.model.data(window.events.model.index(row, COLUMNS.index("size"))) == ""   # size blank
     state.undo()
     state.set_detection(state.current, fake_detection(sim.truth))
     ids = list(state.events().extra["id"])
@@ -63,10 +64,11 @@ def test_events_keep_their_ids_and_added_events_are_not_made_up(window, sim_movi
     x, y, f = sim.truth.x[0] + 1.0, sim.truth.y[0], int(sim.truth.frame[0])
     new = state.add_event(x, y, f)
     i = window.events.model.row_of(new)
-    assert window.events.model.value(i, 5) == pytest.approx(state.current.detection.candidates.score[0])
-    assert window.events.model.value(i, 6) == 40
+    score = window.events.model.value(i, COLUMNS.index("score"))
+    assert score == pytest.approx(state.current.detection.candidates.score[0])
+    assert window.events.model.value(i, COLUMNS.index("size")) == 40
     assert new == max(ids) + 1
-    assert window.events.model.value(i, 7) == "added, always kept"
+    assert window.events.model.value(i, COLUMNS.index("review")) == "added, always kept"
 
 
 def test_a_new_detection_keeps_the_review_and_says_what_changed(window, sim_movie_file):
@@ -90,7 +92,7 @@ def test_a_new_detection_keeps_the_review_and_says_what_changed(window, sim_movi
     assert summary.new == 1 and summary.gone == len(truth) - 3 and summary.kept_deleted == 1
     assert "1 new" in summary.message() and "no longer detected" in summary.message()
     i = window.events.model.row_of(int(ids[1]))
-    assert window.events.model.value(i, 7) == "✓ always kept"          # still confirmed
+    assert window.events.model.value(i, COLUMNS.index("review")) == "✓ always kept"          # still confirmed
     assert state.undo()                                   # Undo takes the whole re-detection back
     assert sorted(state.events().extra["id"].tolist()) == sorted(
         [int(v) for v in ids[1:]] + [added])
@@ -132,6 +134,9 @@ def test_the_review_is_saved_beside_the_movie_and_restored(window, qtbot, sim_mo
     restored = again.state.events()
     assert restored.extra["id"].tolist() == shown.extra["id"].tolist()
     assert np.allclose(restored.x, shown.x) and again.movie_list.item(0, 3).checkState() == Qt.Checked
+    # the Detection panel says the events come from an earlier detection, not "Not detected yet"
+    said = again.detection.status.text()
+    assert said.startswith(f"Detected earlier with {doc.model_name}") and f"({len(shown)} events shown)" in said
     again.close()
 
 

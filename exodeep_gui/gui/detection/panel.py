@@ -8,14 +8,17 @@ import logging
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
                                QPushButton, QSizePolicy, QSpinBox, QVBoxLayout, QWidget)
 
+from exodeep_gui.core import review
 from exodeep_gui.core.detection import DetectOptions
 from exodeep_gui.core.review import DEFAULT_FILTER, EventFilter
 from exodeep_gui.session.state import ViewerState
 from exodeep_gui.gui import workers
+from exodeep_gui.gui.detection.background import BackgroundDetection
 from exodeep_gui.gui.jobs import JobRunner
 from exodeep_gui.gui.widgets.layout import message_area
 from exodeep_gui.ml.models import PUBLISHED, find_local, recommended_filter, resolve_model
@@ -38,7 +41,7 @@ def model_choices() -> list:
     return out
 
 
-class DetectionPanel(QWidget):
+class DetectionPanel(BackgroundDetection, QWidget):
     error = Signal(str, str)
     finished = Signal()
     run_options_changed = Signal(str)      # the precision or the number of views changed
@@ -298,7 +301,18 @@ class DetectionPanel(QWidget):
         elif self.bg_job is not None and doc is self._bg_doc:
             self.status.setText("Being detected in the background… (Detect starts it again in the foreground)")
         else:
-            self.status.setText(doc.detection_message or "Not detected yet: press Detect in this movie (Ctrl+D).")
+            self.status.setText(doc.detection_message or self._restored_message(doc))
+
+    def _restored_message(self, doc) -> str:
+        """What to say of a movie this session has not detected in: detected in an earlier session (its
+        review file says with which model), or not yet."""
+        detected = int(np.count_nonzero(doc.rows.extra["origin"] == review.DETECTED)) if len(doc.rows) else 0
+        if not detected:
+            return "Not detected yet: press Detect in this movie (Ctrl+D)."
+        shown = len(self.state.events(doc))
+        model = f" with {doc.model_name}" if doc.model_name else ""
+        return (f"Detected earlier{model}; your review was restored ({shown} events shown). Detect in this "
+                f"movie runs again and keeps your review.")
 
     def _ran_instead(self, name: str) -> None:
         """The bundled model ran because the published one could not be had: it becomes the model
@@ -350,60 +364,3 @@ class DetectionPanel(QWidget):
         self.finished.emit()
         if succeeded:
             QTimer.singleShot(0, self.detect_next_in_background)
-
-    # ---- the next movie, ready when the user gets to it
-    def next_undetected(self):
-        """The next open movie (after the current one, in the Movies list; not the current one) never
-        detected."""
-        docs = self.state.docs
-        if not docs:
-            return None
-        start = docs.index(self.state.current) + 1 if self.state.current in docs else 0
-        others = [d for d in docs[start:] + docs[:start] if d is not self.state.current]
-        # never detected, nothing reviewed or added by hand, and not a movie that failed here already
-        return next((d for d in others if d.detection is None and not d.model_name and not len(d.rows)
-                     and not d.fully_reviewed and d.uid not in self._bg_failed), None)
-
-    def detect_next_in_background(self) -> None:
-        """While the user reviews this movie, the warm engine detects the next one, then the one after
-        (lowest priority: anything the user starts cancels it; it is tried again after the user's
-        next detection)."""
-        if (not self.background.isChecked() or self.runner.busy or self.runner.closing or self.bg_job is not None
-                or self.job is not None):
-            return
-        doc = self.next_undetected()
-        if doc is None:
-            return
-        self._bg_doc = doc
-        self.bg_job = self.runner.start("detect", f"Detecting {doc.name} in the background", workers.detect_generator,
-                                        self.state.model, [(doc.uid, doc.movie)], self.options(), self.runner.engine,
-                                        fallback=True, on_result=self._background_result,
-                                        on_done=self._background_done, background=True)
-
-    def _background_result(self, results) -> None:
-        for _, detection in results:
-            doc = self._bg_doc
-            if doc in self.state.docs and doc.detection is None and not doc.model_name:
-                summary = self.state.set_detection(doc, detection)
-                doc.detection_message = (f"Detected in the background with {detection.model_name}: "
-                                         f"{len(self.state.events(doc))} events ({summary.message()}). "
-                                         "Edit > Undo takes it back.")
-                log.info("detected %s in the background with %s: %d events shown", doc.movie.source or doc.name,
-                         detection.model_name, len(self.state.events(doc)))
-                if doc is self.state.current:
-                    self.show_message(doc)
-
-    def _background_done(self) -> None:
-        job, self.bg_job = self.bg_job, None
-        if job is not None and job.exception is not None:       # not again for that movie
-            self._bg_failed.add(self._bg_doc.uid)
-            log.info("background detection of %s failed: %s", self._bg_doc.name, job.exception)
-        if job is not None and not job.token.cancelled:  # and the one after (a user's job tries again when done)
-            QTimer.singleShot(0, self.detect_next_in_background)
-        if self._bg_doc is self.state.current:
-            self.show_message(self._bg_doc)
-
-    def cancel_background(self, *_) -> None:
-        """The model or the precision changed: the next movie's detection would be the old one's."""
-        if self.bg_job is not None:
-            self.runner.cancel(self.bg_job)

@@ -18,7 +18,8 @@ from exodeep_gui.session.state import ViewerState
 from exodeep_gui.gui.widgets.plots import dashed_line, plot_widget
 from exodeep_gui.gui.widgets.tables import sort_key, sortable_table
 
-COLUMNS = ("id", "frame", "x", "y", "time (s)", "score", "size", "review", "confidence")
+# what a reviewer reads first (frame, time, confidence) on the left; the long review text last
+COLUMNS = ("id", "frame", "time (s)", "confidence", "score", "size", "x", "y", "review")
 CANDIDATE_TEXT = "candidate (Y accepts, Del rejects)"
 # the analysis's columns the table shows once the movie is analysed (those the analysis has)
 MEASURED = ("dF_F0", "t_half_s", "t_half_frames", "decay_r2", "fwhm_um", "fwhm_px")
