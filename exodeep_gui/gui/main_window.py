@@ -221,8 +221,12 @@ class MainWindow(QMainWindow, WindowCommands):
                 self.raise_()
                 self.activateWindow()
             return True
-        if event.type() == QEvent.ShortcutOverride and (isinstance(obj, QAbstractSpinBox)
-                                                         or isinstance(obj.parent(), QAbstractSpinBox)):
+        in_box = isinstance(obj, QAbstractSpinBox) or isinstance(obj.parent(), QAbstractSpinBox)
+        if (in_box and event.type() == QEvent.KeyPress and event.key() in (Qt.Key_Return, Qt.Key_Enter, Qt.Key_Escape)
+                and obj.window() is self):
+            # a value typed in and confirmed: the one-key shortcuts (G, Y, Del, →, Space…) work again
+            QTimer.singleShot(0, self.movie_view.take_keys)
+        if event.type() == QEvent.ShortcutOverride and in_box:
             keys = QKeySequence(event.keyCombination()).toString()
             if event.modifiers() & Qt.ControlModifier and keys not in TEXT_EDIT_KEYS and any(
                     a.shortcut().toString() == keys for a in self.act.values()):

@@ -4,7 +4,7 @@ drop, scrubbing, the kymograph, the layout at common screen sizes, keyboard shor
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from exodeep_gui.core.kymograph import kymograph
 
@@ -133,6 +133,29 @@ def test_window_shortcut_and_the_spin_box_both_work_while_it_has_focus(window, q
     assert asked == [1]
     qtbot.keyClick(box.lineEdit(), Qt.Key_Up)                        # the spin box still works
     assert box.value() == pytest.approx(0.55)
+
+
+def test_a_frame_typed_and_confirmed_gives_the_keys_back_to_the_movie(window, qtbot, sim_movie_file):
+    """Type 12 in the frame box and press Enter: frame 12 is shown, and the next one-key shortcut (→,
+    G…) reaches the window again, not the box's text field."""
+    path, _ = sim_movie_file
+    window.open_paths([path])
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5000)
+    box = window.movie_view.frame_box
+    box.setFocus()
+    qtbot.waitUntil(box.hasFocus, timeout=2000)
+    box.lineEdit().selectAll()
+    qtbot.keyClicks(box.lineEdit(), "12")
+    qtbot.keyClick(box.lineEdit(), Qt.Key_Return)
+    assert window.state.frame == 11                                     # 1-based in the box
+    qtbot.waitUntil(lambda: not box.hasFocus(), timeout=2000)
+    focused = QApplication.focusWidget()
+    assert focused is not None and focused.window() is window
+    qtbot.keyClick(focused, Qt.Key_Right)
+    assert window.state.frame == 12 and box.value() == 13
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key_G)               # Review > Event gallery
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is window.gallery.list, timeout=2000)
 
 
 def test_scrubbing_does_not_leak_references_to_none(window, sim_movie_file):

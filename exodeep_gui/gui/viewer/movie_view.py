@@ -101,6 +101,11 @@ class MovieView(QWidget):
         self._movie_changed(state.current)
 
     # ---- what the window asks of the viewer
+    def take_keys(self) -> None:
+        """The movie takes the keyboard focus (after a value was typed in a box), so that the window's
+        one-key shortcuts reach their actions instead of the box's text field."""
+        self.canvas.setFocus(Qt.OtherFocusReason)
+
     def fps(self) -> int:
         return self.fps_box.value()
 
