@@ -100,8 +100,14 @@ def test_the_wizard_trains_cancels_resumes_compares_and_the_new_model_detects(
     result = wizard.result_page
     qtbot.waitUntil(lambda: result.rows is not None, timeout=120_000)
     assert result.table.rowCount() == 1 and "→" in result.table.item(0, 3).text()      # F1 before → after
+    before, after = result.rows[0]["before"]["f1"], result.rows[0]["after"]["f1"]
+    worse = after < before - 0.005
+    assert ("is worse" in result.verdict.text()) == worse and f"{after:.3f}" in result.verdict.text()
+    assert result.use_button.text() == ("Use it anyway" if worse else "Use this model for detection")
     result.use_button.click()
     assert window.state.model == str(folder.path)
+    assert "Detection now uses test model" in result.used.text()
+    assert window.detection.model_box.currentText() == "test model (folder my-model)"
     with qtbot.waitSignal(window.detection.finished, timeout=120_000):
         window.detection.run_button.click()
     assert window.state.current.detection.model_name == folder.path.name
@@ -189,3 +195,16 @@ def test_start_from_offers_only_models_on_this_computer(window, tiny_model_dir, 
     page.initializePage()
     assert page.start.itemData(0) == PUBLISHED.name and page.start_from() == PUBLISHED.name
     window.wizard.hide()
+
+
+def test_the_result_says_when_the_new_model_is_worse():
+    from exodeep_gui.gui.training.result_page import verdict
+
+    def row(b, a):
+        return {"movie": "m", "before": {"f1": b}, "after": {"f1": a}}
+
+    assert "is worse" in verdict([row(0.650, 0.552)]) and "0.650 → 0.552" in verdict([row(0.650, 0.552)])
+    assert "is better" in verdict([row(0.5, 0.7), row(0.5, 0.6)]) and "0.500 → 0.650" in verdict([row(0.5, 0.7),
+                                                                                               row(0.5, 0.6)])
+    assert "about as good" in verdict([row(0.6, 0.602)])
+    assert "from scratch" in verdict([{"movie": "m", "before": None, "after": {"f1": 0.4}}])

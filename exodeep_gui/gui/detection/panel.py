@@ -21,6 +21,8 @@ from exodeep_gui.gui import workers
 from exodeep_gui.gui.detection.background import BackgroundDetection
 from exodeep_gui.gui.jobs import JobRunner
 from exodeep_gui.gui.widgets.layout import message_area
+from exodeep_gui.ml.model_folder import ModelFolder
+from exodeep_gui.ml.unet import ModelError
 from exodeep_gui.ml.models import PUBLISHED, find_local, recommended_filter, resolve_model
 from exodeep_gui.paths import bundled_models, portable_model_spec
 
@@ -39,6 +41,16 @@ def model_choices() -> list:
     out = [(published_label(), PUBLISHED.name)]
     out += [(f"{p.name} (bundled, offline; trained on simulated movies)", p.name) for p in bundled_models()]
     return out
+
+
+def folder_label(spec: str) -> str:
+    """A model folder in the list: the name it was given when trained (the wizard's Name), and its folder."""
+    try:
+        name = str(ModelFolder(spec).read_config().get("name") or "")
+    except (ModelError, OSError, ValueError):
+        name = ""
+    folder = Path(spec).name
+    return f"{name} (folder {folder})" if name and name != folder else f"{folder} (folder)"
 
 
 class DetectionPanel(BackgroundDetection, QWidget):
@@ -169,7 +181,7 @@ class DetectionPanel(BackgroundDetection, QWidget):
         i = self.model_box.findData(spec)
         if i < 0:
             self.model_box.blockSignals(True)
-            self.model_box.addItem(f"{Path(spec).name} (folder)", spec)
+            self.model_box.addItem(folder_label(spec), spec)
             self.model_box.blockSignals(False)
             i = self.model_box.count() - 1
         if i != self.model_box.currentIndex():

@@ -4,6 +4,8 @@ every validation movie (each at its recommended threshold and minimum size), the
 
 from __future__ import annotations
 
+from typing import Optional
+
 from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidget, QTableWidgetItem,
                                QVBoxLayout, QWizardPage)
 
@@ -12,6 +14,32 @@ from exodeep_gui.ml.training import job as training_job
 from exodeep_gui.gui.training.plan import TrainingPlan
 
 HEADERS = ("validation movie", "precision: before → after", "recall: before → after", "F1: before → after")
+
+
+def mean_f1(rows, which: str) -> Optional[float]:
+    values = [r[which]["f1"] for r in rows if r.get(which)]
+    return sum(values) / len(values) if values else None
+
+
+def verdict_is_worse(rows) -> bool:
+    before, after = mean_f1(rows, "before"), mean_f1(rows, "after")
+    return before is not None and after is not None and after < before - 0.005
+
+
+def verdict(rows) -> str:
+    """One line on whether the new model is better on the validation movies (mean F1)."""
+    before, after = mean_f1(rows, "before"), mean_f1(rows, "after")
+    if after is None:
+        return ""
+    if before is None:
+        return f"The new model's F1 on the validation movies: {after:.3f} (trained from scratch)."
+    if verdict_is_worse(rows):
+        return (f"<b style='color:#c62828'>The new model is worse than the one it started from</b> on the "
+                f"validation movies (F1 {before:.3f} → {after:.3f}): keep the model you have, or train again with "
+                f"more reviewed movies or longer stages.")
+    if after > before + 0.005:
+        return f"<b>The new model is better</b> on the validation movies (F1 {before:.3f} → {after:.3f})."
+    return f"The new model is about as good as the one it started from (F1 {before:.3f} → {after:.3f})."
 
 
 class ResultPage(QWizardPage):
@@ -37,7 +65,13 @@ class ResultPage(QWizardPage):
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary)
         layout.addWidget(self.table, 1)
+        self.verdict = QLabel("")
+        self.verdict.setWordWrap(True)
+        layout.addWidget(self.verdict)
         layout.addLayout(buttons)
+        self.used = QLabel("")
+        self.used.setWordWrap(True)
+        layout.addWidget(self.used)
         self.job = None
         self.rows = None
 
@@ -60,6 +94,8 @@ class ResultPage(QWizardPage):
     def compare(self) -> None:
         self.rows = None                 # the last run's comparison is not this one's
         self.table.setRowCount(0)
+        self.verdict.setText("")
+        self.used.setText("")
         valid = list(self.run_page.result.valid)
         started = self.run_page.result.start_from
         self.job = self.runner.start("compare", "comparing before and after", workers.in_child, training_job.compare,
@@ -78,6 +114,10 @@ class ResultPage(QWizardPage):
                 self.table.setItem(i, c, QTableWidgetItem(text))
         self.summary.setText(self.summary.text().replace("<br>Comparing the two models on the validation movies…",
                                                          "<br>Each model at its own recommended filter."))
+        self.verdict.setText(verdict(rows))
+        worse = verdict_is_worse(rows)
+        self.use_button.setText("Use it anyway" if worse else "Use this model for detection")
+        self.use_button.setStyleSheet("" if worse else "font-weight: bold")
 
     def _failed(self, message: str, details: str) -> None:
         self.summary.setText(self.summary.text() + f"<br>The comparison failed: {message}")
@@ -87,6 +127,8 @@ class ResultPage(QWizardPage):
 
     def use_model(self) -> None:
         self.state.set_model(self.folder())
+        self.used.setText(f"Detection now uses {self.plan.name or self.folder()} (the Detection panel's Model); "
+                          "Detect runs it.")
 
     def _detect_all(self) -> None:
         self.use_model()
