@@ -125,6 +125,8 @@ def test_the_wizard_trains_cancels_resumes_compares_and_the_new_model_detects(
     assert wizard.button(QWizard.NextButton).isEnabled()
     wizard.button(QWizard.NextButton).click()
     assert run.job is not None and run.result is None
+    # nothing of the first run is left up: its step, best F1, curves and log
+    assert run.labels["step"].text() == "—" and run.labels["best"].text() == "—" and str(folder.path) not in run.log.toPlainText()
     qtbot.waitUntil(lambda: run.result is not None, timeout=240_000)
     assert run.result.folder == str((tmp_path / "second-model").resolve()) and run.result.steps == 6
     # 7. after Finish, the Train menu opens a fresh wizard at the data page

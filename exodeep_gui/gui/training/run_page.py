@@ -90,6 +90,10 @@ class RunPage(QWizardPage):
                 ys.clear()
                 self.curves[name].setData([], [])
             self.loss_curve.setData([], [])
+            for label in self.labels.values():          # no figure of the last run left up
+                label.setText("—")
+            self.log.clear()
+            self._last_message = None
 
     def start(self, resume: bool = False) -> None:
         if self.job is not None:
