@@ -82,6 +82,16 @@ def test_a_fifty_event_movie_is_reviewed_with_one_key_per_event(window, qtbot, f
     assert len(shown) == real.sum()                             # the 4 accepted candidates are events now
     print(f"gallery: {keys} events reviewed with {keys} keys in {seconds:.1f} s of app time "
           f"({1000 * seconds / keys:.0f} ms per key)")
+    # all decided: back up to a confirmed one and Del twice: each Del deletes, the next row is selected
+    QTest.keyClick(gallery.list, Qt.Key_Up)
+    first = state.selected
+    assert first is not None
+    QTest.keyClick(gallery.list, Qt.Key_Delete)
+    second = state.selected
+    assert second is not None and second != first
+    QTest.keyClick(gallery.list, Qt.Key_Delete)
+    after = state.current.rows.extra["status"][np.isin(state.current.rows.extra["id"], [first, second])]
+    assert (after == "deleted").all()
     # dragging the contrast redraws once it rests, and keeps only the pictures at the contrast shown
     for k in range(12):
         state.set_levels((100.0 + k, 2000.0 + 10 * k))

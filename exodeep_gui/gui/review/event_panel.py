@@ -256,5 +256,6 @@ class EventPanel(QWidget):
     def delete_selected(self) -> None:
         if self.state.selected is not None:
             eid = self.state.selected
-            self.state.select_next(1, unconfirmed=True)
+            if self.state.select_next(1, unconfirmed=True) in (None, eid):
+                self.state.select_next(1)          # all decided: the next row, so that Del goes on working
             self.state.delete_event(eid)
