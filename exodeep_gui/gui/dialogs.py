@@ -27,5 +27,14 @@ def show_error(parent, message: str, details: str = "", title: str = "ExoDeep") 
     return box
 
 
+def yes_no_box(parent, question: str, title: str = "ExoDeep") -> QMessageBox:
+    """A Yes/No question whose default (Enter) is No: every question here is about replacing or losing
+    something, and a reflex Enter must not do it."""
+    box = QMessageBox(QMessageBox.Question, title, question, QMessageBox.Yes | QMessageBox.No, parent)
+    box.setDefaultButton(QMessageBox.No)
+    box.setEscapeButton(QMessageBox.No)
+    return box
+
+
 def ask_yes_no(parent, question: str, title: str = "ExoDeep") -> bool:
-    return QMessageBox.question(parent, title, question) == QMessageBox.Yes
+    return yes_no_box(parent, question, title).exec() == QMessageBox.Yes

@@ -195,7 +195,7 @@ def test_the_review_survives_kill_9(sim_movie_file, tmp_path):
     assert not list(path.parent.glob(".*.part"))           # no half-written file left
 
 
-def test_fully_reviewed_movies_are_saved_as_annotations_without_losing_the_truth(window, sim_movie_file,
+def test_fully_reviewed_movies_are_saved_as_annotations_without_losing_the_truth(window, qtbot, sim_movie_file,
                                                                                monkeypatch):
     from exodeep_gui.gui import file_actions
 
@@ -208,6 +208,24 @@ def test_fully_reviewed_movies_are_saved_as_annotations_without_losing_the_truth
     window.movie_list.item(0, 3).setCheckState(Qt.Checked)          # the "reviewed" check in the movie list
     assert window.state.current.fully_reviewed and window.act["reviewed"].isChecked()
     truth_text = path.with_suffix(".csv").read_text()
+    # the real question: a reflex Enter keeps the file (No is the default)
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    asked = []
+
+    def press_enter():
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(100, press_enter)            # not up yet
+            return
+        asked.append(box.text())
+        qtbot.keyClick(box, Qt.Key_Return)
+
+    QTimer.singleShot(200, press_enter)
+    menu_action(window, "File", "Save reviewed events as annotations").trigger()
+    assert asked and "already exists" in asked[0]
+    assert path.with_suffix(".csv").read_text() == truth_text
     answers = []
     monkeypatch.setattr(file_actions, "ask_yes_no", lambda parent, q: answers.append(q) or False)
     menu_action(window, "File", "Save reviewed events as annotations").trigger()

@@ -14,11 +14,12 @@ from typing import Optional
 
 import numpy as np
 from PySide6.QtCore import QItemSelectionModel, Qt, Signal
-from PySide6.QtWidgets import (QDoubleSpinBox, QFileDialog, QFormLayout, QGridLayout, QLabel, QMessageBox,
+from PySide6.QtWidgets import (QDoubleSpinBox, QFileDialog, QFormLayout, QGridLayout, QLabel,
                                QPushButton, QTabWidget, QVBoxLayout, QWidget)
 
 from exodeep_gui.core.analysis import AnalysisOptions, MovieAnalysis, analyze_movies
 from exodeep_gui.gui import workers
+from exodeep_gui.gui.dialogs import ask_yes_no
 from exodeep_gui.gui.analysis.plots import RipleyPlot, TimePlot, TracePlot
 from exodeep_gui.gui.analysis.table import MeasurementModel
 from exodeep_gui.gui.jobs import JobRunner
@@ -212,9 +213,8 @@ class AnalysisPanel(QWidget):
         found = existing_outputs(folder)
         overwrite = False
         if found:
-            answer = QMessageBox.question(self, "Replace the earlier analysis?",
-                                          f"{folder} already holds {', '.join(p.name for p in found)}. Replace them?")
-            if answer != QMessageBox.Yes:
+            if not ask_yes_no(self, f"{folder} already holds {', '.join(p.name for p in found)}. Replace them?",
+                              "Replace the earlier analysis?"):
                 return
             overwrite = True
         self.export(folder, overwrite)
