@@ -34,7 +34,7 @@ class FileActions(QObject):
 
     # ---- opening
     def open_paths(self, paths: Iterable) -> int:
-        movies, errors = files.open_movies(paths)
+        movies, errors, masks = files.open_movies(paths)
         for m in movies:
             same = self._open_already(m)
             if same is not None:          # one document per file: two would overwrite each other's review
@@ -45,6 +45,10 @@ class FileActions(QObject):
                 self.settings.add_recent(m.source)
         self.recent_changed.emit()
         notes = [f"{m.name}: {n}" for m in movies for n in (m.metadata or {}).get("notices", [])]
+        if masks:                          # picked with their movies (*.tif): masks, not movies
+            notes.append(f"{', '.join(masks)}: the cell mask{'s' if len(masks) > 1 else ''} of the movie"
+                         f"{'s' if len(masks) > 1 else ''} beside {'them' if len(masks) > 1 else 'it'}, "
+                         f"not opened as {'movies' if len(masks) > 1 else 'a movie'}")
         if notes:                          # how an unusual file was read (e.g. its channels taken as time)
             self.message.emit("; ".join(notes))
         if errors:

@@ -14,14 +14,26 @@ from exodeep_gui.io.movie_io import find_movies, frame_files_folder, movie_stem,
 from exodeep_gui.io.results import read_events, write_results, write_results_csv
 
 
-def open_movies(paths: Iterable) -> Tuple[list, List[str]]:
-    """(movies, error messages) for dropped paths (files, frame folders, folders of movies): one
-    unreadable file never stops the others."""
+def is_mask_of_a_movie(path) -> bool:
+    """``<movie>_mask.tif`` beside its movie ``<movie>.tif``: the movie's cell mask, not a movie."""
+    p = Path(path)
+    if not (p.is_file() and p.stem.endswith("_mask") and p.suffix.lower() in (".tif", ".tiff")):
+        return False
+    movie = p.stem[:-len("_mask")]
+    return any((p.parent / (movie + suffix)).is_file() for suffix in (".tif", ".tiff", ".TIF", ".TIFF"))
+
+
+def open_movies(paths: Iterable) -> Tuple[list, List[str], List[str]]:
+    """(movies, error messages, masks left out) for dropped paths (files, frame folders, folders of
+    movies): one unreadable file never stops the others; a movie's cell mask picked with the movies
+    (``*.tif`` in a folder of movies and their masks) is not opened as a movie."""
     movies, errors = [], []
     paths = list(paths)
     folder = frame_files_folder(paths)
     if folder is not None:              # the frames of one movie, picked one by one: open their folder
         paths = [folder]
+    masks = [Path(p).name for p in paths if is_mask_of_a_movie(p)]
+    paths = [p for p in paths if not is_mask_of_a_movie(p)]
     for raw in paths:
         try:
             found = find_movies([raw])
@@ -33,7 +45,7 @@ def open_movies(paths: Iterable) -> Tuple[list, List[str]]:
                 movies.append(open_movie(p))
             except Exception as exc:
                 errors.append(str(exc))
-    return movies, errors
+    return movies, errors, masks
 
 
 def has_events_to_export(doc: MovieDoc) -> bool:

@@ -48,6 +48,18 @@ def test_drop_open_and_scrub(window, qtbot, sim_movie_file):
     assert np.allclose(window.movie_view.image.getLevels(), levels)
 
 
+def test_movies_picked_with_their_masks_open_as_movies_only(window, sim_movie_file):
+    """``*.tif`` of a folder of movies and their cell masks: the masks are not opened as movies (nor
+    reported as unreadable ones); the status bar says why they were left out."""
+    path, _ = sim_movie_file
+    mask = path.with_name(path.stem + "_mask.tif")
+    assert mask.is_file()
+    drop(window, [path, mask])
+    assert [d.name for d in window.state.docs] == ["cells"]
+    assert not [b for b in window.findChildren(QMessageBox) if b.isVisible()]
+    assert "cells_mask.tif: the cell mask of the movie beside it" in window.statusBar().currentMessage()
+
+
 def test_bad_file_gives_a_message_not_a_crash(window, tmp_path):
     bad = tmp_path / "broken.tif"
     bad.write_bytes(b"II*\x00 not really a tiff")
