@@ -63,7 +63,7 @@ ACTIONS = [
     A("stop_adding", "&Stop adding events", W.stop_adding, "Esc", tip="Leave adding without adding (Esc)"),
     A("reviewed", "Movie &fully reviewed", W.set_reviewed, "Ctrl+R", checkable=True,
       tip="Every event of this movie is reviewed: what is shown now is the reviewed set, and it can train a model"),
-    A("line", "&Kymograph line", MovieView.start_line, "K", tip="Draw a line on the movie; its kymograph shows beside"),
+    A("line", "&Kymograph line", MovieView.start_line, "K", tip="Put a line across the movie (drag its ends where you want them); its kymograph shows beside"),
     A("clear_line", "&Remove kymograph line", MovieView.clear_line),
     A("contrast", "&Auto contrast", MovieView.auto_contrast, "C"),
     A("play", "&Play / pause", MovieView.toggle_play, "Space"),

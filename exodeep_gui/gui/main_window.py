@@ -35,6 +35,9 @@ log = logging.getLogger("exodeep")
 TEXT_EDIT_KEYS = {QKeySequence(k).toString() for k in ("Ctrl+Z", "Ctrl+Y", "Ctrl+C", "Ctrl+V", "Ctrl+X", "Ctrl+A")}
 
 
+DROP_HINT = "Drag TIFF movies (or folders of frames) onto the window, or use File > Open."
+
+
 class MainWindow(QMainWindow, WindowCommands):
     def __init__(self, settings: Optional[Settings] = None):
         super().__init__()
@@ -96,7 +99,7 @@ class MainWindow(QMainWindow, WindowCommands):
         QApplication.instance().installEventFilter(self)
         self._restore_layout()
         self._movie_changed(None)
-        self.statusBar().showMessage("Drag TIFF movies (or folders of frames) onto the window, or use File > Open.")
+        self.statusBar().showMessage(DROP_HINT)
         self._mention_unfinished_training()
 
     def _mention_unfinished_training(self) -> None:
@@ -200,6 +203,8 @@ class MainWindow(QMainWindow, WindowCommands):
         self.recent_menu.setEnabled(bool(self.settings.recent))
 
     def _movie_changed(self, doc) -> None:
+        if doc is not None and self.statusBar().currentMessage() == DROP_HINT:
+            self.statusBar().clearMessage()        # said what to do; done
         self.stack.setCurrentWidget(self.movie_view if doc is not None else self.welcome)
         self.setWindowTitle(f"{doc.name} — ExoDeep {__version__}" if doc is not None else f"ExoDeep {__version__}")
         self.act["reviewed"].setChecked(bool(doc is not None and doc.fully_reviewed))

@@ -28,8 +28,10 @@ def test_empty_window_says_where_to_drop_movies(window):
 
 def test_drop_open_and_scrub(window, qtbot, sim_movie_file):
     path, sim = sim_movie_file
+    assert "Drag TIFF movies" in window.statusBar().currentMessage()
     drop(window, [path])
     assert [d.name for d in window.state.docs] == ["cells"]
+    assert "Drag TIFF movies" not in window.statusBar().currentMessage()      # done: the hint goes
     assert window.movie_list.rowCount() == 1 and window.stack.currentWidget() is window.movie_view
     window.movie_view.slider.setValue(17)
     assert window.state.frame == 17

@@ -22,7 +22,7 @@ class KymographView(QWidget):
         self.state = state
         self.data: np.ndarray = None
         self.plot = plot_widget("distance along the line", "frame (1-based, as Fiji's Slice)", bottom_units="px",
-                                title="Kymograph (K draws a line on the movie)", min_height=200)
+                                title="Kymograph (K puts a line on the movie; drag its ends)", min_height=200)
         self.plot.invertY(True)
         self.plot.setRange(xRange=(0, 100), yRange=(0, 100))
         self.image = pg.ImageItem(axisOrder="row-major")
