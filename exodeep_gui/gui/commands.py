@@ -91,9 +91,11 @@ class WindowCommands:
             return
         counts = self.state.set_fully_reviewed(doc, on)
         if on and counts:
-            self.say(f"{doc.name} marked fully reviewed: {counts['confirmed']} events shown are confirmed, "
-                     f"{counts['set_aside']} detections hidden by the filter are set aside; filter changes no longer "
-                     "alter it (Edit > Undo takes it back).", 12000)
+            shown = len(self.state.events(doc))
+            self.say(f"{doc.name} marked fully reviewed: its {shown} events shown are the reviewed set "
+                     f"({counts['confirmed']} not decided one by one are taken as seen), {counts['set_aside']} "
+                     "detections hidden by the filter are set aside; filter changes no longer alter it "
+                     "(Edit > Undo takes it back).", 12000)
         elif not on and counts:
             self.say(f"{doc.name}: no longer marked fully reviewed; {counts['undecided']} events taken as seen and "
                      f"{counts['back']} set-aside detections are to review again (your own ✓ and ✗ stay).", 12000)

@@ -132,8 +132,9 @@ class DataPage(QWizardPage):
         self.notes.setText("\n".join(self.plan.warnings()))
         n_train = sum(r.n_events for r in self.plan.rows if r.role == TRAIN)
         n_valid = sum(r.n_events for r in self.plan.rows if r.role == VALID)
-        self.setSubTitle(f"Training: {n_train} events in {sum(r.role == TRAIN for r in self.plan.rows)} movies; "
-                         f"validation: {n_valid} events in {sum(r.role == VALID for r in self.plan.rows)} movies.")
+        m_train, m_valid = (sum(r.role == role for r in self.plan.rows) for role in (TRAIN, VALID))
+        self.setSubTitle(f"Training: {n_train} events in {m_train} movie{'' if m_train == 1 else 's'}; "
+                         f"validation: {n_valid} events in {m_valid} movie{'' if m_valid == 1 else 's'}.")
         self.completeChanged.emit()
 
     def isComplete(self) -> bool:
