@@ -265,12 +265,21 @@ class MainWindow(QMainWindow, WindowCommands):
         super().showEvent(event)
         if not self._layout_restored:      # first run: the movie gets the room, the side panels what they need
             self._layout_restored = True
-            side = max(380, min(460, int(self.width() * 0.29)))
-            movies = max(200, min(280, int(self.width() * 0.14)))     # the movies' names readable
-            self.resizeDocks([self.movies_dock, self.detection_dock], [movies, side], Qt.Horizontal)
-            # the detection panel as tall as it needs (it never scrolls: Detect is the next step), the events the rest
-            self.resizeDocks([self.detection_dock, self.events_dock],
-                             [self.detection_dock.minimumSizeHint().height(), self.height()], Qt.Vertical)
+            self._auto_docks = True        # and again when the window manager maximises it (this session)
+            self._fit_docks()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if getattr(self, "_auto_docks", False):
+            QTimer.singleShot(0, self._fit_docks)
+
+    def _fit_docks(self) -> None:
+        side = max(380, min(460, int(self.width() * 0.29)))
+        movies = max(200, min(280, int(self.width() * 0.14)))     # the movies' names readable
+        self.resizeDocks([self.movies_dock, self.detection_dock], [movies, side], Qt.Horizontal)
+        # the detection panel as tall as it needs (it never scrolls: Detect is the next step), the events the rest
+        self.resizeDocks([self.detection_dock, self.events_dock],
+                         [self.detection_dock.minimumSizeHint().height(), self.height()], Qt.Vertical)
 
     def _capture_settings(self) -> None:
         s, f = self.settings, self.state.filter

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 
 HERE = Path(__file__).parent
 TOOLS = ("Xvfb", "openbox")
@@ -81,6 +82,27 @@ def test_size_hints_fit_1280_by_720_with_a_movie_and_a_long_message(window, sim_
     assert hint.width() <= 1280 and hint.height() <= 720 - 60, hint
     assert wizard.height() <= 720
     wizard.hide()
+
+
+def test_a_panel_with_room_for_all_of_it_does_not_scroll(window, sim_movie_file, qtbot):
+    """On a tall screen the Events panel shows its table and the selected event's trace without a
+    scroll bar (its word-wrapped summary once made it scroll with room to spare); on a short one it
+    scrolls rather than squeezing its controls."""
+    path, _ = sim_movie_file
+    window.open_paths([path])
+    window.events.summary.setText("A summary long enough to wrap over two lines in a narrow panel. " * 2)
+    window.resize(1500, 1050)
+    window.show()
+    window.events_dock.raise_()
+    scroll = window.events_dock.widget()
+    qtbot.waitUntil(lambda: scroll.viewport().height() > 400, timeout=3000)
+    qtbot.wait(50)
+    assert window.events.height() == scroll.viewport().height() and not scroll.verticalScrollBar().isVisible()
+    assert window.events.trace.height() >= window.events.trace.minimumHeight()
+    window.resizeDocks([window.detection_dock, window.events_dock], [900, 120], Qt.Vertical)
+    qtbot.waitUntil(lambda: scroll.viewport().height() < 200, timeout=3000)
+    qtbot.wait(50)
+    assert window.events.height() >= window.events.minimumSizeHint().height() > scroll.viewport().height()
 
 
 def test_the_title_names_the_current_movie(window, sim_movie_file):

@@ -175,6 +175,10 @@ class EventPanel(QWidget):
         layout.addLayout(buttons)
         layout.addWidget(self.view, 3)
         layout.addWidget(self.trace, 1)
+        # at least five rows of the table: on a short screen the panel scrolls to the trace instead
+        self.view.setMinimumHeight(5 * self.view.verticalHeader().defaultSectionSize()
+                                   + self.view.horizontalHeader().sizeHint().height()
+                                   + self.view.horizontalScrollBar().sizeHint().height() + 2 * self.view.frameWidth())
         state.events_changed.connect(self.refresh)
         state.selection_changed.connect(self._selection_changed)
         self.refresh()

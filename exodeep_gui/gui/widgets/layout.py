@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QEvent, QSize, Qt, QTimer
 from PySide6.QtWidgets import QFrame, QScrollArea, QWidget
 
 MIN_PANEL_HEIGHT = 60          # what a scrolling panel asks for at least (a row or two)
@@ -13,13 +13,53 @@ class VerticalScroll(QScrollArea):
     when there is less than it needs; it is never narrower than the widget (no sideways scrolling
     of buttons and spin boxes)."""
 
+    # The widget's height is set here, not by QScrollArea's widgetResizable: with a word-wrapped label
+    # inside, that one takes the widget's *preferred* height for the width as its least, so a panel
+    # scrolled (its plot below the fold) with room to spare for its minimum.
+
     def __init__(self, widget: QWidget):
         super().__init__()
         self.setObjectName(f"scroll-{widget.objectName() or type(widget).__name__}")
-        self.setWidgetResizable(True)
+        self.setWidgetResizable(False)
         self.setFrameShape(QFrame.NoFrame)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         self.setWidget(widget)
+        self._refit = QTimer(self, singleShot=True, interval=0)     # once the widget's layout has settled
+        self._refit.timeout.connect(self.fit_widget)
+        widget.installEventFilter(self)
+
+    def least_height(self, width: int) -> int:
+        """The widget's least height at ``width`` (its word-wrapped labels' lines counted)."""
+        widget = self.widget()
+        layout = widget.layout()
+        least = widget.minimumSizeHint().height()
+        if layout is not None and layout.hasHeightForWidth():
+            least = max(least, layout.totalMinimumHeightForWidth(width))
+        return max(least, widget.minimumHeight())
+
+    def fit_widget(self) -> None:
+        """The widget as wide as the view and as tall as the view, or as its least height if more."""
+        widget = self.widget()
+        if widget is None:
+            return
+        width = self.viewport().width()
+        least = self.least_height(width)
+        if least > self.viewport().height() and self.verticalScrollBar().isHidden():
+            width = max(0, width - self.verticalScrollBar().sizeHint().width())    # the scroll bar will take it
+            least = self.least_height(width)
+        width = max(width, widget.minimumSizeHint().width())
+        height = max(self.viewport().height(), least)
+        if widget.size() != QSize(width, height):
+            widget.resize(width, height)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.fit_widget()
+
+    def eventFilter(self, obj, event) -> bool:
+        if obj is self.widget() and event.type() == QEvent.LayoutRequest:
+            self._refit.start()
+        return super().eventFilter(obj, event)
 
     def minimumSizeHint(self) -> QSize:
         inner = self.widget().minimumSizeHint()
