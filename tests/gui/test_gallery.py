@@ -92,6 +92,8 @@ def test_a_fifty_event_movie_is_reviewed_with_one_key_per_event(window, qtbot, f
     QTest.keyClick(gallery.list, Qt.Key_Delete)
     after = state.current.rows.extra["status"][np.isin(state.current.rows.extra["id"], [first, second])]
     assert (after == "deleted").all()
+    n_deleted = int((state.current.rows.extra["status"] == "deleted").sum())
+    assert gallery.count.text().endswith(f"{n_deleted} deleted")             # the deleted ones are decided too
     # dragging the contrast redraws once it rests, and keeps only the pictures at the contrast shown
     for k in range(12):
         state.set_levels((100.0 + k, 2000.0 + 10 * k))

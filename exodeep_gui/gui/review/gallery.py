@@ -137,6 +137,7 @@ class EventGallery(QWidget):
         key = (None if doc is None else doc.uid, None if doc is None else doc.levels)
         if key == self._shown_key and ev is self._shown_table:
             return
+        other_movie = self._shown_key is None or key[0] != self._shown_key[0]
         self._shown_key, self._shown_table = key, ev
         if doc is not None:                        # pictures of another movie or contrast are let go
             self._strips = {k: v for k, v in self._strips.items() if k[0] == doc.uid and k[-1] == doc.levels}
@@ -149,7 +150,11 @@ class EventGallery(QWidget):
             self._filling = False
         n_cand = int((~ev.extra["shown"]).sum()) if len(ev) else 0
         decided = int((ev.extra["status"] != "").sum()) if len(ev) else 0
-        self.count.setText(f"{len(ev) - n_cand} events, {n_cand} candidates; {decided} decided")
+        deleted = int((doc.rows.extra["status"] == review.DELETED).sum()) if doc is not None and len(doc.rows) else 0
+        self.count.setText(f"{len(ev) - n_cand} events, {n_cand} candidates; {decided} decided"
+                           + (f", {deleted} deleted" if deleted else ""))
+        if other_movie:
+            self.list.scrollToTop()                # another movie: from its first strip
         self._selection_changed(self.state.selected)
 
     def _item(self, doc, ev, i: int) -> QListWidgetItem:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton,
                                QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWizardPage)
 
@@ -99,7 +100,7 @@ class ModelPage(QWizardPage):
         layout.addWidget(self.resume_label)
         layout.addWidget(self.resume_button)
         trial = QHBoxLayout()
-        trial.addWidget(self.trial_button)
+        trial.addWidget(self.trial_button, 0, Qt.AlignTop)      # stays put when the result below grows
         trial.addWidget(self.trial_label, 1)
         layout.addLayout(trial)
         self.trial_job = None
