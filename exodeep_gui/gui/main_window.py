@@ -231,6 +231,10 @@ class MainWindow(QMainWindow, WindowCommands):
                 and obj.window() is self):
             # a value typed in and confirmed: the one-key shortcuts (G, Y, Del, →, Space…) work again
             QTimer.singleShot(0, self.movie_view.take_keys)
+        if (event.type() == QEvent.ShortcutOverride and obj is self.gallery.list
+                and event.key() in (Qt.Key_Home, Qt.Key_End)):
+            event.accept()             # in the gallery, Home/End go to its first/last strip, not the movie's
+            return True
         if event.type() == QEvent.ShortcutOverride and in_box:
             keys = QKeySequence(event.keyCombination()).toString()
             if event.modifiers() & Qt.ControlModifier and keys not in TEXT_EDIT_KEYS and any(

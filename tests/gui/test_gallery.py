@@ -94,6 +94,12 @@ def test_a_fifty_event_movie_is_reviewed_with_one_key_per_event(window, qtbot, f
     assert (after == "deleted").all()
     n_deleted = int((state.current.rows.extra["status"] == "deleted").sum())
     assert gallery.count.text().endswith(f"{n_deleted} deleted")             # the deleted ones are decided too
+    # Home/End in the gallery: its first and last strip (not the movie's first and last frame)
+    QTest.keyClick(gallery.list, Qt.Key_End)
+    assert gallery.list.currentRow() == gallery.list.count() - 1
+    assert state.selected == int(gallery.list.item(gallery.list.count() - 1).data(Qt.UserRole))
+    QTest.keyClick(gallery.list, Qt.Key_Home)
+    assert gallery.list.currentRow() == 0 and state.selected == int(gallery.list.item(0).data(Qt.UserRole))
     # dragging the contrast redraws once it rests, and keeps only the pictures at the contrast shown
     for k in range(12):
         state.set_levels((100.0 + k, 2000.0 + 10 * k))
