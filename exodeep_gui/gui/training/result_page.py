@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QPushButton, QT
                                QVBoxLayout, QWizardPage)
 
 from exodeep_gui.gui import workers
+from exodeep_gui.paths import portable_model_spec
 from exodeep_gui.ml.training import job as training_job
 from exodeep_gui.gui.training.plan import TrainingPlan
 
@@ -83,7 +84,7 @@ class ResultPage(QWizardPage):
         best, rec = result.best or {}, result.recommended or {}
         self.summary.setText(
             f"<b>{self.plan.name or self.folder()}</b> — {result.steps} steps, started from "
-            f"{result.start_from or 'scratch'}. Model folder: {self.folder()}<br>"
+            f"{portable_model_spec(result.start_from) if result.start_from else 'scratch'}. Model folder: {self.folder()}<br>"
             + (f"During training, best validation F1 {best.get('f1', 0):.3f} at step {best.get('step')} (score ≥ "
                f"{result.validation_threshold:.2f}, any size); " if best else "")
             + (f"with the filter chosen on the validation movies (score ≥ {rec['threshold']}, size ≥ "
