@@ -137,3 +137,39 @@ def test_install_sh_of_the_archive(app_dir, tmp_path):
     assert done.stdout.strip() == f"ExoDeep {__version__}"
     subprocess.run(["sh", str(app_dir / "uninstall.sh")], check=True, env=env, capture_output=True, timeout=120)
     assert not any(home.rglob("*"))
+
+
+def test_frozen_app_is_the_python_of_slurm_jobs(app_dir, tmp_path):
+    """A SLURM job from dask-jobqueue runs ``<python> -m distributed.cli.dask_worker SCHEDULER --nanny …``
+    with python = the app's ExoDeep: its worker (spawned by the nanny) joins a scheduler and runs work;
+    and ``ExoDeep detect … --cluster slurm`` writes that job script (dask-jobqueue's defaults are bundled)."""
+    from distributed import Client, LocalCluster
+
+    from exodeep_gui.core.simulate import SimulationParams
+    from exodeep_gui.io.simulated import write_simulated_set
+
+    exe = app_dir / "ExoDeep"
+    env = frozen_env(tmp_path, EXODEEP_OFFLINE="1")
+    with LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address=":0") as cluster, Client(cluster) as client:
+        worker = subprocess.Popen([str(exe), "-m", "distributed.cli.dask_worker", cluster.scheduler_address,
+                                   "--nthreads", "1", "--nanny", "--local-directory", str(tmp_path)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+        try:
+            client.wait_for_workers(1, timeout=120)
+            assert client.submit(sum, [1, 2, 3]).result(timeout=60) == 6
+            (where,) = client.run(lambda: (getattr(__import__("sys"), "frozen", False),
+                                           __import__("sys").executable)).values()
+            assert where == (True, str(exe))
+            (info,) = client.scheduler_info()["workers"].values()
+            assert info["nanny"]                                # the worker is the nanny's spawned process
+        finally:
+            worker.terminate()
+            log = worker.communicate(timeout=60)[0].decode(errors="replace")
+        assert worker.returncode == 0 and "Traceback" not in log, log[-3000:]
+
+    write_simulated_set(tmp_path / "movies", 1, SimulationParams(frames=12, height=32, width=32, events=1), seed=0)
+    done = subprocess.run([str(exe), "detect", str(tmp_path / "movies"), "--model", "exodeep-sim-small",
+                           "--out", str(tmp_path / "out"), "--cluster", "slurm", "--dry-run"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"\n{exe} -m distributed.cli.dask_worker tcp://" in done.stdout and "#SBATCH -t 01:00:00" in done.stdout
