@@ -82,7 +82,10 @@ def run_module(name: str, args: List[str]) -> int:
         runpy.run_module(name, run_name="__main__", alter_sys=True)
     except SystemExit as stop:
         code = stop.code
-        return code if isinstance(code, int) else (0 if code is None else 1)
+        if code is not None and not isinstance(code, int):
+            print(code, file=sys.stderr)         # as Python prints sys.exit("message")
+            return 1
+        return code or 0
     finally:
         sys.argv = saved
     return 0

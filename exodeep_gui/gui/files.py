@@ -14,13 +14,15 @@ from exodeep_gui.io.movie_io import find_movies, frame_files_folder, movie_stem,
 from exodeep_gui.io.results import read_events, write_results, write_results_csv
 
 
-def is_mask_of_a_movie(path) -> bool:
-    """``<movie>_mask.tif`` beside its movie ``<movie>.tif``: the movie's cell mask, not a movie."""
+def is_mask_of_a_movie(path, picked) -> bool:
+    """``<movie>_mask.tif`` picked together with its movie ``<movie>.tif``: the movie's cell mask, not a
+    movie (picked alone, it is opened: it may be a movie with that name)."""
     p = Path(path)
-    if not (p.is_file() and p.stem.endswith("_mask") and p.suffix.lower() in (".tif", ".tiff")):
+    if not (p.stem.endswith("_mask") and p.suffix.lower() in (".tif", ".tiff")):
         return False
     movie = p.stem[:-len("_mask")]
-    return any((p.parent / (movie + suffix)).is_file() for suffix in (".tif", ".tiff", ".TIF", ".TIFF"))
+    return any(Path(q).parent == p.parent and Path(q).stem == movie and Path(q).suffix.lower() in (".tif", ".tiff")
+               for q in picked)
 
 
 def open_movies(paths: Iterable) -> Tuple[list, List[str], List[str]]:
@@ -32,8 +34,8 @@ def open_movies(paths: Iterable) -> Tuple[list, List[str], List[str]]:
     folder = frame_files_folder(paths)
     if folder is not None:              # the frames of one movie, picked one by one: open their folder
         paths = [folder]
-    masks = [Path(p).name for p in paths if is_mask_of_a_movie(p)]
-    paths = [p for p in paths if not is_mask_of_a_movie(p)]
+    masks = [Path(p).name for p in paths if is_mask_of_a_movie(p, paths)]
+    paths = [p for p in paths if not is_mask_of_a_movie(p, paths)]
     for raw in paths:
         try:
             found = find_movies([raw])

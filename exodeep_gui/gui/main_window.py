@@ -226,11 +226,14 @@ class MainWindow(QMainWindow, WindowCommands):
                 self.raise_()
                 self.activateWindow()
             return True
+        kind = event.type()
+        if kind not in (QEvent.KeyPress, QEvent.ShortcutOverride):
+            return super().eventFilter(obj, event)
         in_box = isinstance(obj, QAbstractSpinBox) or isinstance(obj.parent(), QAbstractSpinBox)
-        if (in_box and event.type() == QEvent.KeyPress and event.key() in (Qt.Key_Return, Qt.Key_Enter, Qt.Key_Escape)
+        if (in_box and kind == QEvent.KeyPress and event.key() in (Qt.Key_Return, Qt.Key_Enter, Qt.Key_Escape)
                 and obj.window() is self):
             # a value typed in and confirmed: the one-key shortcuts (G, Y, Del, →, Space…) work again
-            QTimer.singleShot(0, self.movie_view.take_keys)
+            QTimer.singleShot(0, self.movie_view, self.movie_view.take_keys)
         if (event.type() == QEvent.ShortcutOverride and obj is self.gallery.list
                 and event.key() in (Qt.Key_Home, Qt.Key_End)):
             event.accept()             # in the gallery, Home/End go to its first/last strip, not the movie's
@@ -257,6 +260,7 @@ class MainWindow(QMainWindow, WindowCommands):
     # ---- layout and closing
     def _restore_layout(self) -> None:
         self._layout_restored = False
+        self._auto_docks = False           # first run only: the docks follow the first maximise (showEvent)
         try:
             if self.settings.geometry:
                 self.restoreGeometry(QByteArray.fromHex(self.settings.geometry.encode()))
@@ -269,13 +273,17 @@ class MainWindow(QMainWindow, WindowCommands):
         super().showEvent(event)
         if not self._layout_restored:      # first run: the movie gets the room, the side panels what they need
             self._layout_restored = True
-            self._auto_docks = True        # and again when the window manager maximises it (this session)
+            self._auto_docks = True        # and again when the window manager maximises it, just after
             self._fit_docks()
+            QTimer.singleShot(1500, self, self._stop_fitting_docks)   # then the user's sizes are the user's
+
+    def _stop_fitting_docks(self) -> None:
+        self._auto_docks = False
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
-        if getattr(self, "_auto_docks", False):
-            QTimer.singleShot(0, self._fit_docks)
+        if getattr(self, "_auto_docks", False):     # (resize events come before _restore_layout too)
+            QTimer.singleShot(0, self, self._fit_docks)
 
     def _fit_docks(self) -> None:
         side = max(380, min(460, int(self.width() * 0.29)))

@@ -105,6 +105,22 @@ def test_a_panel_with_room_for_all_of_it_does_not_scroll(window, sim_movie_file,
     assert window.events.height() >= window.events.minimumSizeHint().height() > scroll.viewport().height()
 
 
+def test_the_users_own_dock_sizes_survive_a_resize(window, sim_movie_file, qtbot):
+    """The first-run dock sizes follow the window manager's maximise just after the window shows; after
+    that a size the user set by dragging a separator stays when the window is resized."""
+    path, _ = sim_movie_file
+    window.open_paths([path])
+    window.resize(1500, 950)
+    window.show()
+    qtbot.waitUntil(lambda: not window._auto_docks, timeout=5000)
+    window.resizeDocks([window.detection_dock], [600], Qt.Horizontal)     # as a drag of the separator
+    qtbot.wait(50)
+    assert abs(window.detection_dock.width() - 600) <= 10
+    window.resize(1560, 950)
+    qtbot.wait(100)
+    assert abs(window.detection_dock.width() - 600) <= 10, window.detection_dock.width()
+
+
 def test_the_title_names_the_current_movie(window, sim_movie_file):
     path, _ = sim_movie_file
     assert "cells" not in window.windowTitle()

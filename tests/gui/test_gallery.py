@@ -93,11 +93,15 @@ def test_a_fifty_event_movie_is_reviewed_with_one_key_per_event(window, qtbot, f
     after = state.current.rows.extra["status"][np.isin(state.current.rows.extra["id"], [first, second])]
     assert (after == "deleted").all()
     n_deleted = int((state.current.rows.extra["status"] == "deleted").sum())
-    assert gallery.count.text().endswith(f"{n_deleted} deleted")             # the deleted ones are decided too
+    assert gallery.count.text().endswith(f"(and {n_deleted} deleted)")
     # Home/End in the gallery: its first and last strip (not the movie's first and last frame)
     QTest.keyClick(gallery.list, Qt.Key_End)
     assert gallery.list.currentRow() == gallery.list.count() - 1
     assert state.selected == int(gallery.list.item(gallery.list.count() - 1).data(Qt.UserRole))
+    last, before_last = (int(gallery.list.item(gallery.list.count() - k).data(Qt.UserRole)) for k in (1, 2))
+    QTest.keyClick(gallery.list, Qt.Key_Delete)             # Del on the last strip: the one before, not the top
+    assert state.selected == before_last and last not in [int(gallery.list.item(i).data(Qt.UserRole))
+                                                          for i in range(gallery.list.count())]
     QTest.keyClick(gallery.list, Qt.Key_Home)
     assert gallery.list.currentRow() == 0 and state.selected == int(gallery.list.item(0).data(Qt.UserRole))
     # dragging the contrast redraws once it rests, and keeps only the pictures at the contrast shown

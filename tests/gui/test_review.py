@@ -214,10 +214,12 @@ def test_fully_reviewed_movies_are_saved_as_annotations_without_losing_the_truth
 
     asked = []
 
-    def press_enter():
+    def press_enter(tries=[50]):
         box = QApplication.activeModalWidget()
         if not isinstance(box, QMessageBox):
-            QTimer.singleShot(100, press_enter)            # not up yet
+            tries[0] -= 1
+            if tries[0] > 0:
+                QTimer.singleShot(100, press_enter)        # not up yet
             return
         asked.append(box.text())
         qtbot.keyClick(box, Qt.Key_Return)

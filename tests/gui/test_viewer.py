@@ -60,6 +60,9 @@ def test_movies_picked_with_their_masks_open_as_movies_only(window, sim_movie_fi
     assert [d.name for d in window.state.docs] == ["cells"]
     assert not [b for b in window.findChildren(QMessageBox) if b.isVisible()]
     assert "cells_mask.tif: the cell mask of the movie beside it" in window.statusBar().currentMessage()
+    drop(window, [mask])          # picked alone, it is tried as a movie (one of that name would open)
+    shown = [b for b in window.findChildren(QMessageBox) if b.isVisible()]
+    assert shown and "cells_mask.tif" in shown[-1].text()                  # a single image: said so
 
 
 def test_bad_file_gives_a_message_not_a_crash(window, tmp_path):

@@ -128,7 +128,8 @@ class EventTablesDialog(QDialog):
 
     def open_report(self) -> None:
         if self.result is not None and self.result.written:
-            open_with_system(self.result.written["report"])
+            if not open_with_system(self.result.written["report"]):
+                self.status.setText(f"No browser could be started; the report is {self.result.written['report']}")
 
     def reject(self) -> None:
         self.cancel()

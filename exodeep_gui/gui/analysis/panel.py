@@ -233,7 +233,12 @@ class AnalysisPanel(QWidget):
 
     def open_report(self) -> bool:
         """Open the last report written in the user's browser (with the system's environment)."""
-        return self.report is not None and open_with_system(self.report)
+        if self.report is None:
+            return False
+        opened = open_with_system(self.report)
+        if not opened:
+            self.status.setText(f"No browser could be started; the report is {html.escape(str(self.report))}")
+        return opened
 
     def _cancelled(self) -> None:
         self.status.setText("Cancelled; nothing was changed.")

@@ -52,7 +52,13 @@ class EventTableModel(QAbstractTableModel):
         self.endResetModel()
 
     def header(self, section: int) -> str:
-        return COLUMNS[section] if section < len(COLUMNS) else self.measured[section - len(COLUMNS)]
+        """The columns: COLUMNS, with the analysis's measurements inserted before the long review text."""
+        last = len(COLUMNS) - 1
+        if section < last:
+            return COLUMNS[section]
+        if section < last + len(self.measured):
+            return self.measured[section - last]
+        return COLUMNS[last]
 
     def refresh(self) -> None:
         self.beginResetModel()
@@ -84,7 +90,7 @@ class EventTableModel(QAbstractTableModel):
         t = self.table
         dt = self.state.current.movie.frame_interval_s if self.state.current else None
         name = self.header(col)
-        if col >= len(COLUMNS):
+        if name in self.measured:
             v = self.measure.get(int(t.extra["id"][row]), {}).get(name)
             return math.nan if v is None else float(v)
         if name == "id":
@@ -261,5 +267,7 @@ class EventPanel(QWidget):
         if self.state.selected is not None:
             eid = self.state.selected
             if self.state.select_next(1, unconfirmed=True) in (None, eid):
-                self.state.select_next(1)          # all decided: the next row, so that Del goes on working
+                # all decided: the next row (the previous one at the end), so that Del goes on working
+                at_end = self.state.selected_index() == len(self.state.reviewable()) - 1
+                self.state.select_next(-1 if at_end else 1)
             self.state.delete_event(eid)

@@ -152,7 +152,7 @@ class EventGallery(QWidget):
         decided = int((ev.extra["status"] != "").sum()) if len(ev) else 0
         deleted = int((doc.rows.extra["status"] == review.DELETED).sum()) if doc is not None and len(doc.rows) else 0
         self.count.setText(f"{len(ev) - n_cand} events, {n_cand} candidates; {decided} decided"
-                           + (f", {deleted} deleted" if deleted else ""))
+                           + (f" (and {deleted} deleted)" if deleted else ""))
         if other_movie:
             self.list.scrollToTop()                # another movie: from its first strip
         self._selection_changed(self.state.selected)

@@ -21,6 +21,9 @@ def system_process_environment() -> Iterator[None]:
     """While inside, this process's environment is the one a system program must get; then it is put back."""
     wanted = system_environment()
     saved = dict(os.environ)
+    if wanted == saved:               # not the frozen app (or nothing of the bundle's): nothing to swap
+        yield
+        return
     try:
         for key in set(saved) | set(wanted):
             if key not in wanted:
