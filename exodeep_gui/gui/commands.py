@@ -166,6 +166,7 @@ class WindowCommands:
                                          detect_all=self.detect_all, earlier=lambda: list(self.settings.recent),
                                          parent=self)
             self.wizard.run_page.started.connect(self._training_started)
+            self._offer_last_stages(self.wizard.model_page)
         elif not resume_folder:
             self.wizard.fresh_if_finished()
         if resume_folder:
@@ -188,8 +189,22 @@ class WindowCommands:
             return
         self.open_training(resume_folder=folder)
 
+    def _offer_last_stages(self, page) -> None:
+        """The stages of the last run started here (an earlier session's too), if they still parse."""
+        from exodeep_gui.ml.training.schedule import ScheduleError, parse_schedule
+
+        if self.settings.training_stages:
+            try:
+                page.set_schedule(parse_schedule(self.settings.training_stages))
+            except ScheduleError:
+                log.info("settings: stages %r not offered (not a schedule)", self.settings.training_stages)
+
     def _training_started(self, folder: str) -> None:
+        from exodeep_gui.ml.training.schedule import schedule_text
+
         self.settings.last_training = folder
+        if not self.wizard.run_page.resuming:
+            self.settings.training_stages = schedule_text(self.wizard.plan.options.schedule)
         self.save_settings()                  # a kill during training must not lose where it is
         log.info("training started in %s", folder)
 

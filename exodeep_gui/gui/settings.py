@@ -33,6 +33,7 @@ class Settings:
     precision: str = "auto"     # the network's arithmetic for detection (Detection panel)
     views: int = 1              # test-time augmentation: 1, 4 or 8 views (Detection panel)
     last_training: str = ""     # the model folder of the last training run started from the window
+    training_stages: str = ""   # that run's stages (patch:batch:shift:steps,…): the wizard offers them again
     geometry: str = ""          # hex of QMainWindow.saveGeometry()
     window_state: str = ""      # hex of QMainWindow.saveState()
 

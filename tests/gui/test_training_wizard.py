@@ -10,6 +10,7 @@ import pytest
 from PySide6.QtWidgets import QFileDialog, QWizard
 
 from exodeep_gui.ml.model_folder import ModelFolder
+from exodeep_gui.ml.training.schedule import Stage
 from tests.gui.helpers import fake_detection, menu_action
 
 
@@ -129,6 +130,15 @@ def test_the_wizard_trains_cancels_resumes_compares_and_the_new_model_detects(
     assert run.labels["step"].text() == "—" and run.labels["best"].text() == "—" and str(folder.path) not in run.log.toPlainText()
     qtbot.waitUntil(lambda: run.result is not None, timeout=240_000)
     assert run.result.folder == str((tmp_path / "second-model").resolve()) and run.result.steps == 6
+    # the stages of the last run are offered again by the next session's wizard
+    from exodeep_gui.gui.main_window import MainWindow
+
+    assert Settings.load().training_stages == "8:4:2:6"
+    later = MainWindow(Settings.load())
+    qtbot.addWidget(later)
+    assert later.open_training().model_page.schedule() == (Stage(8, 4, 2, 6),)
+    later.wizard.hide()
+    later.close()
     # 7. after Finish, the Train menu opens a fresh wizard at the data page
     wizard.button(QWizard.NextButton).click()
     qtbot.waitUntil(lambda: result.rows is not None and result.job is None, timeout=120_000)

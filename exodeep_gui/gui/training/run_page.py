@@ -64,6 +64,7 @@ class RunPage(QWizardPage):
         layout.addWidget(self.log, 1)
         self.job = None
         self.result = None
+        self.resuming = False               # the run started last is a resumed one (its own stages)
         self.steps, self.losses = [], []
         self.val = {k: ([], []) for k in self.curves}
         self._set_buttons()
@@ -111,6 +112,7 @@ class RunPage(QWizardPage):
         self.job = self.runner.start("train", title, workers.train_generator, request, on_progress=self._progress,
                                      on_result=self._result, on_failed=self._failed, on_cancelled=self._cancelled,
                                      on_done=self._done)
+        self.resuming = resume
         self.started.emit(request.folder)
         self._set_buttons()
 

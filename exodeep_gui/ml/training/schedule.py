@@ -73,6 +73,11 @@ def parse_schedule(text: str) -> Schedule:
     return tuple(stages)
 
 
+def schedule_text(schedule: Sequence[Stage]) -> str:
+    """The schedule as :func:`parse_schedule` reads it (``"8:256:4:100,16:128:8:100"``)."""
+    return ",".join(f"{s.patch}:{s.batch}:{s.shift}:{s.steps}" for s in schedule)
+
+
 def scaled(schedule: Sequence[Stage], factor: float) -> Schedule:
     """The same schedule with the step counts multiplied by ``factor`` (at least 1 step each)."""
     return tuple(Stage(s.patch, s.batch, s.shift, max(1, int(round(s.steps * factor)))) for s in schedule)
