@@ -141,9 +141,11 @@ def test_install_sh_of_the_archive(app_dir, tmp_path):
 
 def test_frozen_app_is_the_python_of_slurm_jobs(app_dir, tmp_path):
     """A SLURM job from dask-jobqueue runs ``<python> -m distributed.cli.dask_worker SCHEDULER --nanny …``
-    with python = the app's ExoDeep: its worker (spawned by the nanny) joins a scheduler and runs work;
-    and ``ExoDeep detect … --cluster slurm`` writes that job script (dask-jobqueue's defaults are bundled)."""
+    with python = the app's ExoDeep: its worker (spawned by the nanny) joins a scheduler, runs work and
+    reports its packages' versions; and ``ExoDeep detect … --cluster slurm`` writes that job script
+    (dask-jobqueue's defaults are bundled)."""
     from distributed import Client, LocalCluster
+    from distributed.versions import optional_packages, required_packages
 
     from exodeep_gui.core.simulate import SimulationParams
     from exodeep_gui.io.simulated import write_simulated_set
@@ -162,6 +164,19 @@ def test_frozen_app_is_the_python_of_slurm_jobs(app_dir, tmp_path):
             assert where == (True, str(exe))
             (info,) = client.scheduler_info()["workers"].values()
             assert info["nanny"]                                # the worker is the nanny's spawned process
+            # distributed's version check: the worker reports the real versions of the packages it has (their
+            # metadata is bundled), not None, else every worker logs "Mismatched versions found"; None for
+            # those it has not (pandas, left out)
+            names = required_packages + optional_packages
+            (has,) = client.run(lambda names: [n for n in names if __import__("importlib.util").util.find_spec(n)],
+                                names).values()
+            versions = client.get_versions()
+            (reported,) = (w["packages"] for w in versions["workers"].values())
+            assert set(required_packages) <= set(has)
+            assert [n for n in has if reported[n] is None] == [], reported
+            assert [n for n in names if n not in has and reported[n] is not None] == [], reported   # no claims
+            for pinned in ("dask", "distributed"):
+                assert reported[pinned] == versions["client"]["packages"][pinned]
         finally:
             worker.terminate()
             log = worker.communicate(timeout=60)[0].decode(errors="replace")
