@@ -172,12 +172,18 @@ def _set_aside(path: Path, why: str) -> ReviewFileError:
                                left_in_place=True)
 
 
-def load_review(movie_source, movie_shape) -> Optional[SavedReview]:
+def _left_in_place(path: Path, why: str) -> ReviewFileError:
+    return ReviewFileError(f"{path}: {why}; left as it is", left_in_place=True)
+
+
+def load_review(movie_source, movie_shape, set_aside: bool = True) -> Optional[SavedReview]:
     """The saved review of the movie at ``movie_source`` (None if there is none). A file that
-    cannot be used is moved aside and reported by :class:`ReviewFileError`."""
+    cannot be used is moved aside (when ``set_aside``: the movie is being opened; a listing of the
+    reviews leaves every file where it is) and reported by :class:`ReviewFileError`."""
     path = find_review(movie_source)
     if path is None:
         return None
+    unusable = _set_aside if set_aside else _left_in_place
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(data, dict) or data.get("format") != FORMAT:
@@ -185,12 +191,12 @@ def load_review(movie_source, movie_shape) -> Optional[SavedReview]:
         version = int(data.get("version", 0))
         shape = list(dict(data.get("movie") or {}).get("shape") or [])
     except (OSError, ValueError, TypeError) as exc:
-        raise _set_aside(path, f"unreadable ({str(exc)[:120]})") from None
+        raise unusable(path, f"unreadable ({str(exc)[:120]})") from None
     if version > VERSION:
         raise ReviewFileError(f"{path}: written by a newer ExoDeep (format {version}); not restored and not "
                               "changed: update ExoDeep to open this review", left_in_place=True)
     if shape != list(movie_shape):
-        raise _set_aside(path, f"made for a movie of shape {shape}, this one is {list(movie_shape)}")
+        raise unusable(path, f"made for a movie of shape {shape}, this one is {list(movie_shape)}")
     try:
         if "events" not in data:
             raise KeyError("events")
@@ -201,7 +207,7 @@ def load_review(movie_source, movie_shape) -> Optional[SavedReview]:
             saved.rows = freeze(saved.rows, saved.filter or DEFAULT_FILTER)[0]
         return saved
     except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
-        raise _set_aside(path, f"damaged ({type(exc).__name__}: {' '.join(str(exc).split())[:120]})") from None
+        raise unusable(path, f"damaged ({type(exc).__name__}: {' '.join(str(exc).split())[:120]})") from None
 
 
 # ---------------------------------------------------------------- an open movie's review

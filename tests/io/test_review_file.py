@@ -12,7 +12,7 @@ from exodeep_gui.core.review import EventFilter
 from exodeep_gui.session.state import ViewerState
 from exodeep_gui.core.detection import Detection, DetectOptions
 from exodeep_gui.io import review_file
-from exodeep_gui.io.review_file import ReviewFileError, beside_path, fallback_path, open_doc, save_doc
+from exodeep_gui.io.review_file import ReviewFileError, beside_path, fallback_path, load_review, open_doc, save_doc
 
 
 def _doc(tmp_path):
@@ -100,6 +100,10 @@ def test_unusable_files_are_set_aside_not_overwritten(tmp_path, content, why):
         data["movie"]["shape"] = [5, 5, 5]
         content = json.dumps(data)
     path.write_text(content)
+    # only listing the reviews (the training wizard's recent movies) reports it and moves nothing
+    with pytest.raises(ReviewFileError, match=why):
+        load_review(movie.source, movie.shape, set_aside=False)
+    assert path.read_text() == content and not list(tmp_path.glob("*.unusable-*.json"))
     with pytest.raises(ReviewFileError, match=why):
         open_doc(movie)
     aside = list(tmp_path.glob("cell.ome.tif.unusable-*.json"))

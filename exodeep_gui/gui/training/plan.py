@@ -89,6 +89,7 @@ class TrainingPlan:
         """A movie not open now whose saved review (beside it or in the user folder) says it is fully
         reviewed: its reviewed set (what the user confirmed or added) is the training truth."""
         from exodeep_gui.core.review import reviewed
+        from exodeep_gui.io.masks import mask_for
         from exodeep_gui.io.movie_io import open_movie
         from exodeep_gui.io.review_file import find_review, load_review
 
@@ -97,15 +98,13 @@ class TrainingPlan:
             return None
         try:
             shape = open_movie(path).shape
-            saved = load_review(path, shape)
+            saved = load_review(path, shape, set_aside=False)     # listing it never moves the user's file
         except Exception:                    # unreadable now: it is simply not offered
             return None
         if saved is None or not saved.fully_reviewed:
             return None
         events = reviewed(saved.rows)
         problem = "; ".join(check_annotations(events, shape, movie_stem(path)))
-        from exodeep_gui.io.masks import mask_for
-
         row = DataRow(movie_stem(path), path, shape, len(events), True, mask_for(path), events=events,
                       problem=problem)
         self.rows.append(row)
