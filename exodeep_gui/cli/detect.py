@@ -9,6 +9,7 @@ from pathlib import Path
 
 from exodeep_gui.cli.common import (UserError, cluster_choice, dry_run, movie_lines, print_batch_summary,
                                     quiet_tensorflow, register_cluster_options, run_movies)
+from exodeep_gui.ml.tta import TTA_CHOICES
 
 REPORT_NAME = "exodeep_detect_report.csv"
 
@@ -41,7 +42,7 @@ def register(sub) -> None:
     d.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="arithmetic of the network: auto (default: bfloat16 on CPUs with AVX512_BF16 or AMX, "
                         "float16 on GPUs, else float32), float32, bfloat16 or float16 (GPUs only)")
-    d.add_argument("--tta", type=int, choices=[1, 4, 8], default=1,
+    d.add_argument("--tta", type=int, choices=TTA_CHOICES, default=1,
                    help="test-time augmentation: run the network on 1 (default), 4 or 8 rotated/mirrored views of "
                         "the movie and average them (about 4 or 8 times the time); events only some views saw are "
                         "kept as candidates for review, never exported")

@@ -31,7 +31,7 @@ FILTERED = "filtered"       # hidden by the filter when the movie was marked ful
 SEEN = "seen"               # shown when the movie was marked fully reviewed: decided real, as a confirmation
 KEPT = (CONFIRMED, SEEN)    # decided real: always shown, kept in place, trained on
 HIDDEN = (DELETED, FILTERED)
-_DETECTION_COLUMNS = ("confidence", "candidate", "views")     # per-event numbers a detection gives
+DETECTION_COLUMNS = ("confidence", "candidate", "views")     # per-event numbers a detection gives
 REVIEW_COLUMNS = ("id", "origin", "status")
 
 
@@ -98,7 +98,7 @@ def _concat(a: EventTable, b: EventTable) -> EventTable:
     if len(b) == 0:
         return a
     def completed(t: EventTable, other: EventTable) -> EventTable:
-        missing = {k: np.full(len(t), np.nan) for k in _DETECTION_COLUMNS if k in other.extra and k not in t.extra}
+        missing = {k: np.full(len(t), np.nan) for k in DETECTION_COLUMNS if k in other.extra and k not in t.extra}
         return EventTable(t.x, t.y, t.frame, t.score, t.size, {**t.extra, **missing}) if missing else t
 
     return completed(a, b).concat(completed(b, a))
@@ -255,7 +255,7 @@ def merge_detection(rows: EventTable, candidates: EventTable, next_id: int, flt:
     was_shown = visible_mask(rows, flt)
     origin = rows.extra["origin"] if len(rows) else np.zeros(0, "U9")
     out = rows.select(np.arange(len(rows)))
-    for k in _DETECTION_COLUMNS:             # what the new run says of each event (unknown for the others)
+    for k in DETECTION_COLUMNS:             # what the new run says of each event (unknown for the others)
         if k in candidates.extra and k not in out.extra:
             out.extra[k] = np.full(len(out), np.nan)
     free = np.ones(len(candidates), bool)
@@ -270,7 +270,7 @@ def merge_detection(rows: EventTable, candidates: EventTable, next_id: int, flt:
             cm = c[~np.isin(out.extra["status"][r], KEPT)] if len(r) else c
             out.x[moved], out.y[moved], out.frame[moved] = candidates.x[cm], candidates.y[cm], candidates.frame[cm]
         out.score[r], out.size[r] = candidates.score[c], candidates.size[c]
-        for k in _DETECTION_COLUMNS:                 # what the new run says of the event
+        for k in DETECTION_COLUMNS:                 # what the new run says of the event
             if k in candidates.extra and k in out.extra and len(r):
                 out.extra[k][r] = candidates.extra[k][c]
         free[c] = False

@@ -22,14 +22,14 @@ from typing import Optional
 import numpy as np
 
 from exodeep_gui.core.events import EventTable
-from exodeep_gui.core.review import DEFAULT_FILTER, REVIEW_COLUMNS, EventFilter, empty_rows, freeze, next_free_id
+from exodeep_gui.core.review import (DEFAULT_FILTER, DETECTION_COLUMNS, REVIEW_COLUMNS, EventFilter, empty_rows, freeze,
+                                     next_free_id)
 from exodeep_gui.io.atomic import write_text_atomic
 from exodeep_gui.paths import user_data_dir
 from exodeep_gui.session.record import SAVED_FIELDS, MovieDoc, SavedReview, doc_from_saved, saved_values
 
 FORMAT = "exodeep-review"
 VERSION = 2     # 2: statuses "seen"/"filtered" (a fully reviewed movie's frozen set), detection columns
-DETECTION_COLUMNS = ("confidence", "candidate", "views")     # kept with the events when the detection gave them
 SUFFIX = ".exodeep-review.json"
 
 

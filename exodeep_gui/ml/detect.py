@@ -20,7 +20,7 @@ from exodeep_gui.core.progress import CancelToken, Progress, prefixed, run_to_en
 from exodeep_gui.ml.models import (ModelInfo, load_keras_model, recommended_filter, resolve_for_detection,
                                    resolve_model)
 from exodeep_gui.ml.predict import segment_movie, segment_reference_tiling
-from exodeep_gui.ml.tta import detect_views
+from exodeep_gui.ml.tta import TTA_CHOICES, detect_views
 
 MIN_FRAMES = 16
 
@@ -91,7 +91,7 @@ class Detector:
         rec_t, rec_s = recommended_filter(self.info.config)
         options = options.with_(threshold=rec_t if options.threshold is None else options.threshold,
                                 min_size=rec_s if options.min_size is None else options.min_size)
-        if options.tta not in (1, 4, 8):
+        if options.tta not in TTA_CHOICES:
             raise ValueError(f"test-time augmentation takes 1, 4 or 8 views, not {options.tta}")
         cands = None
         if options.tiling == "reference":
