@@ -41,6 +41,7 @@ DROP_HINT = "Drag TIFF movies (or folders of frames) onto the window, or use Fil
 class MainWindow(QMainWindow, WindowCommands):
     def __init__(self, settings: Optional[Settings] = None):
         super().__init__()
+        self._auto_docks = False           # first run only: the docks follow the first maximise (showEvent)
         self.settings = settings or Settings()
         s = self.settings
         # a model shipped with the app is remembered by name: the app may have been moved or upgraded
@@ -234,11 +235,7 @@ class MainWindow(QMainWindow, WindowCommands):
                 and obj.window() is self):
             # a value typed in and confirmed: the one-key shortcuts (G, Y, Del, →, Space…) work again
             QTimer.singleShot(0, self.movie_view, self.movie_view.take_keys)
-        if (event.type() == QEvent.ShortcutOverride and obj is self.gallery.list
-                and event.key() in (Qt.Key_Home, Qt.Key_End)):
-            event.accept()             # in the gallery, Home/End go to its first/last strip, not the movie's
-            return True
-        if event.type() == QEvent.ShortcutOverride and in_box:
+        if kind == QEvent.ShortcutOverride and in_box:
             keys = QKeySequence(event.keyCombination()).toString()
             if event.modifiers() & Qt.ControlModifier and keys not in TEXT_EDIT_KEYS and any(
                     a.shortcut().toString() == keys for a in self.act.values()):
@@ -260,7 +257,6 @@ class MainWindow(QMainWindow, WindowCommands):
     # ---- layout and closing
     def _restore_layout(self) -> None:
         self._layout_restored = False
-        self._auto_docks = False           # first run only: the docks follow the first maximise (showEvent)
         try:
             if self.settings.geometry:
                 self.restoreGeometry(QByteArray.fromHex(self.settings.geometry.encode()))
@@ -282,7 +278,7 @@ class MainWindow(QMainWindow, WindowCommands):
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
-        if getattr(self, "_auto_docks", False):     # (resize events come before _restore_layout too)
+        if self._auto_docks:
             QTimer.singleShot(0, self, self._fit_docks)
 
     def _fit_docks(self) -> None:

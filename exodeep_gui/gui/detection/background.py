@@ -47,12 +47,7 @@ class BackgroundDetection:
         for _, detection in results:
             doc = self._bg_doc
             if doc in self.state.docs and doc.detection is None and not doc.model_name:
-                summary = self.state.set_detection(doc, detection)
-                doc.detection_message = (f"Detected in the background with {detection.model_name}: "
-                                         f"{len(self.state.events(doc))} events ({summary.message()}). "
-                                         "Edit > Undo takes it back.")
-                log.info("detected %s in the background with %s: %d events shown", doc.movie.source or doc.name,
-                         detection.model_name, len(self.state.events(doc)))
+                self.take_detection(doc, detection, "Detected in the background with")
                 if doc is self.state.current:
                     self.show_message(doc)
 

@@ -290,18 +290,22 @@ class DetectionPanel(BackgroundDetection, QWidget):
         filter_note = (f" The filter is the bundled model's recommended one now ({self.state.filter.describe()}; "
                        f"it was {before.describe()})." if self.state.filter != before else "")
         for doc, detection in results:
-            summary = self.state.set_detection(doc, detection)
-            text = (f"Done with {detection.model_name}: {len(self.state.events(doc))} events "
-                    f"({summary.message()}). Edit > Undo takes it back.")
+            self.take_detection(doc, detection, "Done with")
             if detection.note:
-                text += f"\n{detection.note[0].upper()}{detection.note[1:]}.{filter_note}"
-            doc.detection_message = text
-            log.info("detected in %s with %s (%s): %d events shown; %s", doc.movie.source or doc.name,
-                     detection.model_name, detection.options.precision, len(self.state.events(doc)),
-                     summary.message())
+                doc.detection_message += f"\n{detection.note[0].upper()}{detection.note[1:]}.{filter_note}"
         self.show_message(self.state.current, force=True)
         if len(results) > 1:
             self.status.setText(f"Detected in {len(results)} movies. " + self.status.text())
+
+    def take_detection(self, doc, detection, how: str) -> None:
+        """``doc``'s review takes ``detection`` (state.set_detection: merged, undoable); what the panel
+        says of it (``how``: "Done with", "Detected in the background with") and the log."""
+        summary = self.state.set_detection(doc, detection)
+        shown = len(self.state.events(doc))
+        doc.detection_message = (f"{how} {detection.model_name}: {shown} events ({summary.message()}). "
+                                 "Edit > Undo takes it back.")
+        log.info("%s: %s %s (%s): %d events shown; %s", doc.movie.source or doc.name, how, detection.model_name,
+                 detection.options.precision, shown, summary.message())
 
     def show_message(self, doc, force: bool = False) -> None:
         """What the panel says: the running job's state, else what it last said about the movie

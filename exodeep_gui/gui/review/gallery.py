@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Dict, Optional, Tuple
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt, QTimer
+from PySide6.QtCore import QEvent, QSize, Qt, QTimer
 from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QListView, QListWidget, QListWidgetItem, QVBoxLayout,
                                QWidget)
@@ -101,6 +101,7 @@ class EventGallery(QWidget):
         cell = (2 * HALF + 1) * ZOOM
         self.list.setIconSize(QSize((cell + 2) * (BEFORE + AFTER + 1), cell + TRACE_H))
         self.list.currentItemChanged.connect(self._picked)
+        self.list.installEventFilter(self)
         keys = QLabel(KEYS)
         keys.setWordWrap(True)
         keys.setStyleSheet("color: #666")
@@ -123,6 +124,13 @@ class EventGallery(QWidget):
         state.movie_changed.connect(lambda _: self.refresh())
         state.levels_changed.connect(lambda _: self._later.start())
         state.selection_changed.connect(self._selection_changed)
+
+    def eventFilter(self, obj, event) -> bool:
+        if (obj is self.list and event.type() == QEvent.ShortcutOverride
+                and event.key() in (Qt.Key_Home, Qt.Key_End)):
+            event.accept()             # Home/End go to the first/last strip, not the window's first/last frame
+            return True
+        return super().eventFilter(obj, event)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)

@@ -22,9 +22,12 @@ def mean_f1(rows, which: str) -> Optional[float]:
     return sum(values) / len(values) if values else None
 
 
-def verdict_is_worse(rows) -> bool:
-    before, after = mean_f1(rows, "before"), mean_f1(rows, "after")
+def _worse(before: Optional[float], after: Optional[float]) -> bool:
     return before is not None and after is not None and after < before - 0.005
+
+
+def verdict_is_worse(rows) -> bool:
+    return _worse(mean_f1(rows, "before"), mean_f1(rows, "after"))
 
 
 def verdict(rows) -> str:
@@ -34,7 +37,7 @@ def verdict(rows) -> str:
         return ""
     if before is None:
         return f"The new model's F1 on the validation movies: {after:.3f} (trained from scratch)."
-    if verdict_is_worse(rows):
+    if _worse(before, after):
         return (f"<b style='color:#c62828'>The new model is worse than the one it started from</b> on the "
                 f"validation movies (F1 {before:.3f} → {after:.3f}): keep the model you have, or train again with "
                 f"more reviewed movies or longer stages.")
