@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
+from tests.gui.helpers import menu_action
+
 HERE = Path(__file__).parent
 TOOLS = ("Xvfb", "openbox")
 
@@ -77,7 +79,8 @@ def test_size_hints_fit_1280_by_720_with_a_movie_and_a_long_message(window, sim_
         dock.raise_()
         hint = window.minimumSizeHint()
         assert hint.width() <= 1280 and hint.height() <= 720 - 60, (dock.windowTitle(), hint)
-    wizard = window.open_training()
+    menu_action(window, "Train", "Train or fine-tune a model…").trigger()
+    wizard = window.wizard
     hint = wizard.minimumSizeHint()
     assert hint.width() <= 1280 and hint.height() <= 720 - 60, hint
     assert wizard.height() <= 720

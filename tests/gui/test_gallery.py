@@ -57,7 +57,10 @@ def test_a_fifty_event_movie_is_reviewed_with_one_key_per_event(window, qtbot, f
     first_ten = [int(gallery.list.item(i).data(Qt.UserRole)) for i in range(10)]
     ids = {int(e): i for i, e in enumerate(state.current.rows.extra["id"])}
     assert sum(not real[ids[e]] for e in first_ten) >= 6
-    assert "candidate" in gallery.list.item(0).text() or "confidence" in gallery.list.item(0).text()
+    conf = state.current.rows.extra["confidence"]
+    shown_conf = [conf[ids[int(gallery.list.item(i).data(Qt.UserRole))]] for i in range(gallery.list.count())]
+    assert shown_conf == sorted(shown_conf)                        # doubtful first, all the way down
+    assert f"confidence {shown_conf[0]:.2f}" in gallery.list.item(0).text()
     assert state.selected == first_ten[0]                       # the first one is selected, the movie there
 
     keys, t0 = 0, time.perf_counter()

@@ -39,7 +39,8 @@ def test_fully_reviewed_keeps_the_reviewed_set_whatever_the_filter(window, sim_m
     assert state.events().extra["id"].tolist() == shown and doc.fully_reviewed
     assert sorted(review.reviewed(doc.rows).extra["id"].tolist()) == sorted(shown)
     # training reads the reviewed set (the wizard's data page), not a re-filtered table
-    wizard = window.open_training()
+    menu_action(window, "Train", "Train or fine-tune a model…").trigger()
+    wizard = window.wizard
     row = next(r for r in wizard.plan.rows if r.name == doc.name)
     assert row.reviewed and row.n_events == len(shown)
     wizard.hide()
@@ -59,14 +60,16 @@ def test_the_data_page_follows_the_movies_list(window, sim_movie_file):
     path, sim = sim_movie_file
     window.open_paths([path])
     window.state.set_detection(window.state.current, fake_detection(sim.truth, np.full(len(sim.truth), 0.9)))
-    wizard = window.open_training()
+    menu_action(window, "Train", "Train or fine-tune a model…").trigger()
+    wizard = window.wizard
     page = wizard.data_page
     assert page.table.item(0, 3).text() == "no"
     wizard.hide()
     item = window.movie_list.item(0, 3)                    # the ✓ column of the Movies list
     item.setCheckState(Qt.Checked)
     assert window.state.current.fully_reviewed
-    wizard = window.open_training()
+    menu_action(window, "Train", "Train or fine-tune a model…").trigger()
+    wizard = window.wizard
     assert page.table.item(0, 3).text() == "yes"
     window.movie_list.item(0, 3).setCheckState(Qt.Unchecked)       # (the list's rows are rebuilt)
     page.split_button.click()
@@ -210,7 +213,8 @@ def test_the_wizard_learns_from_every_movie_reviewed_so_far(window, qtbot, sim_m
     menu_action(window, "Review", "Movie fully reviewed").trigger()
     menu_action(window, "File", "Close movie").trigger()
     assert not state.docs and str(path) in window.settings.recent
-    wizard = window.open_training()
+    menu_action(window, "Train", "Train or fine-tune a model…").trigger()
+    wizard = window.wizard
     row = next(r for r in wizard.plan.rows if r.name == "cells")
     assert row.reviewed and row.n_events == len(sim.truth) - 1 and row.role != "not used"
     wizard.hide()

@@ -136,7 +136,8 @@ def test_the_wizard_trains_cancels_resumes_compares_and_the_new_model_detects(
     assert Settings.load().training_stages == "8:4:2:6"
     later = MainWindow(Settings.load())
     qtbot.addWidget(later)
-    assert later.open_training().model_page.schedule() == (Stage(8, 4, 2, 6),)
+    menu_action(later, "Train", "Train or fine-tune a model…").trigger()
+    assert later.wizard.model_page.schedule() == (Stage(8, 4, 2, 6),)
     later.wizard.hide()
     later.close()
     # 7. after Finish, the Train menu opens a fresh wizard at the data page
