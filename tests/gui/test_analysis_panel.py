@@ -151,8 +151,12 @@ def test_the_report_opens_with_the_systems_libraries(qtbot, setup, tmp_path, mon
 
     state, runner, panel, docs, sims = setup
     _run(qtbot, panel, panel.analyze_button)
-    with qtbot.waitSignal(panel.export(tmp_path / "out").done, timeout=60_000):
-        pass
+    from PySide6.QtWidgets import QFileDialog
+
+    (tmp_path / "out").mkdir()
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(tmp_path / "out")))
+    panel.export_button.click()                                     # Export report… into a new folder
+    qtbot.waitUntil(lambda: "Report written" in panel.status.text(), timeout=60_000)
     opened = []
     monkeypatch.setattr(QDesktopServices, "openUrl",
                         lambda url: opened.append((url.toLocalFile(), os.environ.get("LD_LIBRARY_PATH"))) or True)
