@@ -157,9 +157,12 @@ def test_the_report_opens_with_the_systems_libraries(qtbot, setup, tmp_path, mon
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(tmp_path / "out")))
     panel.export_button.click()                                     # Export report… into a new folder
     qtbot.waitUntil(lambda: "Report written" in panel.status.text(), timeout=60_000)
+    from exodeep_gui.gui.widgets import system
+
     opened = []
-    monkeypatch.setattr(QDesktopServices, "openUrl",
-                        lambda url: opened.append((url.toLocalFile(), os.environ.get("LD_LIBRARY_PATH"))) or True)
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append((url.toLocalFile(), "Qt")) or True)
+    monkeypatch.setattr(system, "start_detached",
+                        lambda program, args, env: opened.append((args[0], env.get("LD_LIBRARY_PATH"))) or True)
     monkeypatch.setattr(sys, "frozen", True, raising=False)
     monkeypatch.setenv("LD_LIBRARY_PATH", "/opt/ExoDeep/_internal")
     monkeypatch.setenv("LD_LIBRARY_PATH_ORIG", "/home/user/lib")
@@ -167,6 +170,19 @@ def test_the_report_opens_with_the_systems_libraries(qtbot, setup, tmp_path, mon
     assert opened == [(str(tmp_path / "out" / "report.html"), "/home/user/lib")]
     assert os.environ["LD_LIBRARY_PATH"] == "/opt/ExoDeep/_internal"
     assert os.environ["LD_LIBRARY_PATH_ORIG"] == "/home/user/lib"
+    monkeypatch.setattr(sys, "frozen", False)                   # not the frozen app: Qt's own way
+    panel.status.linkActivated.emit("report")
+    assert opened[-1] == (str(tmp_path / "out" / "report.html"), "Qt")
+
+
+def test_a_desktop_program_gets_exactly_the_environment_given(qtbot, tmp_path):
+    from exodeep_gui.gui.widgets.system import start_detached
+
+    out = tmp_path / "env.txt"
+    assert start_detached("/bin/sh", ["-c", f'echo "$WHO:$LD_LIBRARY_PATH" > {out}'], {"WHO": "system"})
+    qtbot.waitUntil(out.is_file, timeout=5000)
+    qtbot.waitUntil(lambda: out.read_text().strip() != "", timeout=5000)
+    assert out.read_text().strip() == "system:"
 
 
 def test_no_events_no_job(qtbot):
