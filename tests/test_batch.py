@@ -173,7 +173,8 @@ def test_slurm_job_script_from_a_config_file_and_flags_without_slurm(tmp_path, m
 
 
 def test_cluster_options_and_worker_setup():
-    from exodeep_gui.batch.cluster import WorkerSetup, parse_cluster, slurm_options, walltime_seconds
+    from exodeep_gui.batch.cluster import WorkerSetup, parse_cluster
+    from exodeep_gui.batch.slurm import slurm_options, walltime_seconds
 
     assert parse_cluster("local") == ("local", "")
     assert parse_cluster("tcp://10.0.0.5:8786") == ("address", "tcp://10.0.0.5:8786")

@@ -28,12 +28,10 @@ from typing import Callable, Dict, Iterator, Optional, Tuple
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from exodeep_gui.batch.slurm import (SLURM_KEYS, SlurmError, SlurmOptions, SlurmWatch, check_job, job_class,
-                                     load_slurm_config, quiet_submit_errors, slurm_cluster_kwargs, slurm_options,
-                                     walltime_seconds)
+from exodeep_gui.batch.slurm import (SlurmOptions, SlurmWatch, check_job, job_class, log_directory, quiet_submit_errors,
+                                     slurm_cluster_kwargs)
 
-__all__ = ["SLURM_KEYS", "ClusterChoice", "Opened", "SlurmError", "SlurmOptions", "WorkerSetup", "job_script",
-           "load_slurm_config", "open_client", "parse_cluster", "slurm_options", "walltime_seconds"]
+__all__ = ["ClusterChoice", "Opened", "WorkerSetup", "job_script", "open_client", "parse_cluster"]
 
 DEFAULT_RETRIES = 2
 
@@ -165,7 +163,7 @@ def open_client(choice: ClusterChoice, n_tasks: int, say: Callable[[str], None] 
             jobs = max(1, min(opts.max_jobs, math.ceil(max(1, n_tasks) / opts.processes)))
             cluster.adapt(minimum_jobs=0, maximum_jobs=jobs)
             setup = WorkerSetup(threads=max(1, opts.cores // opts.processes), gpus_per_job=opts.gpus_per_job)
-            logs = slurm_cluster_kwargs(opts).get("log_directory")
+            logs = log_directory(opts)
             what = (f"SLURM: 0…{jobs} jobs of {opts.cores} cores, {opts.memory}"
                     f"{f', {opts.gpus_per_job} GPUs' if opts.gpus_per_job else ''}, {opts.walltime} "
                     f"(queue {opts.queue or 'default'}); scheduler {cluster.scheduler_address}"

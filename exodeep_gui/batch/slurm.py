@@ -30,6 +30,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Dict, Optional, Tuple
 
+from exodeep_gui.io.library_messages import one_line
+
 SLURM_COMMAND_TIMEOUT_S = 60
 
 
@@ -141,12 +143,16 @@ def slurm_cluster_kwargs(opts: SlurmOptions) -> Dict:
                   job_cpu=opts.cores, memory=opts.memory, job_name="exodeep", job_extra_directives=directives,
                   job_script_prologue=prologue, worker_extra_args=extra_args,
                   python=os.path.expanduser(opts.python) if opts.python else sys.executable)
-    for key in ("interface", "local_directory", "log_directory"):
+    for key in ("interface", "local_directory"):
         if getattr(opts, key):
             kwargs[key] = os.path.expanduser(getattr(opts, key))
-    if kwargs.get("log_directory"):
-        kwargs["log_directory"] = os.path.abspath(kwargs["log_directory"])
+    kwargs["log_directory"] = log_directory(opts)
     return {k: v for k, v in kwargs.items() if v is not None}
+
+
+def log_directory(opts: SlurmOptions) -> Optional[str]:
+    """Where the worker jobs write their logs, absolute (the job's working folder is not known)."""
+    return os.path.abspath(os.path.expanduser(opts.log_directory)) if opts.log_directory else None
 
 
 # ---------------------------------------------------------------- SLURM's commands
@@ -166,7 +172,7 @@ def sbatch_message(text: str) -> str:
     lines = [ln.strip() for ln in str(text).splitlines() if ln.strip()]
     said = [re.sub(r"^(sbatch: )?(error: )?", "", ln) for ln in lines
             if ln.startswith(("sbatch:", "allocation failure")) or "error" in ln.lower()]
-    return "; ".join(dict.fromkeys(said or lines[-1:])) or "no message"
+    return one_line("; ".join(dict.fromkeys(said or lines[-1:]))) or "no message"
 
 
 def check_job(script: str) -> None:
@@ -248,7 +254,7 @@ def last_log_line(path) -> str:
             lines = [ln.strip() for ln in fh.read().decode("utf-8", "replace").splitlines() if ln.strip()]
     except OSError:
         return ""
-    return lines[-1][:300] if lines else ""
+    return one_line(lines[-1]) if lines else ""
 
 
 class SlurmWatch:
@@ -265,10 +271,8 @@ class SlurmWatch:
         self.started: set = set()           # jobs whose worker connected
         self.said: set = set()              # jobs said to have ended without a worker
         self.workers: Dict[str, str] = {}   # worker address → job id
+        self._logs: Dict[str, Optional[str]] = {}   # job id → its log (scontrol asked once)
         self._pending_said = ""
-
-    def _jobs(self) -> Dict[str, object]:
-        return {str(j.job_id): j for j in list(self.cluster.workers.values()) if getattr(j, "job_id", None)}
 
     def _job_of(self, worker_name: str, jobs_by_name: Dict[str, object]) -> Optional[str]:
         job = jobs_by_name.get(worker_name) or jobs_by_name.get(re.sub(r"-\d+$", "", worker_name))
@@ -284,10 +288,17 @@ class SlurmWatch:
         return None
 
     def where(self, address: str) -> str:
+        """"SLURM job N, log PATH" of the worker at ``address`` (asked of scontrol once a job; if SLURM
+        cannot say, the job alone: a movie's failure is reported either way)."""
         job = self.workers.get(address)
         if not job:
             return ""
-        log = self.log_of(job)
+        if job not in self._logs:
+            try:
+                self._logs[job] = self.log_of(job)
+            except SlurmError:
+                return f"SLURM job {job}"
+        log = self._logs[job]
         return f"SLURM job {job}" + (f", log {log}" if log else "")
 
     def _queue(self, ids) -> Dict[str, Tuple[str, str]]:
@@ -315,11 +326,11 @@ class SlurmWatch:
         if not force and now - self._last < self.every_s:
             return
         self._last = now
-        jobs = self._jobs()
-        refused = [j for j in list(self.cluster.workers.values()) if getattr(j, "submit_error", None)]
+        by_name = dict(self.cluster.workers)
+        jobs = {str(j.job_id): j for j in by_name.values() if getattr(j, "job_id", None)}
+        refused = [j for j in by_name.values() if getattr(j, "submit_error", None)]
         if refused:
             raise SlurmError(f"SLURM refused a worker job (sbatch): {refused[0].submit_error}")
-        by_name = dict(self.cluster.workers)
         connected = self.client.scheduler_info(n_workers=-1).get("workers", {})
         for address, w in connected.items():
             job = self._job_of(str(w.get("name", "")), by_name)

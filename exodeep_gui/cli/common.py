@@ -134,7 +134,8 @@ def cluster_choice(args):
     """The cluster ``args`` ask for, or None (this process: Dask is not imported)."""
     if args.cluster is None and args.workers is None:
         return None
-    from exodeep_gui.batch.cluster import ClusterChoice, parse_cluster, slurm_options
+    from exodeep_gui.batch.cluster import ClusterChoice, parse_cluster
+    from exodeep_gui.batch.slurm import slurm_options
 
     kind, address = parse_cluster(args.cluster or "local")
     if args.workers is not None and args.workers < 1:
