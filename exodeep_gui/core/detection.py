@@ -30,6 +30,8 @@ class DetectOptions:
     voxels_per_chunk: Optional[int] = None   # frames × tile pixels per network call; None: sized for the device
     precision: str = "auto"         # auto | float32 | bfloat16 | float16 (see ml.device.resolve_precision)
     tta: int = 1                    # test-time augmentation: 1, 4 or 8 rotated/mirrored views (see ml.tta)
+    confidence: bool = True         # each event's confidence (core.confidence: a read of the movie and a fit
+                                    # an event); off where only the filtered events count (the wizard's scores)
 
     def with_(self, **changes) -> "DetectOptions":
         return replace(self, **changes)

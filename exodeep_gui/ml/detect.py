@@ -120,7 +120,8 @@ class Detector:
             t0 = time.perf_counter()
             cands = events_with_stats(seg.labels, seg.score, method=options.method, bandwidth=options.bandwidth)
             TIMINGS["grouping"] = time.perf_counter() - t0
-        cands = yield from with_confidence(movie, cands, options.threshold, options.min_size, cancel)
+        if options.confidence:
+            cands = yield from with_confidence(movie, cands, options.threshold, options.min_size, cancel)
         return Detection(movie.name, seg, cands, options, self.name)
 
     def detect_blocking(self, movie: Movie, options: DetectOptions = DetectOptions(),

@@ -29,6 +29,12 @@ def test_bundled_model_folder_is_small_valid_and_detects():
     assert det.segmentation.labels.shape == sim.movie.shape
     assert det.options.min_size == recommended_filter(info.config)[1]
     assert np.isin(det.segmentation.labels, [0, 1, 2]).all()
+    assert {"confidence", "decay_r2", "candidate"} <= set(det.candidates.extra)
+    # without the confidence (the wizard's before/after scores): the same events, no measurement
+    bare = Detector(info).detect_blocking(Movie(sim.movie), DetectOptions(model=str(folder), confidence=False))
+    assert "confidence" not in bare.candidates.extra and "decay_r2" not in bare.candidates.extra
+    a, b = det.events(), bare.events()
+    assert len(a) == len(b) and np.array_equal(a.frame, b.frame) and np.allclose(a.x, b.x)
 
 
 def _offline(monkeypatch, tmp_path):

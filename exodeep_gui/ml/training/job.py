@@ -195,7 +195,8 @@ def compare(before: Optional[str], after: str, valid: Sequence[Item], cancel: Op
         det = Detector.load(spec)
         for movie_path, ann, _ in valid:
             yield Progress("compare", done, total, f"{label}: {Path(movie_path).stem}")
-            detection = yield from det.detect(open_movie(movie_path), DetectOptions(model=spec), cancel=cancel)
+            options = DetectOptions(model=spec, confidence=False)      # the scores need the events only
+            detection = yield from det.detect(open_movie(movie_path), options, cancel=cancel)
             s = evaluate_events(read_events(ann), detection.events())
             rows[movie_path][label] = {"precision": s.precision, "recall": s.recall, "f1": s.f1,
                                        "threshold": detection.options.threshold,
