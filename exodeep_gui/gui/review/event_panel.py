@@ -38,6 +38,11 @@ def _review_text(origin: str, status: str) -> str:
     return "added, always kept" if origin == review.ADDED else ""
 
 
+def _nan(values) -> np.ndarray:
+    v = np.asarray(values)
+    return np.isnan(v) if v.dtype.kind == "f" else np.zeros(v.shape, bool)
+
+
 class EventTableModel(QAbstractTableModel):
     def __init__(self, state: ViewerState):
         super().__init__()
@@ -61,8 +66,24 @@ class EventTableModel(QAbstractTableModel):
         return COLUMNS[last]
 
     def refresh(self) -> None:
+        """The current movie's rows again: the rows an edit changed when the same events are listed in
+        the same order (a decision: redrawing and re-sorting 1500 rows took 0.44 s a key), else all."""
+        old, new = self.table, self.state.reviewable()
+        if new is old:
+            return
+        if len(old) and len(new) == len(old) and np.array_equal(new.extra["id"], old.extra["id"]):
+            self.table = new
+            changed = np.zeros(len(new), bool)
+            for a, b in [(old.x, new.x), (old.y, new.y), (old.frame, new.frame), (old.score, new.score),
+                         (old.size, new.size)] + [(old.extra[k], new.extra[k]) for k in new.extra if k in old.extra]:
+                changed |= ~((np.asarray(a) == np.asarray(b)) | (_nan(a) & _nan(b)))
+            if set(new.extra) == set(old.extra):
+                last = self.columnCount() - 1
+                for row in np.nonzero(changed)[0]:
+                    self.dataChanged.emit(self.index(int(row), 0), self.index(int(row), last))
+                return
         self.beginResetModel()
-        self.table = self.state.reviewable()
+        self.table = new
         self.endResetModel()
 
     def is_candidate(self, row: int) -> bool:

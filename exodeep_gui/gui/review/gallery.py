@@ -12,7 +12,7 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 from PySide6.QtCore import QEvent, QSize, Qt, QTimer
-from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
+from PySide6.QtGui import QBrush, QColor, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QListView, QListWidget, QListWidgetItem, QVBoxLayout,
                                QWidget)
 
@@ -118,6 +118,8 @@ class EventGallery(QWidget):
         self._filling = False
         self._shown_key = None
         self._shown_table = None                   # the table the rows show (kept: compared by identity)
+        self._shown_strips: list = []              # the strips' keys, in the rows' order
+        self._row_of: Dict[int, int] = {}          # event id → row
         self._later = QTimer(self, singleShot=True, interval=200)   # a contrast drag redraws once it rests
         self._later.timeout.connect(self.refresh)
         state.events_changed.connect(self.refresh)
@@ -147,15 +149,22 @@ class EventGallery(QWidget):
             return
         other_movie = self._shown_key is None or key[0] != self._shown_key[0]
         self._shown_key, self._shown_table = key, ev
-        if doc is not None:                        # pictures of another movie or contrast are let go
-            self._strips = {k: v for k, v in self._strips.items() if k[0] == doc.uid and k[-1] == doc.levels}
-        self._filling = True
-        try:
-            self.list.clear()
+        strips = [self._strip_key(doc, ev, i) for i in range(len(ev))]
+        if strips == self._shown_strips:           # the same strips (a decision): only their words change
             for i in range(len(ev)):
-                self.list.addItem(self._item(doc, ev, i))
-        finally:
-            self._filling = False
+                self._describe(self.list.item(i), ev, i)
+        else:
+            self._shown_strips = strips
+            if doc is not None:                    # pictures of another movie or contrast are let go
+                self._strips = {k: v for k, v in self._strips.items() if k[0] == doc.uid and k[-1] == doc.levels}
+            self._filling = True
+            try:
+                self.list.clear()
+                for i in range(len(ev)):
+                    self.list.addItem(self._item(doc, ev, i, strips[i]))
+            finally:
+                self._filling = False
+            self._row_of = {k[1]: i for i, k in enumerate(strips)}
         n_cand = int((~ev.extra["shown"]).sum()) if len(ev) else 0
         decided = int((ev.extra["status"] != "").sum()) if len(ev) else 0
         deleted = int((doc.rows.extra["status"] == review.DELETED).sum()) if doc is not None and len(doc.rows) else 0
@@ -165,12 +174,26 @@ class EventGallery(QWidget):
             self.list.scrollToTop()                # another movie: from its first strip
         self._selection_changed(self.state.selected)
 
-    def _item(self, doc, ev, i: int) -> QListWidgetItem:
-        eid, f = int(ev.extra["id"][i]), int(ev.frame[i])
-        key = (doc.uid, eid, round(float(ev.x[i]), 1), round(float(ev.y[i]), 1), f, doc.levels)
+    @staticmethod
+    def _strip_key(doc, ev, i: int) -> tuple:
+        """What a strip's picture depends on: the movie, the event and where it is, the contrast."""
+        return (doc.uid, int(ev.extra["id"][i]), round(float(ev.x[i]), 1), round(float(ev.y[i]), 1),
+                int(ev.frame[i]), doc.levels)
+
+    def _item(self, doc, ev, i: int, key: tuple) -> QListWidgetItem:
         pix = self._strips.get(key)
         if pix is None:
-            pix = self._strips[key] = _pixmap(event_strip(doc.movie, float(ev.x[i]), float(ev.y[i]), f, doc.levels))
+            pix = self._strips[key] = _pixmap(event_strip(doc.movie, float(ev.x[i]), float(ev.y[i]), int(ev.frame[i]),
+                                                          doc.levels))
+        item = QListWidgetItem(QIcon(pix), "")
+        item.setData(Qt.UserRole, key[1])
+        self._describe(item, ev, i)
+        return item
+
+    @staticmethod
+    def _describe(item: QListWidgetItem, ev, i: int) -> None:
+        """The strip's words (id, frame, confidence, what was decided) and a candidate's faint colour."""
+        eid, f = int(ev.extra["id"][i]), int(ev.frame[i])
         candidate = not bool(ev.extra["shown"][i])
         conf = float(ev.extra["confidence"][i]) if "confidence" in ev.extra else float("nan")
         status = {"confirmed": "✓ confirmed", "seen": "✓ seen", "deleted": "✗"}.get(str(ev.extra["status"][i]), "")
@@ -180,11 +203,9 @@ class EventGallery(QWidget):
             status = (status + " added").strip()
         text = f"#{eid}  frame {f + 1}" + (f"  confidence {conf:.2f}" if np.isfinite(conf) else "") + \
             (f"  — {status}" if status else "")
-        item = QListWidgetItem(QIcon(pix), text)
-        item.setData(Qt.UserRole, eid)
-        if candidate:
-            item.setForeground(QColor("#888888"))
-        return item
+        if item.text() != text:
+            item.setText(text)
+        item.setForeground(QColor("#888888") if candidate else QBrush())
 
     def _picked(self, item, _previous=None) -> None:
         if self._filling or item is None:
@@ -196,12 +217,10 @@ class EventGallery(QWidget):
     def _selection_changed(self, event_id: Optional[int]) -> None:
         if not self.isVisible():
             return
-        for row in range(self.list.count()):
-            item = self.list.item(row)
-            if int(item.data(Qt.UserRole)) == event_id:
-                if self.list.currentRow() != row:
-                    self._filling = True
-                    self.list.setCurrentRow(row)
-                    self._filling = False
-                self.list.scrollToItem(item)
-                return
+        row = self._row_of.get(event_id)
+        if row is not None and row < self.list.count():
+            if self.list.currentRow() != row:
+                self._filling = True
+                self.list.setCurrentRow(row)
+                self._filling = False
+            self.list.scrollToItem(self.list.item(row))
