@@ -23,7 +23,7 @@ BEFORE, AFTER = 2, 6            # frames shown around the event
 HALF = 10                       # crop half-width, px (21 px crops)
 ZOOM = 2                        # each crop pixel drawn 2 × 2
 TRACE_H = 22                    # height of the trace drawn under the crops, px
-KEYS = "Y: real (confirm / accept)    Del: false (delete / reject)    ↑ ↓: move    the movie follows"
+KEYS = "Y: real (confirm, accept)   Del: false (delete, reject)   ↑ ↓: next, previous"
 
 
 def event_strip(movie, x: float, y: float, frame: int, levels: Tuple[float, float]) -> np.ndarray:
