@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
+from scipy.stats import rankdata
 
 from exodeep_gui.core.events import EventTable
 from exodeep_gui.core.postprocess import events_from_segmentation
@@ -42,17 +43,7 @@ def auc(values, is_true) -> float:
     n1, n0 = int(t.sum()), int((~t).sum())
     if n1 == 0 or n0 == 0:
         return float("nan")
-    v = np.where(np.isfinite(v), v, -np.inf)
-    order = np.argsort(v, kind="mergesort")
-    ranks = np.empty(len(v), float)
-    sv = v[order]
-    i = 0
-    while i < len(sv):                       # average ranks over ties
-        j = i
-        while j + 1 < len(sv) and sv[j + 1] == sv[i]:
-            j += 1
-        ranks[order[i:j + 1]] = (i + j) / 2.0 + 1.0
-        i = j + 1
+    ranks = rankdata(np.where(np.isfinite(v), v, -np.inf))   # ties: their average rank
     return float((ranks[t].sum() - n1 * (n1 + 1) / 2.0) / (n1 * n0))
 
 

@@ -37,6 +37,7 @@ VIEWS_4: Tuple[View, ...] = ((0, False), (0, True), (2, False), (2, True))   # k
 TTA_CHOICES = (1, 4, 8)
 EVENT, SPOT = 2, 1
 BLOCK_FRAMES = 64
+CONSENSUS = 128                # the mean class-2 probability 0.5 on the uint8 score scale (round(0.5 × 255))
 
 
 def views_for(n: int) -> Tuple[View, ...]:
@@ -164,7 +165,7 @@ class TTAAccumulator:
             sc = ((2 * np.asarray(self.psum[a:b]) + n) // (2 * n)).astype(np.uint8)   # the mean, half up
             score[a:b] = sc
             lab = np.where(np.asarray(self.spot[a:b]) > n // 2, np.uint8(SPOT), np.uint8(0))
-            lab[sc >= 128] = EVENT
+            lab[sc >= CONSENSUS] = EVENT
             labels[a:b] = lab
         return SegmentationResult(labels=labels, score=score)
 
