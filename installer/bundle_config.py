@@ -4,11 +4,19 @@ frozen self-test (detection, the engine process) and the analysis; the exclusion
 listed in /work/shared/design/environment.md: PySide6.QtOpenGL(Widgets) (pyqtgraph needs them),
 libQt6DBus, tensorflow.lite, tensorflow.python.profiler (TensorFlow imports them)."""
 
+import importlib.util
 import os
+
+# The Keras backend the bundle carries: TensorFlow where the build environment has it (Linux, Windows,
+# Apple Silicon), else JAX (Intel Macs: no TensorFlow is published for them; pyproject.toml installs JAX
+# there and exodeep_gui.ml chooses it at run time). The other backends are left out.
+BACKEND = "tensorflow" if importlib.util.find_spec("tensorflow") else "jax"
+OTHER_BACKENDS = {"tensorflow": ["torch", "jax", "jaxlib"],
+                  "jax": ["torch", "tensorflow", "tf_keras"]}[BACKEND]
 
 # Python modules PyInstaller must not follow.
 EXCLUDES = [
-    "torch", "jax", "jaxlib", "tkinter", "IPython", "pytest", "pytestqt", "importlinter",
+    *OTHER_BACKENDS, "tkinter", "IPython", "pytest", "pytestqt", "importlinter",
     "PySide6.QtNetwork", "PySide6.QtSql", "PySide6.QtTest", "PySide6.QtXml", "PySide6.QtDBus",
     "PySide6.QtConcurrent", "PySide6.QtPrintSupport", "tensorboard", "pyqtgraph.opengl",
     "pyqtgraph.examples", "pyqtgraph.jupyter",

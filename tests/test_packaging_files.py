@@ -54,13 +54,50 @@ def test_workflow_builds_linux_on_debian11_and_windows_and_macos():
     linux = " ".join(s.get("run", "") for s in jobs["linux"]["steps"])
     assert "installer/linux/build-debian11.sh" in linux and "install.sh" in linux and "uninstall.sh" in linux
     matrix = jobs["windows-macos"]["strategy"]["matrix"]["include"]
-    assert {m["os"] for m in matrix} == {"windows-2022", "macos-14"}
+    assert {m["os"] for m in matrix} == {"windows-2022", "macos-14", "macos-15-intel"}
     runs = {s.get("name", ""): s.get("run", "") for s in jobs["windows-macos"]["steps"]}
     windows_test = next(r for n, r in runs.items() if n.startswith("Self-test") and "Windows" in n)
     assert "exodeep-cli.exe" in windows_test and "--self-test" in windows_test   # output visible: console exe
     assert any("iscc" in r and "exodeep.iss" in r for r in runs.values())
     assert any("/VERYSILENT" in r for r in runs.values())
     assert any("hdiutil" in r for r in runs.values())
+
+
+# (sys_platform, platform_machine) of each build: Linux, Windows, the two Macs
+PLATFORMS = {"linux": ("linux", "x86_64"), "windows-2022": ("win32", "AMD64"), "macos-14": ("darwin", "arm64"),
+             "macos-15-intel": ("darwin", "x86_64")}
+
+
+def backends_pinned_for(sys_platform: str, machine: str) -> set:
+    """The Keras backends pyproject.toml installs on a platform (its dependencies' markers evaluated)."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    env = {"sys_platform": sys_platform, "platform_machine": machine, "python_version": "3.11",
+           "python_full_version": "3.11.2", "platform_system": {"linux": "Linux", "win32": "Windows",
+                                                                  "darwin": "Darwin"}[sys_platform]}
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["dependencies"]
+    names = {Requirement(d).name for d in deps if Requirement(d).marker is None
+             or Requirement(d).marker.evaluate(env)}
+    return {"tensorflow" if n.startswith("tensorflow") else n for n in names} & {"tensorflow", "jax", "jaxlib", "torch"}
+
+
+def test_each_build_installs_one_backend_and_the_macs_self_test_checks_which():
+    """TensorFlow on Linux, Windows and Apple Silicon; JAX on Intel Macs (no TensorFlow wheel there after
+    2.16): the pins' markers give each build exactly one, and the macOS jobs check the self-test ran on it."""
+    assert backends_pinned_for(*PLATFORMS["linux"]) == {"tensorflow"}
+    assert backends_pinned_for(*PLATFORMS["windows-2022"]) == {"tensorflow"}
+    jobs = workflow()["jobs"]
+    for entry in jobs["windows-macos"]["strategy"]["matrix"]["include"]:
+        pinned = backends_pinned_for(*PLATFORMS[entry["os"]])
+        if entry["os"].startswith("macos"):
+            assert pinned == ({"jax", "jaxlib"} if entry["backend"] == "jax" else {entry["backend"]}), entry
+            assert entry["arch"] == PLATFORMS[entry["os"]][1]
+    assert backends_pinned_for("darwin", "x86_64") == {"jax", "jaxlib"}
+    mac_test = next(s["run"] for s in jobs["windows-macos"]["steps"] if s.get("name", "").startswith("Self-test")
+                    and "macOS" in s["name"])
+    assert "${{ matrix.backend }}" in mac_test and "uname -m" in mac_test
 
 
 def test_every_repository_file_the_workflow_names_exists():

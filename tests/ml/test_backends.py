@@ -1,6 +1,8 @@
-"""The engine uses keras.ops only: the same weights give the same output on the PyTorch
-backend (run in a subprocess, since the Keras backend is fixed at import). Skipped where
-torch is not installed (``pip install torch==2.13.0``)."""
+"""The engine uses keras.ops only: the same weights give the same output on the PyTorch and JAX
+backends (run in a subprocess, since the Keras backend is fixed at import), and a tiny model trains on
+them. JAX is what the Intel Mac build runs on (no TensorFlow there): where TensorFlow is absent,
+exodeep_gui.ml chooses JAX by itself. Skipped where torch (``pip install torch==2.13.0``) or jax (the
+test extras) is not installed."""
 
 import importlib.util
 import json
@@ -36,8 +38,13 @@ def _run(backend: str, model_dir: Path) -> dict:
     return json.loads(line[0][7:])
 
 
-@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="PyTorch not installed")
-def test_torch_backend_gives_the_tensorflow_result(tmp_path):
+def _needs(module: str):
+    return pytest.mark.skipif(importlib.util.find_spec(module) is None, reason=f"{module} not installed")
+
+
+@pytest.mark.parametrize("backend", [pytest.param("torch", marks=_needs("torch")),
+                                     pytest.param("jax", marks=_needs("jax"))])
+def test_other_backends_give_the_tensorflow_result(tmp_path, backend):
     import keras
 
     from exodeep_gui.ml.models import save_model_folder
@@ -46,9 +53,9 @@ def test_torch_backend_gives_the_tensorflow_result(tmp_path):
     keras.utils.set_random_seed(3)
     spec = UNetSpec(filters=(4, 6, 8))
     folder = save_model_folder(build_unet(spec), spec, tmp_path / "m")
-    tf_out, torch_out = _run("tensorflow", folder), _run("torch", folder)
-    assert (np.array(tf_out["labels"]) == np.array(torch_out["labels"])).mean() > 0.999
-    assert np.abs(np.array(tf_out["score"]) - np.array(torch_out["score"])).max() <= 1
+    tf_out, other = _run("tensorflow", folder), _run(backend, folder)
+    assert (np.array(tf_out["labels"]) == np.array(other["labels"])).mean() > 0.999
+    assert np.abs(np.array(tf_out["score"]) - np.array(other["score"])).max() <= 1
 
 
 TRAIN_SCRIPT = """
@@ -71,9 +78,10 @@ print("RESULT " + json.dumps({"steps": res.steps, "losses": [h["loss"] for h in 
 """
 
 
-@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="PyTorch not installed")
-def test_a_tiny_model_trains_on_the_torch_backend(tmp_path):
-    env = dict(os.environ, KERAS_BACKEND="torch", PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2")
+@pytest.mark.parametrize("backend", [pytest.param("torch", marks=_needs("torch")),
+                                     pytest.param("jax", marks=_needs("jax"))])
+def test_a_tiny_model_trains_on_the_other_backends(tmp_path, backend):
+    env = dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2")
     out = subprocess.run([sys.executable, "-c", TRAIN_SCRIPT, str(tmp_path)], capture_output=True, text=True,
                          env=env, timeout=600)
     line = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")]
@@ -82,3 +90,57 @@ def test_a_tiny_model_trains_on_the_torch_backend(tmp_path):
     assert res["steps"] == 5 and len(res["losses"]) == 5
     assert all(0.0 <= loss <= 3.0 for loss in res["losses"])
     assert (tmp_path / "model" / "config.json").is_file()
+
+
+def test_the_backend_is_tensorflow_where_installed_else_jax_else_torch():
+    from exodeep_gui.ml import choose_backend
+
+    def only(*names):
+        return lambda module: module in names
+
+    classic = "--xla_cpu_use_thunk_runtime=false"         # XLA's classic CPU runtime: 6× faster 3D convolutions
+    env = {}
+    assert choose_backend(env, only("tensorflow", "jax", "torch")) == "tensorflow" and env == {}
+    assert choose_backend(env, only("jax", "torch")) == "jax" and env == {"KERAS_BACKEND": "jax", "XLA_FLAGS": classic}
+    env = {}
+    assert choose_backend(env, only("torch")) == "torch" and env == {"KERAS_BACKEND": "torch"}
+    env = {"KERAS_BACKEND": "torch"}                               # the user's setting wins
+    assert choose_backend(env, only("tensorflow", "jax")) == "torch" and env == {"KERAS_BACKEND": "torch"}
+    env = {"KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    assert choose_backend(env, only("tensorflow")) == "jax"
+    assert env["XLA_FLAGS"] == f"--xla_force_host_platform_device_count=2 {classic}"
+    env = {"KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_cpu_use_thunk_runtime=true"}   # theirs, kept
+    assert choose_backend(env, only("jax")) == "jax" and env["XLA_FLAGS"] == "--xla_cpu_use_thunk_runtime=true"
+    assert choose_backend({}, only()) == ""
+
+
+# As on an Intel Mac: TensorFlow cannot be imported, nothing sets KERAS_BACKEND. The self-test (detection
+# here and in an engine process, the CSV, the analysis) must run on JAX with no setting anywhere.
+NO_TF_SCRIPT = """
+import sys
+sys.modules["tensorflow"] = None          # `import tensorflow` raises ImportError, as where it is absent
+from exodeep_gui import selftest
+code = selftest.run(sys.argv[1])
+import keras
+print("BACKEND " + keras.backend.backend())
+sys.exit(code)
+"""
+
+
+@_needs("jax")
+def test_without_tensorflow_the_self_test_runs_on_jax(tmp_path):
+    import keras
+
+    from exodeep_gui.ml.models import save_model_folder
+    from exodeep_gui.ml.unet import UNetSpec, build_unet
+
+    keras.utils.set_random_seed(4)
+    spec = UNetSpec(filters=(4, 6, 8))
+    folder = save_model_folder(build_unet(spec), spec, tmp_path / "m")
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    env.update(PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2")
+    out = subprocess.run([sys.executable, "-c", NO_TF_SCRIPT, str(folder)], capture_output=True, text=True,
+                         env=env, timeout=600, cwd=tmp_path)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
+    assert "self-test OK" in out.stdout and " / jax on CPU" in out.stdout, out.stdout
+    assert "BACKEND jax" in out.stdout
