@@ -92,22 +92,10 @@ def tables(maps, shape):
 
 
 def kinetics(movie: np.ndarray, events):
-    """ΔF/F0 of each event, as core.analysis measures it."""
-    from exodeep_gui.core.analysis import cell
-    from exodeep_gui.core.analysis.kinetics import measure_kinetics
-    from exodeep_gui.core.analysis.options import AnalysisOptions
-    from exodeep_gui.core.analysis.pipeline import bleaching
-    from exodeep_gui.core.analysis.traces import sweep, traces_from_boxes
+    """ΔF/F0 of each event, as core.analysis measures it (the cell found in the movie)."""
+    from exodeep_gui.core.confidence import event_kinetics
 
-    if len(events) == 0:
-        return np.zeros(0), np.zeros(0)
-    opts = AnalysisOptions()
-    means: list = []
-    mean_img, boxes = run_to_end(sweep(movie, events.x, events.y, events.frame, opts, None, means))
-    mask = cell.auto_mask(mean_img, opts.mask_smooth_px)
-    background = cell.extracellular_level(mean_img, mask)
-    traces = traces_from_boxes(boxes, events.x, events.y, events.frame, movie.shape, opts)
-    return measure_kinetics(traces, background or 0.0, opts, bleaching(means, background)).dF_F0
+    return run_to_end(event_kinetics(movie, events, "dF_F0"))
 
 
 def feature_columns(ev, n_views, dff):

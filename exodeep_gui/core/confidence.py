@@ -78,9 +78,16 @@ def decay_r2(movie, events: EventTable, options=None, cancel=None, batch: int = 
     """Generator: the R² of the exponential decay of each event's fluorescence, as the analysis
     measures it (core.analysis: disc and annulus traces, the total of 2D Gaussian fits from the
     peak, S/S(0) = A·e^(−t/τ) + B), NaN where no decay could be fitted. ``movie``: a core Movie or
-    a (t, y, x) array. The cell's extracellular level and bleaching come from the whole movie (one
-    read); the events are measured ``batch`` at a time, each batch reading only the frames its
-    traces cover, so memory stays bounded however many events there are."""
+    a (t, y, x) array. See :func:`event_kinetics`."""
+    return (yield from event_kinetics(movie, events, "r2", options, cancel, batch))
+
+
+def event_kinetics(movie, events: EventTable, field: str = "r2", options=None, cancel=None, batch: int = BATCH):
+    """Generator: one field of core.analysis's kinetics (``r2``, ``dF_F0``, … of
+    core.analysis.kinetics.Kinetics) of each event, with the cell found in the movie itself (no mask
+    file) and NaN for events not measured. The cell's extracellular level and bleaching come from the
+    whole movie (one read); the events are measured ``batch`` at a time, each batch reading only the
+    frames its traces cover, so memory stays bounded however many events there are."""
     from exodeep_gui.core.analysis import cell
     from exodeep_gui.core.analysis.kinetics import measure_kinetics
     from exodeep_gui.core.analysis.options import AnalysisOptions
@@ -117,7 +124,7 @@ def decay_r2(movie, events: EventTable, options=None, cancel=None, batch: int = 
             _, boxes = yield from sweep(window, events.x[idx], events.y[idx], frame - lo, opts, cancel)
         traces = traces_from_boxes(boxes, events.x[idx], events.y[idx], frame - lo, (hi - lo, H, W), opts)
         k_ = measure_kinetics(traces, background or 0.0, opts, None if bleach is None else bleach[lo:hi])
-        out[idx] = k_.r2
+        out[idx] = getattr(k_, field)
     yield Progress("confidence", len(batches), len(batches), "done")
     return out
 

@@ -98,8 +98,12 @@ def test_the_decay_fit_is_the_analysis_one_whatever_the_batches():
     assert np.isfinite(whole[:6]).sum() >= 4
     np.testing.assert_array_equal(run_to_end(C.decay_r2(movie, ev, batch=4)), whole)
     np.testing.assert_array_equal(run_to_end(C.decay_r2(sim.movie, ev)), whole)        # a plain array too
-    analysed = run_to_end(analyze_movie(movie, ev)).columns["decay_r2"]
-    np.testing.assert_allclose(whole, analysed, rtol=1e-9, equal_nan=True)
+    analysed = run_to_end(analyze_movie(movie, ev)).columns
+    np.testing.assert_allclose(whole, analysed["decay_r2"], rtol=1e-9, equal_nan=True)
+    # any other field of the kinetics the same way (benchmarks/bench_confidence.py reads ΔF/F0)
+    dff = run_to_end(C.event_kinetics(movie, ev, "dF_F0", batch=4))
+    np.testing.assert_allclose(dff, analysed["dF_F0"], rtol=1e-9, equal_nan=True)
+    assert np.isfinite(dff).sum() >= 4
 
 
 def test_candidates_are_what_does_not_pass_the_run_filter():
