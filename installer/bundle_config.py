@@ -10,7 +10,11 @@ import os
 # The Keras backend the bundle carries: TensorFlow where the build environment has it (Linux, Windows,
 # Apple Silicon), else JAX (Intel Macs: no TensorFlow is published for them; pyproject.toml installs JAX
 # there and exodeep_gui.ml chooses it at run time). The other backends are left out.
-BACKEND = "tensorflow" if importlib.util.find_spec("tensorflow") else "jax"
+BACKEND = next((b for b in ("tensorflow", "jax") if importlib.util.find_spec(b)), None)
+if BACKEND is None:
+    raise SystemExit("neither TensorFlow nor JAX is installed in the Python that builds the bundle")
+# their distributions, whose licences the bundle carries (installer/collect_licenses.py)
+BACKEND_DISTRIBUTIONS = {"tensorflow": [], "jax": ["jax", "jaxlib"]}[BACKEND]
 OTHER_BACKENDS = {"tensorflow": ["torch", "jax", "jaxlib"],
                   "jax": ["torch", "tensorflow", "tf_keras"]}[BACKEND]
 

@@ -38,7 +38,7 @@ from packaging.utils import canonicalize_name
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
-from bundle_config import EXCLUDES  # noqa: E402
+from bundle_config import BACKEND_DISTRIBUTIONS, EXCLUDES  # noqa: E402
 
 LICENCE_NAME = re.compile(r"^(licen[cs]e|copying|notice|third_party_notices|authors)([._-].*)?$", re.I)
 # a licence named by the metadata, for a package that ships no licence text → the standard texts
@@ -187,7 +187,8 @@ def system_library_packages(bundle: Path) -> Dict[str, List[str]]:
 def collect(out: Path, bundle: Optional[Path] = None, weights_bundled: bool = False) -> List[str]:
     """Fill ``out``; return the lines of its index."""
     out.mkdir(parents=True, exist_ok=True)
-    dists = closure(runtime_requirements(), frozenset(excluded_distributions() | BUILD_ONLY))
+    # + the Keras backend the bundle carries, also where this platform's pins name another (a JAX build on Linux)
+    dists = closure(runtime_requirements() + BACKEND_DISTRIBUTIONS, frozenset(excluded_distributions() | BUILD_ONLY))
     try:                                   # the bootloader that starts the bundle is PyInstaller's
         dists["pyinstaller"] = md.distribution("pyinstaller")
     except md.PackageNotFoundError:

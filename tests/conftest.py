@@ -4,8 +4,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# the app's own choice of the Keras backend (KERAS_BACKEND, else TensorFlow, else JAX: the suite also runs
+# where TensorFlow is absent, as on an Intel Mac), before any test imports Keras
+import exodeep_gui.ml  # noqa: E402,F401
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT.parent / "shared" / "reference"

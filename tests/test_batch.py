@@ -192,6 +192,15 @@ def test_cluster_options_and_worker_setup():
     assert "CUDA_VISIBLE_DEVICES" not in WorkerSetup(gpus_per_job=1).environment("exodeep-7", {})
 
 
+def test_local_workers_two_per_four_cores_on_tensorflow_one_on_jax():
+    from exodeep_gui.batch.cluster import default_local_workers
+
+    assert [default_local_workers(c, "tensorflow") for c in (1, 2, 8, 16)] == [1, 1, 4, 8]
+    assert [default_local_workers(c, "jax") for c in (1, 8, 16)] == [1, 1, 1]   # XLA takes every core
+    from exodeep_gui.ml import choose_backend                           # unsaid: the backend this process runs
+    assert default_local_workers(8) == (1 if choose_backend() == "jax" else 4)
+
+
 class CountCommand(MovieCommand):
     """A per-movie command without a network: writes the movie's size; counts its runs."""
 

@@ -97,7 +97,15 @@ def test_each_build_installs_one_backend_and_the_macs_self_test_checks_which():
     assert backends_pinned_for("darwin", "x86_64") == {"jax", "jaxlib"}
     mac_test = next(s["run"] for s in jobs["windows-macos"]["steps"] if s.get("name", "").startswith("Self-test")
                     and "macOS" in s["name"])
-    assert "${{ matrix.backend }}" in mac_test and "uname -m" in mac_test
+    assert "uname -m" in mac_test and "lipo -archs" in mac_test
+    # the job's grep finds the backend in what the self-test prints (ExoDeep … self-test OK: … Keras 3.x /
+    # BACKEND on CPU; …), here with this process's backend
+    from exodeep_gui.ml import choose_backend
+    from exodeep_gui.ml.device import describe_device
+
+    grep = re.search(r'grep -q "([^"]*\$\{\{ matrix\.backend \}\}[^"]*)"', mac_test)
+    assert grep, mac_test
+    assert grep.group(1).replace("${{ matrix.backend }}", choose_backend()) in f"model=x {describe_device()}; 2 events"
 
 
 def test_every_repository_file_the_workflow_names_exists():

@@ -86,8 +86,17 @@ def parse_cluster(value: str) -> Tuple[str, str]:
     raise ValueError(f"--cluster {value!r}: expected local, slurm or a scheduler address (tcp://HOST:PORT)")
 
 
-def default_local_workers(cpus: Optional[int] = None) -> int:
-    """Two worker processes per 4 cores (at least 1): TensorFlow uses several cores per movie well."""
+def default_local_workers(cpus: Optional[int] = None, backend: Optional[str] = None) -> int:
+    """Two worker processes per 4 cores (at least 1): TensorFlow uses several cores per movie well. On
+    JAX (the Intel Mac build) one: XLA's CPU thread pool takes every core whatever the worker's thread
+    settings (OMP_NUM_THREADS and the like do not reach it, and XLA's single-threaded mode ran a
+    convolution 13× slower than one pool on one core), so more workers would only compete for the cores."""
+    if backend is None:
+        from exodeep_gui.ml import choose_backend
+
+        backend = choose_backend()
+    if backend == "jax":
+        return 1
     return max(1, (cpus or os.cpu_count() or 1) // 2)
 
 

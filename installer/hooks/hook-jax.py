@@ -2,5 +2,5 @@
 # versions from their package metadata and imports parts of jax._src by name.
 from PyInstaller.utils.hooks import collect_submodules, copy_metadata
 
-hiddenimports = collect_submodules("jax._src.lib") + collect_submodules("jax._src.cpu")
+hiddenimports = collect_submodules("jax._src.lib")
 datas = copy_metadata("jax")

@@ -42,17 +42,28 @@ def _needs(module: str):
     return pytest.mark.skipif(importlib.util.find_spec(module) is None, reason=f"{module} not installed")
 
 
-@pytest.mark.parametrize("backend", [pytest.param("torch", marks=_needs("torch")),
-                                     pytest.param("jax", marks=_needs("jax"))])
-def test_other_backends_give_the_tensorflow_result(tmp_path, backend):
+def _model_with_biases(folder: Path, seed: int) -> Path:
+    """A small random U-Net saved as a model folder, its biases non-zero (a fresh model's are all zero:
+    an engine that dropped them would go unnoticed)."""
     import keras
 
     from exodeep_gui.ml.models import save_model_folder
-    from exodeep_gui.ml.unet import UNetSpec, build_unet
+    from exodeep_gui.ml.unet import UNetSpec, build_unet, conv_layers
 
-    keras.utils.set_random_seed(3)
+    keras.utils.set_random_seed(seed)
     spec = UNetSpec(filters=(4, 6, 8))
-    folder = save_model_folder(build_unet(spec), spec, tmp_path / "m")
+    model = build_unet(spec)
+    rng = np.random.default_rng(seed)
+    for layer in conv_layers(model):
+        layer.bias.assign(rng.normal(0.0, 0.2, tuple(layer.bias.shape)).astype("float32"))
+    return save_model_folder(model, spec, folder)
+
+
+@_needs("tensorflow")
+@pytest.mark.parametrize("backend", [pytest.param("torch", marks=_needs("torch")),
+                                     pytest.param("jax", marks=_needs("jax"))])
+def test_other_backends_give_the_tensorflow_result(tmp_path, backend):
+    folder = _model_with_biases(tmp_path / "m", 3)
     tf_out, other = _run("tensorflow", folder), _run(backend, folder)
     assert (np.array(tf_out["labels"]) == np.array(other["labels"])).mean() > 0.999
     assert np.abs(np.array(tf_out["score"]) - np.array(other["score"])).max() <= 1
@@ -98,27 +109,47 @@ def test_the_backend_is_tensorflow_where_installed_else_jax_else_torch():
     def only(*names):
         return lambda module: module in names
 
+    def choose(env, *names, jaxlib=(0, 4)):
+        return choose_backend(env, only(*names), lambda: jaxlib)
+
     classic = "--xla_cpu_use_thunk_runtime=false"         # XLA's classic CPU runtime: 6× faster 3D convolutions
+    env = {}                                                # always written: ~/.keras/keras.json cannot override
+    assert choose(env, "tensorflow", "jax", "torch") == "tensorflow" and env == {"KERAS_BACKEND": "tensorflow"}
     env = {}
-    assert choose_backend(env, only("tensorflow", "jax", "torch")) == "tensorflow" and env == {}
-    assert choose_backend(env, only("jax", "torch")) == "jax" and env == {"KERAS_BACKEND": "jax", "XLA_FLAGS": classic}
+    assert choose(env, "jax", "torch") == "jax" and env == {"KERAS_BACKEND": "jax", "XLA_FLAGS": classic}
     env = {}
-    assert choose_backend(env, only("torch")) == "torch" and env == {"KERAS_BACKEND": "torch"}
+    assert choose(env, "torch") == "torch" and env == {"KERAS_BACKEND": "torch"}
     env = {"KERAS_BACKEND": "torch"}                               # the user's setting wins
-    assert choose_backend(env, only("tensorflow", "jax")) == "torch" and env == {"KERAS_BACKEND": "torch"}
+    assert choose(env, "tensorflow", "jax") == "torch" and env == {"KERAS_BACKEND": "torch"}
     env = {"KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
-    assert choose_backend(env, only("tensorflow")) == "jax"
+    assert choose(env, "tensorflow") == "jax"
     assert env["XLA_FLAGS"] == f"--xla_force_host_platform_device_count=2 {classic}"
     env = {"KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_cpu_use_thunk_runtime=true"}   # theirs, kept
-    assert choose_backend(env, only("jax")) == "jax" and env["XLA_FLAGS"] == "--xla_cpu_use_thunk_runtime=true"
-    assert choose_backend({}, only()) == ""
+    assert choose(env, "jax") == "jax" and env["XLA_FLAGS"] == "--xla_cpu_use_thunk_runtime=true"
+    env = {}                                # jaxlib 0.7 removed the classic runtime: the flag would fail there
+    assert choose(env, "jax", jaxlib=(0, 7)) == "jax" and env == {"KERAS_BACKEND": "jax"}
+    env = {}
+    assert choose(env) == "" and env == {}
 
 
-# As on an Intel Mac: TensorFlow cannot be imported, nothing sets KERAS_BACKEND. The self-test (detection
-# here and in an engine process, the CSV, the analysis) must run on JAX with no setting anywhere.
+def test_a_leftover_empty_folder_is_not_an_installed_backend(tmp_path, monkeypatch):
+    from exodeep_gui.ml import installed
+
+    (tmp_path / "leftover_backend").mkdir()                  # what an uninstall can leave: a namespace package
+    (tmp_path / "real_backend").mkdir()
+    (tmp_path / "real_backend" / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert not installed("leftover_backend") and installed("real_backend")
+    monkeypatch.setitem(sys.modules, "real_backend", None)  # blocked
+    assert not installed("real_backend")
+
+
+# As on an Intel Mac: TensorFlow cannot be imported in any process (a sitecustomize blocks it in this
+# one and in the engine process it starts), nothing sets KERAS_BACKEND. The self-test (detection here and
+# in an engine process, the CSV, the analysis) must run on JAX with no setting anywhere.
+BLOCK_TF = 'import sys\nsys.modules["tensorflow"] = None   # `import tensorflow` raises ImportError\n'
 NO_TF_SCRIPT = """
 import sys
-sys.modules["tensorflow"] = None          # `import tensorflow` raises ImportError, as where it is absent
 from exodeep_gui import selftest
 code = selftest.run(sys.argv[1])
 import keras
@@ -129,18 +160,18 @@ sys.exit(code)
 
 @_needs("jax")
 def test_without_tensorflow_the_self_test_runs_on_jax(tmp_path):
-    import keras
-
-    from exodeep_gui.ml.models import save_model_folder
-    from exodeep_gui.ml.unet import UNetSpec, build_unet
-
-    keras.utils.set_random_seed(4)
-    spec = UNetSpec(filters=(4, 6, 8))
-    folder = save_model_folder(build_unet(spec), spec, tmp_path / "m")
-    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
-    env.update(PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2")
+    folder = _model_with_biases(tmp_path / "m", 4)
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text(BLOCK_TF)
+    env = {k: v for k, v in os.environ.items() if k not in ("KERAS_BACKEND", "XLA_FLAGS")}
+    env.update(PYTHONPATH=os.pathsep.join([str(tmp_path / "site"), str(ROOT)]), TF_CPP_MIN_LOG_LEVEL="2")
     out = subprocess.run([sys.executable, "-c", NO_TF_SCRIPT, str(folder)], capture_output=True, text=True,
                          env=env, timeout=600, cwd=tmp_path)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
     assert "self-test OK" in out.stdout and " / jax on CPU" in out.stdout, out.stdout
-    assert "BACKEND jax" in out.stdout
+    assert "engine process agrees" in out.stdout and "BACKEND jax" in out.stdout
+    # the blocker does block: TensorFlow asked for by name fails in such a process
+    env["KERAS_BACKEND"] = "tensorflow"
+    out = subprocess.run([sys.executable, "-c", "import keras"], capture_output=True, text=True, env=env,
+                         timeout=300, cwd=tmp_path)
+    assert out.returncode != 0 and "tensorflow" in out.stderr.lower()
