@@ -223,14 +223,21 @@ def engine_data_format(backend: Optional[str] = None) -> str:
     return "channels_last"
 
 
-def synchronize() -> None:
+def synchronize(value=None) -> None:
     """Wait until the device has finished the work queued so far (PyTorch on CUDA queues kernels
-    asynchronously); a no-op elsewhere. Only for timings: detection never needs it."""
+    asynchronously) or, on JAX (which dispatches every backend asynchronously and has no global wait),
+    until ``value`` (arrays, tuples of them) is computed; a no-op elsewhere. Only for timings: detection
+    never needs it."""
     try:
-        if backend_name() == "torch":
+        backend = backend_name()
+        if backend == "torch":
             import torch
 
             if torch.cuda.is_available():
                 torch.cuda.synchronize()
+        elif backend == "jax" and value is not None:
+            import jax
+
+            jax.block_until_ready(value)
     except Exception:
         pass

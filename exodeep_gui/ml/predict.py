@@ -117,11 +117,12 @@ class _Timer:
         """Start the next lap now (time spent by the caller of the generator is nobody's)."""
         self.t = time.perf_counter()
 
-    def lap(self, stage: str, sync: bool = False):
+    def lap(self, stage: str, sync: bool = False, value=None):
+        """``value``: what the stage computed (JAX waits for it; see ml.device.synchronize)."""
         if self.stats is None:
             return
         if sync:
-            self.sync()
+            self.sync(value)
         now = time.perf_counter()
         self.stats[stage] += now - self.t
         self.t = now
@@ -194,7 +195,7 @@ def segment_movie(model, spec: UNetSpec, movie: Movie, *, max_tile: int = 512,
         if cancel is not None:
             cancel.raise_if_cancelled()
         out, t_out = engine.push_labels(batch, a)
-        timer.lap("network", sync=True)
+        timer.lap("network", sync=True, value=out)
         # read and normalise the next chunk while the device works on this one
         batch = prepare(starts[i + 1]) if i + 1 < len(starts) else None
         if out is None:
