@@ -23,7 +23,6 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
-from scipy.stats import rankdata
 
 from exodeep_gui.core.events import EventTable
 from exodeep_gui.core.postprocess import events_from_segmentation
@@ -43,6 +42,8 @@ def auc(values, is_true) -> float:
     n1, n0 = int(t.sum()), int((~t).sum())
     if n1 == 0 or n0 == 0:
         return float("nan")
+    from scipy.stats import rankdata        # here: scipy.stats takes a while to import, and only benchmarks ask
+
     ranks = rankdata(np.where(np.isfinite(v), v, -np.inf))   # ties: their average rank
     return float((ranks[t].sum() - n1 * (n1 + 1) / 2.0) / (n1 * n0))
 

@@ -207,11 +207,27 @@ _NATIVE_NOISE = re.compile(r"^(WARNING: All log messages before absl::Initialize
 _log = logging.getLogger("exodeep_gui.library")
 
 
+class BackendMissing(ValueError):
+    """KERAS_BACKEND names a backend that is not installed (one line for the user)."""
+
+
+def _check_backend(environ=os.environ) -> None:
+    from exodeep_gui.ml import BACKENDS, installed
+
+    name = environ.get("KERAS_BACKEND", "")
+    if name in BACKENDS and not installed(name):
+        usable = next((b for b in BACKENDS if installed(b)), None)
+        raise BackendMissing(f"KERAS_BACKEND={name}, but {name} is not installed here: "
+                             + (f"unset KERAS_BACKEND (ExoDeep then runs on {usable})" if usable
+                                else "install ExoDeep's requirements"))
+
+
 def import_keras():
     """``import keras`` (and its backend) with the native libraries' start-up messages kept off the
     terminal: they go to the log at DEBUG level. Returns the keras module."""
     if "keras" in sys.modules:
         return sys.modules["keras"]
+    _check_backend()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         sys.stderr.flush()

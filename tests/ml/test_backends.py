@@ -175,3 +175,34 @@ def test_without_tensorflow_the_self_test_runs_on_jax(tmp_path):
     out = subprocess.run([sys.executable, "-c", "import keras"], capture_output=True, text=True, env=env,
                          timeout=300, cwd=tmp_path)
     assert out.returncode != 0 and "tensorflow" in out.stderr.lower()
+
+
+# torch cannot be found (a finder that says so; not sys.modules["torch"] = None, which SciPy's array API
+# layer takes for an imported torch)
+NO_TORCH = """import sys
+class NoTorch:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "torch":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+sys.meta_path.insert(0, NoTorch())
+"""
+
+
+def test_a_backend_named_but_not_installed_is_one_line_naming_it(tmp_path):
+    """KERAS_BACKEND=torch where torch is absent (here: blocked in the process, as for TensorFlow above):
+    `exodeep detect` ends with one line saying so and what to do, not Keras' traceback."""
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text(NO_TORCH)
+    env = dict(os.environ, KERAS_BACKEND="torch", TF_CPP_MIN_LOG_LEVEL="2",
+               PYTHONPATH=os.pathsep.join([str(tmp_path / "site"), str(ROOT)]))
+    movie = tmp_path / "movie.tif"
+    from exodeep_gui.core.simulate import SimulationParams, simulate_movie
+    from exodeep_gui.io.movie_io import write_imagej_tiff
+
+    write_imagej_tiff(movie, simulate_movie(SimulationParams(frames=20, height=32, width=32), seed=1).movie, 0.16, 0.3)
+    out = subprocess.run([sys.executable, "-m", "exodeep_gui.cli", "detect", str(movie), "--out", str(tmp_path / "out"),
+                          "--model", "exodeep-sim-small"], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode != 0
+    lines = [ln for ln in out.stderr.splitlines() if ln.strip()]
+    assert lines[-1].startswith("exodeep: error: KERAS_BACKEND=torch, but torch is not installed here"), out.stderr
+    assert "Traceback" not in out.stderr and "unset KERAS_BACKEND" in lines[-1]
