@@ -89,8 +89,9 @@ def parse_cluster(value: str) -> Tuple[str, str]:
 def default_local_workers(cpus: Optional[int] = None, backend: Optional[str] = None) -> int:
     """Two worker processes per 4 cores (at least 1): TensorFlow uses several cores per movie well. On
     JAX (the Intel Mac build) one: XLA's CPU thread pool takes every core whatever the worker's thread
-    settings (OMP_NUM_THREADS and the like do not reach it, and XLA's single-threaded mode ran a
-    convolution 13× slower than one pool on one core), so more workers would only compete for the cores."""
+    settings (OMP_NUM_THREADS and the like do not reach it, nor does --xla_cpu_multi_thread_eigen=false:
+    a layer still kept 1.9 of 2 cores busy, benchmarks/bench_jax_layer.py), so more workers would only
+    compete for the cores."""
     if backend is None:
         from exodeep_gui.ml import choose_backend
 

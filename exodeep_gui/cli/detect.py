@@ -9,7 +9,6 @@ from pathlib import Path
 
 from exodeep_gui.cli.common import (UserError, cluster_choice, dry_run, movie_lines, print_batch_summary,
                                     quiet_tensorflow, register_cluster_options, run_movies)
-from exodeep_gui.ml.tta import TTA_CHOICES
 
 REPORT_NAME = "exodeep_detect_report.csv"
 
@@ -20,7 +19,7 @@ movie_line = movie_lines(
 
 
 def register(sub) -> None:
-    from exodeep_gui.core.detection import PRECISIONS
+    from exodeep_gui.core.detection import PRECISIONS, TTA_CHOICES
 
     d = sub.add_parser("detect", help="detect events in movies (files, frame folders or folders of movies)")
     d.add_argument("inputs", nargs="+", metavar="MOVIE_OR_FOLDER")

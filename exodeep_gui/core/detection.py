@@ -12,6 +12,7 @@ import numpy as np
 from exodeep_gui.core.events import EventTable
 
 PRECISIONS = ("auto", "float32", "bfloat16", "float16")
+TTA_CHOICES = (1, 4, 8)  # test-time augmentation: views of the movie (see ml.tta)
 CONSENSUS = 0.5         # with test-time augmentation: an event voxel has a mean class-2 probability ≥ this
 
 

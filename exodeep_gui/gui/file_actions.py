@@ -46,9 +46,9 @@ class FileActions(QObject):
         self.recent_changed.emit()
         notes = [f"{m.name}: {n}" for m in movies for n in (m.metadata or {}).get("notices", [])]
         if masks:                          # picked with their movies (*.tif): masks, not movies
-            notes.append(f"{', '.join(masks)}: the cell mask{'s' if len(masks) > 1 else ''} of the movie"
-                         f"{'s' if len(masks) > 1 else ''} beside {'them' if len(masks) > 1 else 'it'}, "
-                         f"not opened as {'movies' if len(masks) > 1 else 'a movie'}")
+            s = "s" if len(masks) > 1 else ""
+            notes.append(f"{', '.join(masks)}: the cell mask{s} of the movie{s} beside {'them' if s else 'it'}, "
+                         f"not opened as {'movies' if s else 'a movie'}")
         if notes:                          # how an unusual file was read (e.g. its channels taken as time)
             self.message.emit("; ".join(notes))
         if errors:

@@ -15,8 +15,8 @@ import sys
 # In order of preference, by their module names (= Keras' names for them).
 BACKENDS = ("tensorflow", "jax", "torch")
 # XLA's CPU "thunk" runtime (jaxlib's default from 0.4.32) runs ExoDeep's 3D convolutions 6× slower than
-# XLA's classic one: one 3×3×3 layer on 20×128×128×32 took 0.46 s against 0.076 s (TensorFlow: 0.064 s),
-# measured on this machine's 2 cores. So JAX runs on the classic runtime where jaxlib still has it (before
+# XLA's classic one: one 3×3×3 layer on 20×128×128×32 took 0.466 s against 0.071 s (TensorFlow: 0.070 s;
+# benchmarks/bench_jax_layer.py on a 2-core VM). So JAX runs on the classic runtime where jaxlib still has it (before
 # 0.7, which removed it: the flag then fails every computation), unless XLA_FLAGS says otherwise.
 JAX_XLA_FLAGS = "--xla_cpu_use_thunk_runtime=false"
 JAXLIB_WITHOUT_CLASSIC_RUNTIME = (0, 7)

@@ -14,13 +14,13 @@ from dataclasses import dataclass, replace
 from typing import Generator, Optional
 
 from exodeep_gui.core.confidence import events_with_stats, with_confidence
-from exodeep_gui.core.detection import Detection, DetectOptions, SegmentationResult
+from exodeep_gui.core.detection import TTA_CHOICES, Detection, DetectOptions, SegmentationResult
 from exodeep_gui.core.movie import Movie, MovieError
 from exodeep_gui.core.progress import CancelToken, Progress, prefixed, run_to_end
 from exodeep_gui.ml.models import (ModelInfo, load_keras_model, recommended_filter, resolve_for_detection,
                                    resolve_model)
 from exodeep_gui.ml.predict import segment_movie, segment_reference_tiling
-from exodeep_gui.ml.tta import TTA_CHOICES, detect_views
+from exodeep_gui.ml.tta import detect_views
 
 MIN_FRAMES = 16
 

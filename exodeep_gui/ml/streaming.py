@@ -165,7 +165,8 @@ class _JaxOps(_Ops):
     bias and ReLU, or the float32 softmax head, fused by XLA), compiled once per input shape (the shapes
     differ while the first chunks fill the network and at the end, and repeat in between: an 80-frame
     128 × 128 movie made 149 compilations, 2.6 s of 7 s). Fused, one 3×3×3 layer on 20×128×128×32 took
-    0.060 s instead of 0.096 s as separate keras.ops (XLA's classic CPU runtime; see exodeep_gui.ml)."""
+    0.071 s instead of 0.127 s as separate keras.ops (XLA's classic CPU runtime, see exodeep_gui.ml;
+    benchmarks/bench_jax_layer.py)."""
 
     # The compiled functions, shared by every engine of the process: jax.jit keeps its compilations per
     # function object, so a new engine (each movie, each TTA view, each detection of the warm engine

@@ -25,7 +25,7 @@ from typing import Generator, Optional, Sequence, Tuple
 
 import numpy as np
 
-from exodeep_gui.core.detection import SegmentationResult
+from exodeep_gui.core.detection import CONSENSUS, SegmentationResult
 from exodeep_gui.core.events import EventTable
 from exodeep_gui.core.movie import Movie
 from exodeep_gui.core.postprocess import events_from_segmentation
@@ -34,10 +34,9 @@ from exodeep_gui.core.progress import CancelToken, Progress
 View = Tuple[int, bool]         # (quarter turns, mirrored in x first)
 VIEWS_8: Tuple[View, ...] = tuple((k, f) for f in (False, True) for k in range(4))
 VIEWS_4: Tuple[View, ...] = ((0, False), (0, True), (2, False), (2, True))   # keep the frame's shape
-TTA_CHOICES = (1, 4, 8)
 EVENT, SPOT = 2, 1
 BLOCK_FRAMES = 64
-CONSENSUS = 128                # the mean class-2 probability 0.5 on the uint8 score scale (round(0.5 × 255))
+CONSENSUS_SCORE = int(CONSENSUS * 255 + 0.5)    # core.detection's CONSENSUS on the uint8 score scale (128)
 
 
 def views_for(n: int) -> Tuple[View, ...]:
@@ -165,7 +164,7 @@ class TTAAccumulator:
             sc = ((2 * np.asarray(self.psum[a:b]) + n) // (2 * n)).astype(np.uint8)   # the mean, half up
             score[a:b] = sc
             lab = np.where(np.asarray(self.spot[a:b]) > n // 2, np.uint8(SPOT), np.uint8(0))
-            lab[sc >= CONSENSUS] = EVENT
+            lab[sc >= CONSENSUS_SCORE] = EVENT
             labels[a:b] = lab
         return SegmentationResult(labels=labels, score=score)
 

@@ -212,11 +212,11 @@ class BackendMissing(ValueError):
 
 
 def _check_backend(environ=os.environ) -> None:
-    from exodeep_gui.ml import BACKENDS, installed
+    from exodeep_gui.ml import BACKENDS, choose_backend, installed
 
     name = environ.get("KERAS_BACKEND", "")
     if name in BACKENDS and not installed(name):
-        usable = next((b for b in BACKENDS if installed(b)), None)
+        usable = choose_backend({})             # what the app would choose with nothing set
         raise BackendMissing(f"KERAS_BACKEND={name}, but {name} is not installed here: "
                              + (f"unset KERAS_BACKEND (ExoDeep then runs on {usable})" if usable
                                 else "install ExoDeep's requirements"))

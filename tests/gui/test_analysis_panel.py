@@ -173,6 +173,9 @@ def test_the_report_opens_with_the_systems_libraries(qtbot, setup, tmp_path, mon
     monkeypatch.setattr(sys, "frozen", False)                   # not the frozen app: Qt's own way
     panel.status.linkActivated.emit("report")
     assert opened[-1] == (str(tmp_path / "out" / "report.html"), "Qt")
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: False)     # no browser at all: where it is
+    panel.status.linkActivated.emit("report")
+    assert panel.status.text() == f"No browser could be started; the report is {tmp_path / 'out' / 'report.html'}"
 
 
 def test_a_desktop_program_gets_exactly_the_environment_given(qtbot, tmp_path):

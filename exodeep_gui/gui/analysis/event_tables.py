@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (QDialog, QFileDialog, QFormLayout, QHBoxLayout, Q
                                QVBoxLayout)
 
 from exodeep_gui.gui.widgets.layout import message_area
-from exodeep_gui.gui.widgets.system import open_with_system
+from exodeep_gui.gui.widgets.system import open_report
 from exodeep_gui.io.event_tables import event_tables_job
 
 log = logging.getLogger("exodeep")
@@ -128,8 +128,7 @@ class EventTablesDialog(QDialog):
 
     def open_report(self) -> None:
         if self.result is not None and self.result.written:
-            if not open_with_system(self.result.written["report"]):
-                self.status.setText(f"No browser could be started; the report is {self.result.written['report']}")
+            open_report(self.result.written["report"], self.status)
 
     def reject(self) -> None:
         self.cancel()

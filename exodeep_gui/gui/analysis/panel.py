@@ -23,7 +23,7 @@ from exodeep_gui.gui.dialogs import ask_yes_no
 from exodeep_gui.gui.analysis.plots import RipleyPlot, TimePlot, TracePlot
 from exodeep_gui.gui.analysis.table import MeasurementModel
 from exodeep_gui.gui.jobs import JobRunner
-from exodeep_gui.gui.widgets.system import open_with_system
+from exodeep_gui.gui.widgets.system import open_report
 from exodeep_gui.gui.widgets.tables import sortable_table
 from exodeep_gui.session.record import MovieDoc
 from exodeep_gui.session.state import ViewerState
@@ -235,10 +235,7 @@ class AnalysisPanel(QWidget):
         """Open the last report written in the user's browser (with the system's environment)."""
         if self.report is None:
             return False
-        opened = open_with_system(self.report)
-        if not opened:
-            self.status.setText(f"No browser could be started; the report is {html.escape(str(self.report))}")
-        return opened
+        return open_report(self.report, self.status)
 
     def _cancelled(self) -> None:
         self.status.setText("Cancelled; nothing was changed.")

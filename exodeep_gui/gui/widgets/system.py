@@ -34,3 +34,14 @@ def open_with_system(path: Union[str, Path]) -> bool:
     if env == dict(os.environ):               # not the frozen app's libraries: Qt's own way
         return bool(QDesktopServices.openUrl(QUrl.fromLocalFile(str(path))))
     return start_detached("xdg-open", [str(path)], env)
+
+
+def open_report(path: Union[str, Path], status) -> bool:
+    """Open a report in the user's browser; when none could start, ``status`` (a QLabel) says where the
+    report is instead."""
+    opened = open_with_system(path)
+    if not opened:
+        import html
+
+        status.setText(f"No browser could be started; the report is {html.escape(str(path))}")
+    return opened
